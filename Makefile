@@ -1,0 +1,69 @@
+# lidiff - make ties the compendium together.
+#   make all      run every notebook under PROFILE (default quick) into results/$(PROFILE)/
+#   make test     run the test suite (add ARGS=--runslow for the slow tests)
+#   make paper    make all with PROFILE=paper (the study's settings; needs a GPU/cluster)
+#   make lab      JupyterLab on the notebooks
+#   make embedded-model  retrain the committed embedded foundation model (long)
+#   make clean    remove results/ (keeps .venv and data/)
+# Both main commands create .venv on first use (torch 2.13.0 CPU first, then the package).
+
+SHELL := /bin/bash
+PROFILE ?= quick
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.lidiff-installed
+OUT := results/$(PROFILE)
+HELPERS := $(shell find lidiff_helpers -name '*.py' -o -name '*.yaml' -o -name '*.txt' 2>/dev/null)
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXECUTED := $(patsubst notebooks/%,$(OUT)/notebooks/%,$(NOTEBOOKS))
+MODEL := data/models/lidiff-embedded.model
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND := Agg
+
+.PHONY: all test paper lab clean install data embedded-model help
+.DEFAULT_GOAL := help
+
+help:
+	@sed -n '2,9p' Makefile
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --user --name python3 >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+# study data: hash-checked, from $$LIDIFF_DATA_DIR or downloaded from the pinned upstream
+data: $(STAMP)
+	$(PY) -m lidiff_helpers.data
+
+all: $(OUT)/summary.json
+
+$(OUT)/summary.json: $(EXECUTED)
+	$(PY) -c "from pathlib import Path; from lidiff_helpers.run import merge_summary; print(merge_summary(Path('$(OUT)')))"
+
+# each executed notebook depends on its source, the helpers, the model and the previous one
+$(OUT)/notebooks/%.ipynb: notebooks/%.ipynb $(HELPERS) $(MODEL) | $(STAMP) data
+	$(PY) -m lidiff_helpers.run --profile $(PROFILE) --only $(basename $(notdir $<))
+	@touch $@
+
+$(foreach i,$(shell seq 2 $(words $(EXECUTED))),$(eval $(word $(i),$(EXECUTED)): $(word $(shell expr $(i) - 1),$(EXECUTED))))
+
+paper:
+	$(MAKE) all PROFILE=paper
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+embedded-model: $(STAMP)
+	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
+
+clean:
+	rm -rf results

@@ -1,0 +1,161 @@
+"""Running mace-torch's ``mace_run_train``: build arguments, run, resume, read outputs.
+
+lidiff never re-implements training: every model (the embedded foundation model, the
+fine-tuned sweeps, the active-learning committees) is trained by the pinned mace-torch
+CLI. This module only
+
+* writes extxyz training files with the keys mace expects (``REF_energy``,
+  ``REF_forces``, ``REF_stress``),
+* builds the argument list from a mapping (``{"max_num_epochs": 5}`` ->
+  ``--max_num_epochs=5``),
+* runs it in a work directory with its log beside it, skipping a finished run and
+  resuming an interrupted one (``--restart_latest``),
+* finds the produced ``.model`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["write_extxyz", "build_args", "run_mace_train", "TrainingError", "lsq_e0s",
+           "mace_train_executable"]
+
+
+class TrainingError(RuntimeError):
+    """mace_run_train failed; the message quotes the end of its log."""
+
+
+def mace_train_executable() -> str:
+    """Path of ``mace_run_train`` in the current environment."""
+    exe = Path(sys.executable).with_name("mace_run_train")
+    return str(exe) if exe.exists() else (shutil.which("mace_run_train") or "mace_run_train")
+
+
+def write_extxyz(frames: Iterable, path: str | os.PathLike,
+                 info_keep: tuple = ("REF_energy", "REF_stress", "config_type",
+                                     "config_energy_weight", "config_forces_weight",
+                                     "config_stress_weight", "head")) -> Path:
+    """Write frames as extxyz with only REF labels and mace's per-config keys."""
+    import ase.io
+    from ase import Atoms
+
+    out = []
+    for at in frames:
+        new = Atoms(numbers=at.numbers, positions=at.positions, cell=at.cell, pbc=at.pbc)
+        for k in info_keep:
+            if k in at.info:
+                v = at.info[k]
+                new.info[k] = np.asarray(v, float).ravel() if k == "REF_stress" else v
+        if "REF_forces" in at.arrays:
+            new.arrays["REF_forces"] = np.asarray(at.arrays["REF_forces"], float)
+        out.append(new)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ase.io.write(path, out, format="extxyz")
+    return path
+
+
+def lsq_e0s(frames: Iterable, energy_key: str = "REF_energy") -> dict[int, float]:
+    """Per-element reference energies (eV) by least squares, E ~ sum_z n_z E0_z.
+
+    Elements seen in too few frames get the minimum-norm solution of ``lstsq``.
+    """
+    frames = list(frames)
+    zs = sorted({int(z) for at in frames for z in at.numbers})
+    col = {z: i for i, z in enumerate(zs)}
+    A = np.zeros((len(frames), len(zs)))
+    for r, at in enumerate(frames):
+        for z, n in zip(*np.unique(at.numbers, return_counts=True)):
+            A[r, col[int(z)]] = n
+    e = np.array([at.info[energy_key] for at in frames], float)
+    sol = np.linalg.lstsq(A, e, rcond=None)[0]
+    return {z: float(sol[col[z]]) for z in zs}
+
+
+def build_args(options: Mapping[str, Any]) -> list[str]:
+    """``{"name": "x", "ema": True, "E0s": {3: -1.0}}`` -> ``["--name=x", "--ema", ...]``.
+
+    ``True`` becomes a bare flag for mace's store_true options listed in ``_FLAGS`` and
+    ``=True`` otherwise; ``None``/``False`` flags are dropped; dicts are written as
+    Python literals (mace parses ``--E0s`` with ``ast.literal_eval``).
+    """
+    args = []
+    for k, v in options.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            if k in _FLAGS:
+                if v:
+                    args.append(f"--{k}")
+                continue
+            v = str(v)
+        elif isinstance(v, Mapping):
+            v = repr({kk: vv for kk, vv in v.items()})
+        elif isinstance(v, (list, tuple)):
+            v = repr(list(v))
+        args.append(f"--{k}={v}")
+    return args
+
+
+#: mace_run_train options that are store_true flags (take no value)
+_FLAGS = {"ema", "amsgrad", "swa", "stage_two", "restart_latest", "save_cpu", "pair_repulsion",
+          "keep_checkpoints", "save_all_checkpoints", "dry_run", "lbfgs", "distributed",
+          "compute_avg_num_neighbors_flag"}
+
+
+def run_mace_train(options: Mapping[str, Any], workdir: str | os.PathLike, *,
+                   threads: int | None = None, log_name: str = "train.log",
+                   progress: bool = True) -> Path:
+    """Run ``mace_run_train`` with ``options`` in ``workdir``; return the model path.
+
+    A finished run (``<name>.model`` present and ``options.json`` identical) is skipped;
+    an interrupted one resumes from its latest checkpoint (``--restart_latest``).
+    Different options in an existing ``workdir`` are refused (no silent overwrite).
+
+    Raises
+    ------
+    TrainingError
+        if mace_run_train exits non-zero, quoting the end of its log.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    opts = dict(options)
+    opts.setdefault("work_dir", str(workdir))
+    opts.setdefault("restart_latest", True)
+    name = opts["name"]
+    model = workdir / f"{name}.model"
+    saved = workdir / "options.json"
+    blob = json.loads(json.dumps(opts, default=str))
+    if saved.exists():
+        old = json.loads(saved.read_text())
+        if old != blob:
+            diff = sorted(k for k in set(old) | set(blob) if old.get(k) != blob.get(k))
+            raise FileExistsError(f"{workdir}: holds a run with different options ({diff}); "
+                                  "choose another folder or delete it")
+        if model.exists():
+            return model
+    saved.write_text(json.dumps(blob, indent=1))
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["MKL_NUM_THREADS"] = str(threads)
+    cmd = [mace_train_executable(), *build_args(opts)]
+    (workdir / "command.txt").write_text(" ".join(cmd) + "\n")
+    log = workdir / log_name
+    with open(log, "a") as f:
+        f.write(f"\n# lidiff: {' '.join(cmd)}\n")
+        f.flush()
+        proc = subprocess.run(cmd, cwd=workdir, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0 or not model.exists():
+        tail = "\n".join(log.read_text().splitlines()[-25:])
+        raise TrainingError(f"mace_run_train failed in {workdir} (exit {proc.returncode}); "
+                            f"log {log}:\n{tail}")
+    return model
