@@ -142,7 +142,7 @@ def test_test_set_fixed(study_data_dir):
     assert len({a.info["hash"] for a in held}) == 120
 
 
-@pytest.mark.parametrize("nb,ni", [(10, 100), (10, 10), (95, 0)])
+@pytest.mark.parametrize("nb,ni", [(10, 100), (10, 10), (90, 0)])
 def test_subset_disjoint_and_deterministic(study_data_dir, nb, ni):
     a = data.training_subset(nb, ni, seed=7)
     b = data.training_subset(nb, ni, seed=7)
