@@ -88,9 +88,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.fft
@@ -98,10 +98,28 @@ import scipy.fft
 from .trajectory import Trajectory, is_trajectory, open_trajectory
 
 __all__ = [
-    "CM2_S_PER_A2_PS", "CONVENTIONS", "WrappedTrajectoryError", "MSDResult", "msd",
-    "msd_direct", "check_unwrapped", "framework_drift_A", "default_fit_window_ps",
-    "fit_msd_slope", "DiffusionResult", "diffusion_coefficient", "ReplicaAverage",
-    "combine_replicas", "load_trajectory",
+    "CM2_S_PER_A2_PS",
+    "CONVENTIONS",
+    "SOURCES",
+    "DiffusionResult",
+    "MSDResult",
+    "ReplicaAverage",
+    "RunAnalyses",
+    "WrappedTrajectoryError",
+    "analyse_runs",
+    "check_unwrapped",
+    "collect_runs",
+    "combine_replicas",
+    "convention_comparison",
+    "default_fit_window_ps",
+    "diffusion_coefficient",
+    "fit_msd_slope",
+    "framework_drift_A",
+    "load_trajectory",
+    "msd",
+    "msd_direct",
+    "read_manifest",
+    "replica_table",
 ]
 
 #: 1 A^2/ps in cm^2/s (1e-16 cm^2 per A^2, 1e-12 s per ps)
@@ -155,7 +173,7 @@ class MSDResult:
 
 
 def _s1_sum(sq: np.ndarray, n_lags: int) -> np.ndarray:
-    """S1(m) = sum_{k<n-m} (|x(k)|^2 + |x(k+m)|^2) / (n - m) from |x(k)|^2 (any leading axis last)."""
+    """S1(m) = sum_{k<n-m} (|x(k)|^2 + |x(k+m)|^2) / (n - m), from |x(k)|^2 (frames first)."""
     n = sq.shape[0]
     c = np.zeros((n + 1,) + sq.shape[1:])
     np.cumsum(sq, axis=0, out=c[1:])
@@ -535,6 +553,7 @@ class DiffusionResult:
     lag_ps, msd_A2 : the MSD curve of the chosen convention (A^2) at lags (ps)
     D_defect_cm2_s, D_tracer_cm2_s, D_collective_cm2_s : all three conventions
     D_defect_err_cm2_s, D_tracer_err_cm2_s, D_collective_err_cm2_s : their block errors
+    fit_intercept_A2 : intercept c of the fit MSD = 6 D t + c, chosen convention, A^2
     haven_ratio, haven_ratio_err : D_defect / D_collective and its propagated error
     D_ols_err_cm2_s : naive OLS error of the chosen convention (too small; for contrast)
     block_D_cm2_s : (n_blocks,) D of each block, chosen convention
@@ -558,6 +577,7 @@ class DiffusionResult:
     D_tracer_err_cm2_s: float
     D_collective_cm2_s: float
     D_collective_err_cm2_s: float
+    fit_intercept_A2: float
     haven_ratio: float
     haven_ratio_err: float
     D_ols_err_cm2_s: float
@@ -716,13 +736,15 @@ def diffusion_coefficient(trajectory, species: str | int | None = "Li",
                                         if D["collective"] else 0.0)
     msd_curve = {"defect": full.msd_sum_A2, "tracer": full.msd_A2,
                  "collective": full.msd_collective_A2}[convention]
+    _, intercept, _ = fit_msd_slope(full.lag_ps, msd_curve, window)
     return DiffusionResult(
         D_cm2_s=D[convention], D_err_cm2_s=err[convention], convention=convention,
         fit_window_ps=window, lag_ps=full.lag_ps, msd_A2=msd_curve,
         D_defect_cm2_s=D["defect"], D_defect_err_cm2_s=err["defect"],
         D_tracer_cm2_s=D["tracer"], D_tracer_err_cm2_s=err["tracer"],
         D_collective_cm2_s=D["collective"], D_collective_err_cm2_s=err["collective"],
-        haven_ratio=haven, haven_ratio_err=haven_err, D_ols_err_cm2_s=ols[convention],
+        fit_intercept_A2=intercept, haven_ratio=haven, haven_ratio_err=haven_err,
+        D_ols_err_cm2_s=ols[convention],
         block_D_cm2_s=np.asarray(blocks[convention]), msd_sum_A2=full.msd_sum_A2,
         msd_collective_A2=full.msd_collective_A2, n_atoms=int(sel.size), n_frames=int(n),
         timestep_ps=float(dt), duration_ps=float(duration), species=sp,
@@ -777,3 +799,288 @@ def combine_replicas(D_cm2_s: Sequence[float], D_err_cm2_s: Sequence[float] | No
     err = max(between, within) if (d.size >= 2 or D_err_cm2_s is not None) else float("nan")
     return ReplicaAverage(D_cm2_s=float(d.mean()), D_err_cm2_s=err, n_replicas=int(d.size),
                           D_replicas_cm2_s=tuple(float(x) for x in d))
+
+
+# --------------------------------------------------------------------------------------
+# Many runs: the MD manifest, per-run analysis, replica averages
+# --------------------------------------------------------------------------------------
+
+#: keys every manifest entry must have
+MANIFEST_KEYS = ("model", "temperature_K", "replica", "trajectory", "status", "purpose")
+
+
+def read_manifest(path: str | os.PathLike, *, base_dir: str | os.PathLike | None = None,
+                  only_done: bool = True) -> list[dict]:
+    """Runs listed in an MD manifest (a JSON list), trajectory paths made absolute.
+
+    Each entry has at least ``model`` (str), ``temperature_K`` (float), ``replica``
+    (int), ``trajectory`` (path, absolute or relative to ``base_dir``; default the
+    manifest's grandparent, the results folder of ``results/<tag>/md/manifest.json``),
+    ``status`` and ``purpose`` (``arrhenius`` or ``comparison``). With ``only_done`` only
+    ``status == "done"`` runs are returned.
+    """
+    import json
+
+    p = Path(path)
+    entries = json.loads(p.read_text())
+    if not isinstance(entries, list):
+        raise TypeError(f"{p}: expected a JSON list of runs")
+    base = p.parent.parent if base_dir is None else Path(base_dir)
+    out = []
+    for i, e in enumerate(entries):
+        missing = [k for k in MANIFEST_KEYS if k not in e]
+        if missing:
+            raise ValueError(f"{p}: run {i} lacks {missing}")
+        if only_done and e["status"] != "done":
+            continue
+        t = Path(e["trajectory"])
+        out.append({**e, "trajectory": str(t if t.is_absolute() else base / t),
+                    "temperature_K": float(e["temperature_K"]), "replica": int(e["replica"])})
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RunAnalyses:
+    """Per-run diffusion (and hop) analysis of many trajectories.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame, one row per analysed run (model, temperature_K, replica,
+        purpose, every D of :meth:`DiffusionResult.as_row`, hop counts and event D)
+    results : row index -> DiffusionResult
+    hops : row index -> HopAnalysis (runs where hop detection ran)
+    skipped : [(run, reason)] runs that could not be analysed
+    """
+
+    table: object
+    results: dict
+    hops: dict
+    skipped: list
+
+
+def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
+                 fit_window_ps: tuple[float, float] | None = None, n_blocks: int = 5,
+                 min_start_ps: float = 1.0, start_fraction: float = 0.1,
+                 end_fraction: float = 0.5, frame_stride: int = 1, species: str = "Li",
+                 hop_settings: dict | None = None) -> RunAnalyses:
+    """:func:`diffusion_coefficient` (and optionally hop detection) for every run.
+
+    Parameters
+    ----------
+    runs : manifest-like entries (``model``, ``temperature_K``, ``replica``,
+        ``trajectory``, ``purpose``)
+    convention, fit_window_ps, n_blocks, min_start_ps, start_fraction, end_fraction,
+    frame_stride, species : passed to :func:`diffusion_coefficient`
+    hop_settings : keyword arguments of :func:`lidiff_helpers.hops.detect_hops`, or None
+        to skip hop detection
+
+    Wrapped trajectories raise :class:`WrappedTrajectoryError`; runs too short for the
+    fit window (or otherwise unreadable) are listed in ``skipped`` with the reason.
+    """
+    import pandas as pd
+
+    from . import hops as _hops
+
+    rows, results, hop_res, skipped = [], {}, {}, []
+    for run in runs:
+        try:
+            res = diffusion_coefficient(run["trajectory"], species=species,
+                                        convention=convention, fit_window_ps=fit_window_ps,
+                                        n_blocks=n_blocks, min_start_ps=min_start_ps,
+                                        start_fraction=start_fraction,
+                                        end_fraction=end_fraction, frame_stride=frame_stride)
+        except WrappedTrajectoryError:
+            raise
+        except (ValueError, FileNotFoundError) as exc:
+            skipped.append((dict(run), str(exc)))
+            continue
+        row = {"model": str(run["model"]), "temperature_K": float(run["temperature_K"]),
+               "replica": int(run.get("replica", 0)), "purpose": run.get("purpose", ""),
+               **res.as_row(), "trajectory": str(run["trajectory"])}
+        k = len(rows)
+        if hop_settings is not None:
+            try:
+                h = _hops.detect_hops(run["trajectory"], species=species,
+                                      frame_stride=frame_stride, **hop_settings)
+                hop_res[k] = h
+                row.update({f"n_{kind}": n for kind, n in h.counts.items()})
+                row.update({"D_event_sum_cm2_s": h.D_event_sum_cm2_s,
+                            "D_event_defect_cm2_s": h.D_event_defect_cm2_s,
+                            "mean_n_interstitial": float(np.mean(h.n_interstitial))})
+            except ValueError as exc:
+                row["hop_error"] = str(exc)
+        if "D_defect_true_cm2_s" in res.info:
+            row["D_defect_true_cm2_s"] = float(res.info["D_defect_true_cm2_s"])
+        rows.append(row)
+        results[k] = res
+    return RunAnalyses(table=pd.DataFrame(rows), results=results, hops=hop_res, skipped=skipped)
+
+
+def replica_table(table, *, D_col: str = "D_cm2_s", err_col: str = "D_err_cm2_s",
+                  by: Sequence[str] = ("model", "temperature_K")):
+    """Average replicas per (model, temperature) with :func:`combine_replicas`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``D_cm2_s``, ``D_err_cm2_s``, ``n_replicas``, ``D_replicas_cm2_s``.
+    """
+    import pandas as pd
+
+    rows = []
+    for key, g in table.groupby(list(by), sort=True):
+        avg = combine_replicas(g[D_col].to_numpy(), g[err_col].to_numpy())
+        rows.append({**dict(zip(by, key)), "D_cm2_s": avg.D_cm2_s,
+                     "D_err_cm2_s": avg.D_err_cm2_s, "n_replicas": avg.n_replicas,
+                     "D_replicas_cm2_s": " ".join(f"{d:.3g}" for d in avg.D_replicas_cm2_s)})
+    return pd.DataFrame(rows, columns=[*by, "D_cm2_s", "D_err_cm2_s", "n_replicas",
+                                       "D_replicas_cm2_s"])
+
+
+def convention_comparison(table, reference_D_cm2_s: float, *, temperature_K: float,
+                          sum_sq_jump_A2: float, reference_n_Li: int):
+    """What each convention implies for the hop rate, next to a published D.
+
+    For each model at ``temperature_K`` (replica means) and for the published value read
+    in each convention, the implied time between events
+    ``sum_sq_jump_A2 / (6 D_defect)``, where D_defect is the D of the whole defect (a
+    published D read as per-atom is multiplied by the number of Li).
+
+    Parameters
+    ----------
+    table : per-run table of :func:`analyse_runs`
+    reference_D_cm2_s : the published D at ``temperature_K`` (the study's DeePMD value)
+    temperature_K : K; the closest analysed temperature is used
+    sum_sq_jump_A2 : sum of squared atom jumps per event (a knock-off: 2 (a sqrt(3)/4)^2)
+    reference_n_Li : number of Li in the published cell (the study: 501)
+
+    Returns
+    -------
+    pandas.DataFrame
+        one row per (source, convention): ``D_cm2_s``, ratio to the reference and the
+        implied ``event_interval_ps``.
+    """
+    import pandas as pd
+
+    def interval(D_defect):
+        return sum_sq_jump_A2 / (2 * DIMENSIONS * D_defect / CM2_S_PER_A2_PS) \
+            if D_defect > 0 else float("inf")
+
+    rows = []
+    Ts = np.unique(table["temperature_K"]) if len(table) else np.array([])
+    if Ts.size:
+        T = float(Ts[np.argmin(np.abs(Ts - temperature_K))])
+        for model, g in table[table["temperature_K"] == T].groupby("model"):
+            n_li = float(g["n_atoms"].mean())
+            for conv in CONVENTIONS:
+                D = float(g[f"D_{conv}_cm2_s"].mean())
+                D_def = D * n_li if conv == "tracer" else D
+                rows.append({"source": f"{model} @ {T:g} K", "convention": conv, "D_cm2_s": D,
+                             "ratio_to_reference": D / reference_D_cm2_s,
+                             "event_interval_ps": interval(D_def), "n_Li": n_li})
+        n_li = float(reference_n_Li)
+        for conv, D_def in (("defect", reference_D_cm2_s),
+                            ("tracer", reference_D_cm2_s * n_li)):
+            rows.append({"source": f"study DeePMD {temperature_K:g} K read as '{conv}'",
+                         "convention": conv, "D_cm2_s": reference_D_cm2_s,
+                         "ratio_to_reference": 1.0, "event_interval_ps": interval(D_def),
+                         "n_Li": n_li})
+    return pd.DataFrame(rows)
+
+
+#: values of ``source`` accepted by :func:`collect_runs`
+SOURCES = ("auto", "manifest", "trajectories", "synthetic")
+
+
+def _usable(run: dict, fit_rule: dict) -> str | None:
+    """Why a run cannot be fitted with ``fit_rule`` (None if it can)."""
+    try:
+        traj = load_trajectory(run["trajectory"])
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    stride = int(fit_rule.get("frame_stride", 1))
+    n = traj.n_frames // stride if hasattr(traj, "n_frames") else len(traj.positions_A) // stride
+    dt = traj.timestep_ps * stride
+    rule = {k: v for k, v in fit_rule.items() if k != "frame_stride"}
+    try:
+        t0, t1 = default_fit_window_ps((n - 1) * dt, **rule)
+    except ValueError as exc:
+        return str(exc)
+    if (t1 - t0) / dt < 3:
+        return f"fit window {t0:g}-{t1:g} ps holds fewer than 3 frames of {dt:g} ps"
+    return None
+
+
+def collect_runs(source: str, *, manifest_path: str | os.PathLike,
+                 trajectories: Sequence | None, synthetic_dir: str | os.PathLike,
+                 synthetic_settings: dict, fit_rule: dict | None = None
+                 ) -> tuple[list[dict], str, str]:
+    """The runs notebook 05 analyses, where they came from, and why.
+
+    Parameters
+    ----------
+    source : ``auto`` (trajectories if given, else the MD manifest's finished runs that
+        are long enough for ``fit_rule``, else synthetic), ``manifest``, ``trajectories``
+        or ``synthetic``
+    manifest_path : the MD notebook's ``md/manifest.json``
+    trajectories : manifest-like dicts, or paths of trajectories whose ``info`` holds
+        ``model`` and ``temperature_K``
+    synthetic_dir : where synthetic trajectories are written (and reused)
+    synthetic_settings : keyword arguments of
+        :func:`lidiff_helpers.hops.write_synthetic_runs` (with ``temperatures_K``)
+    fit_rule : keyword arguments of :func:`default_fit_window_ps` (and ``frame_stride``)
+        used by ``auto`` to drop manifest runs too short to fit
+
+    Returns
+    -------
+    (runs, used_source, note)
+        ``used_source`` is ``manifest``, ``trajectories`` or ``synthetic``; ``note``
+        says why (e.g. which manifest runs were too short).
+
+    Raises
+    ------
+    FileNotFoundError / ValueError
+        when an explicitly requested source has no runs.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source in ("auto", "trajectories") and trajectories:
+        runs = []
+        for i, t in enumerate(trajectories):
+            if isinstance(t, dict):
+                runs.append({"replica": 0, "purpose": "arrhenius", "status": "done", **t})
+                continue
+            info = load_trajectory(t).info
+            if "temperature_K" not in info:
+                raise ValueError(f"{t}: no temperature_K in the trajectory's info; pass a dict "
+                                 "with model, temperature_K, replica, trajectory")
+            runs.append({"model": str(info.get("model", "unknown")),
+                         "temperature_K": float(info["temperature_K"]),
+                         "replica": int(info.get("replica", i)), "trajectory": str(t),
+                         "status": "done", "purpose": info.get("purpose", "arrhenius")})
+        return runs, "trajectories", f"{len(runs)} trajectories given as a parameter"
+    if source == "trajectories":
+        raise ValueError("source='trajectories' but the trajectories parameter is empty")
+    mp = Path(manifest_path)
+    note = f"no MD manifest at {mp}"
+    if source in ("auto", "manifest"):
+        runs = read_manifest(mp) if mp.is_file() else []
+        if runs and source == "auto" and fit_rule is not None:
+            why = {i: _usable(r, fit_rule) for i, r in enumerate(runs)}
+            bad = {i: w for i, w in why.items() if w}
+            if bad:
+                note = (f"{len(bad)} of {len(runs)} manifest runs unusable, e.g. "
+                        f"{runs[min(bad)]['trajectory']}: {bad[min(bad)]}")
+            runs = [r for i, r in enumerate(runs) if i not in bad]
+        elif mp.is_file():
+            note = f"{mp} lists no finished runs"
+        if runs:
+            return runs, "manifest", f"{len(runs)} finished runs from {mp}"
+        if source == "manifest":
+            raise FileNotFoundError(f"{mp}: no manifest with finished runs (run the MD "
+                                    "notebook first, or use source='synthetic')")
+    from .hops import write_synthetic_runs
+
+    runs = write_synthetic_runs(synthetic_dir, **synthetic_settings)
+    return runs, "synthetic", ("requested" if source == "synthetic" else note) + \
+        f"; {len(runs)} synthetic runs with known D"

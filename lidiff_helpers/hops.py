@@ -50,18 +50,30 @@ transit" for the assignment: they delay, but do not fake, events.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from .diffusion import CM2_S_PER_A2_PS, DIMENSIONS, _frame_pass, check_unwrapped, load_trajectory
 
-__all__ = ["LIF_LATTICE_CONSTANT_A", "RockSaltSites", "fit_rocksalt_sites", "assign_sites",
-           "HopEvent", "HopAnalysis", "detect_hops", "SyntheticEvent", "SyntheticRun",
-           "synthetic_interstitial_run"]
+__all__ = [
+    "LIF_LATTICE_CONSTANT_A",
+    "HopAnalysis",
+    "HopEvent",
+    "RockSaltSites",
+    "SyntheticEvent",
+    "SyntheticRun",
+    "assign_sites",
+    "detect_hops",
+    "fit_rocksalt_sites",
+    "knockoff_sum_sq_jump_A2",
+    "synthetic_interstitial_run",
+    "write_synthetic_runs",
+]
 
 #: LiF rock-salt lattice constant near room temperature, A (used by the synthetic runs)
 LIF_LATTICE_CONSTANT_A = 4.03
@@ -100,6 +112,11 @@ class RockSaltSites:
     @property
     def n_codes(self) -> int:
         return (2 * self.n_cells) ** 3
+
+    @property
+    def knockoff_sum_sq_jump_A2(self) -> float:
+        """Sum of the two atoms' squared jumps in one knock-off, 2 (a sqrt(3)/4)^2, A^2."""
+        return 2 * self.lattice_tet_distance_A ** 2
 
     @property
     def lattice_tet_distance_A(self) -> float:
@@ -180,7 +197,7 @@ def fit_rocksalt_sites(cell_A, framework_positions_A: np.ndarray,
         raise ValueError(f"hop analysis needs a cubic cell, got {cell.tolist()}")
     xf = np.asarray(framework_positions_A, dtype=float)
     if n_cells is None:
-        n_cells = int(round((xf.shape[0] / 4) ** (1 / 3)))
+        n_cells = round((xf.shape[0] / 4) ** (1 / 3))
         if 4 * n_cells ** 3 != xf.shape[0]:
             raise ValueError(f"{xf.shape[0]} F atoms is not 4 n^3; pass n_cells")
     a = float(L[0]) / n_cells
@@ -235,6 +252,11 @@ def _confirmed_runs(raw: np.ndarray, min_frames: int) -> list[tuple[int, int, in
         st = int(np.bincount(vals - vals.min()).argmax() + vals.min())
         runs = [(st, int(idx[0]), int(idx[-1]))]
     return runs
+
+
+def knockoff_sum_sq_jump_A2(a_A: float = LIF_LATTICE_CONSTANT_A) -> float:
+    """Sum of squared atom jumps of one knock-off in rock salt, 2 (a sqrt(3)/4)^2, A^2."""
+    return 2 * (a_A * math.sqrt(3) / 4) ** 2
 
 
 # --------------------------------------------------------------------------------------
@@ -375,7 +397,7 @@ def detect_hops(trajectory, *, species: str = "Li", n_cells: int | None = None,
     sites = fit_rocksalt_sites(traj.cell_A, np.asarray(pos[0])[frame], n_cells=n_cells)
     r_core = 0.4 * sites.lattice_tet_distance_A if r_core_A is None else float(r_core_A)
     raw = assign_sites(pos, sites, mobile, r_core, origin_shift_A=drift)
-    min_frames = max(1, int(math.ceil(min_residence_ps / dt - 1e-9)))
+    min_frames = max(1, math.ceil(min_residence_ps / dt - 1e-9))
     n = raw.shape[0]
 
     trans = []  # (frame, frame_left, atom, from, to)
@@ -393,13 +415,13 @@ def detect_hops(trajectory, *, species: str = "Li", n_cells: int | None = None,
         tet_now = bool(sites.is_tet(st0))
         if tet_now:
             n_int[:] += 1
-        for (s_prev, _, last_prev), (s_new, first_new, _) in zip(runs[:-1], runs[1:]):
+        for (s_prev, _, last_prev), (s_new, first_new, _) in itertools.pairwise(runs):
             trans.append((first_new, last_prev, int(mobile[j]), s_prev, s_new))
             d = int(sites.is_tet(s_new)) - int(sites.is_tet(s_prev))
             if d:
                 n_int[first_new:] += d
     trans.sort()
-    window = int(round(pair_window_ps / dt))
+    window = round(pair_window_ps / dt)
     used = [False] * len(trans)
     events: list[HopEvent] = []
     leaving: dict[int, list[int]] = {}  # lattice site -> transitions lattice -> tet out of it
@@ -542,15 +564,27 @@ class SyntheticRun:
                 base[atoms] += jumps
                 base += recoil
                 done += 1
-            x = np.broadcast_to(base, (t.size, nat, 3)).copy()
+            # events in this chunk: full moves as steps (cumulated below), partial moves
+            # on the few transit frames added directly
+            step = np.zeros((t.size, nat, 3))
+            rstep = np.zeros((t.size, 3))
+            extra = np.zeros((t.size, nat, 3))
             k = done
             while k < len(self.events) and ev_t[k] < t[-1]:
                 atoms, jumps, recoil = disp[k]
-                frac = np.clip((t - ev_t[k]) / self.transit_ps, 0.0, 1.0) if self.transit_ps > 0 \
-                    else (t >= ev_t[k]).astype(float)
-                x[:, atoms, :] += frac[:, None, None] * jumps[None]
-                x += frac[:, None, None] * recoil
+                t_end = ev_t[k] + self.transit_ps
+                i_end = int(np.searchsorted(t, t_end - 1e-12, side="left"))
+                if i_end < t.size:
+                    step[i_end, atoms] += jumps
+                    rstep[i_end] += recoil
+                i_start = int(np.searchsorted(t, ev_t[k], side="right"))
+                for i in range(i_start, min(i_end, t.size)):
+                    frac = (t[i] - ev_t[k]) / self.transit_ps
+                    extra[i, atoms] += frac * jumps
+                    extra[i] += frac * recoil
                 k += 1
+            x = base[None] + np.cumsum(step, axis=0) + np.cumsum(rstep, axis=0)[:, None, :] \
+                + extra
             x += rng.normal(size=x.shape) * sigma
             yield x.astype(np.float32)
 
@@ -675,7 +709,7 @@ def synthetic_interstitial_run(temperature_K: float, D_defect_cm2_s: float, *,
         events.append(SyntheticEvent(time_ps=float(t), kind=kind, moves=moves))
     vib = {3: 0.107, 9: 0.09} if vibration_A is None else dict(vibration_A)
     scale = math.sqrt(temperature_K / 300.0)
-    n_frames = int(round(duration_ps / timestep_ps)) + 1
+    n_frames = round(duration_ps / timestep_ps) + 1
     L = a_A * n_cells
     return SyntheticRun(temperature_K=float(temperature_K), D_defect_cm2_s=float(D_defect_cm2_s),
                         numbers=numbers, cell_A=np.eye(3) * L, timestep_ps=float(timestep_ps),
@@ -684,3 +718,62 @@ def synthetic_interstitial_run(temperature_K: float, D_defect_cm2_s: float, *,
                         vibration_A={k: v * scale for k, v in vib.items()},
                         momentum_conserving=bool(momentum_conserving), seed=int(seed),
                         _initial_A=initial)
+
+
+def write_synthetic_runs(out_dir: str | os.PathLike, temperatures_K: Sequence[float], *,
+                         Ea_eV: float, D0_cm2_s: float, n_replicas: int, duration_ps: float,
+                         timestep_ps: float = 0.1, n_cells: int = 3, seed: int = 0,
+                         model: str = "synthetic", purpose: str = "arrhenius",
+                         **kwargs) -> list[dict]:
+    """Synthetic runs with D_defect(T) = D0 exp(-Ea / k_B T), written as trajectories.
+
+    One :func:`synthetic_interstitial_run` per (temperature, replica), seeded from
+    ``(seed, T, replica)``, written to ``out_dir/<model>_<T>K_r<replica>``; an existing
+    run with identical settings is reused. Returns manifest-like entries (the format of
+    the MD notebook's manifest) with ``synthetic: True``.
+
+    Parameters
+    ----------
+    out_dir : folder for the trajectories
+    temperatures_K : temperatures, K
+    Ea_eV, D0_cm2_s : the Arrhenius law of the known D (defect convention)
+    n_replicas : independent runs per temperature
+    duration_ps, timestep_ps, n_cells : per run (see :func:`synthetic_interstitial_run`)
+    seed : master seed
+    model, purpose : labels written into the entries
+    kwargs : further arguments of :func:`synthetic_interstitial_run`
+    """
+    import json
+
+    from .arrhenius import arrhenius_D_cm2_s
+    from .trajectory import is_trajectory
+
+    out = []
+    for T in temperatures_K:
+        for r in range(int(n_replicas)):
+            run_seed = int(np.random.SeedSequence([int(seed), round(T * 1000), r])
+                           .generate_state(1)[0])
+            D = arrhenius_D_cm2_s(T, Ea_eV, D0_cm2_s)
+            settings = {"temperature_K": float(T), "D_defect_true_cm2_s": D,
+                        "duration_ps": float(duration_ps), "timestep_ps": float(timestep_ps),
+                        "n_cells": int(n_cells), "seed": run_seed, "Ea_eV": float(Ea_eV),
+                        "D0_cm2_s": float(D0_cm2_s),
+                        **{k: v for k, v in sorted(kwargs.items())}}
+            path = os.path.join(os.fspath(out_dir), f"{model}_{T:g}K_r{r}")
+            meta_ok = False
+            if is_trajectory(path):
+                try:
+                    with open(os.path.join(path, "meta.json")) as f:
+                        meta_ok = json.load(f)["info"].get("settings") == \
+                            json.loads(json.dumps(settings))
+                except (OSError, KeyError, ValueError):
+                    meta_ok = False
+            if not meta_ok:
+                run = synthetic_interstitial_run(T, D, duration_ps=duration_ps,
+                                                 timestep_ps=timestep_ps, n_cells=n_cells,
+                                                 seed=run_seed, **kwargs)
+                run.write(path, info={"model": model, "settings": settings})
+            out.append({"model": model, "temperature_K": float(T), "replica": r,
+                        "trajectory": path, "status": "done", "purpose": purpose,
+                        "synthetic": True, "D_defect_true_cm2_s": D})
+    return out

@@ -25,18 +25,24 @@ memmap; :func:`read_lammps_dump` holds all positions in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from .diffusion import WrappedTrajectoryError
 from .trajectory import Trajectory, TrajectoryWriter, open_trajectory
 
-__all__ = ["STUDY_TYPE_SYMBOLS", "DumpFrame", "is_lammps_dump", "iter_lammps_dump",
-           "read_lammps_dump", "convert_lammps_dump"]
+__all__ = [
+    "STUDY_TYPE_SYMBOLS",
+    "DumpFrame",
+    "convert_lammps_dump",
+    "is_lammps_dump",
+    "iter_lammps_dump",
+    "read_lammps_dump",
+]
 
 #: LAMMPS atom types of the study's inputs (``pair_coeff * * ... Li F``)
 STUDY_TYPE_SYMBOLS = {1: "Li", 2: "F"}

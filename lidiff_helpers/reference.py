@@ -19,8 +19,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Citation", "STUDY", "ArrheniusReference", "TABLE3", "TABLE3_REFERENCE_MODEL",
-           "table3_reference"]
+__all__ = [
+    "STUDY",
+    "STUDY_MD_N_ATOMS",
+    "STUDY_MD_N_LI",
+    "STUDY_MD_SUPERCELL",
+    "TABLE3",
+    "TABLE3_REFERENCE_MODEL",
+    "ArrheniusReference",
+    "Citation",
+    "table3_reference",
+]
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,143 @@ TABLE3: dict[str, ArrheniusReference] = {
 #: the study's reference potential (the dashed line of Figures 2 and 3)
 TABLE3_REFERENCE_MODEL = "deepmd"
 
+#: the study's MD cell for Table 3: 5x5x5 rock-salt LiF (500 Li + 500 F) plus one Li
+STUDY_MD_SUPERCELL = 5
+STUDY_MD_N_ATOMS = 1001
+STUDY_MD_N_LI = 501
+
 
 def table3_reference(model: str) -> ArrheniusReference | None:
     """Table 3 row for ``model`` (case-insensitive; ``None`` if the study has none)."""
     return TABLE3.get(str(model).strip().lower())
+
+
+# ======================================================================================
+# Bulk LiF: lattice constant, elastic constants, bulk modulus, melting point
+# (notebook 01, reference rows of the Table S1-style table). Section added by the
+# bulk-validation issue; everything above belongs to the diffusion reference values.
+# ======================================================================================
+#
+# Flags, per value:
+#   primary  True when the cited work is where the number was measured or computed;
+#            False for handbooks, compilations, ranges summarising several works, or a
+#            value whose original publication was not traced.
+#   checked  True only when the number was compared with the cited document by the
+#            compendium's authors. All False here: transcribed without access to the
+#            originals (offline); verify before quoting them as published values.
+
+@dataclass(frozen=True)
+class BulkReference:
+    """One bulk-LiF reference value (or range) with its source and reliability flags.
+
+    Attributes
+    ----------
+    name : key in :data:`BULK_LIF`
+    quantity : what it is, with the conditions (temperature, method)
+    unit : unit of ``value`` / ``low`` / ``high``
+    value : the number, or None for a range
+    low, high : bounds of a range (None for a single value)
+    citation : the publication, when one is cited
+    source : free-text source description (always set; says what the value rests on)
+    primary : the cited work is the original measurement/calculation
+    checked : compared with the cited document by this compendium's authors
+    """
+
+    name: str
+    quantity: str
+    unit: str
+    value: float | None
+    source: str
+    primary: bool
+    checked: bool = False
+    citation: Citation | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def display(self) -> float | str:
+        """The value for a table cell: the number, or ``"low-high"`` for a range."""
+        if self.value is not None:
+            return self.value
+        return f"{self.low:g}-{self.high:g}"
+
+    def source_note(self) -> str:
+        """``<source> [primary|not a primary source][, unchecked]``."""
+        flag = "primary" if self.primary else "NOT a primary source"
+        return f"{self.source} [{flag}{'' if self.checked else ', not checked against the original'}]"
+
+
+#: Briscoe & Squire, ultrasonic elastic constants of LiF single crystals, 4.2-300 K
+BRISCOE_SQUIRE_1957 = Citation(
+    authors="C. V. Briscoe, C. F. Squire",
+    title="Elastic constants of LiF from 4.2 K to 300 K",
+    journal="Phys. Rev. 106, 1175",
+    year=1957,
+    doi="10.1103/PhysRev.106.1175",
+)
+
+#: Haas, Tran, Blaha: lattice constants of solids with semilocal functionals (PBE among them)
+HAAS_TRAN_BLAHA_2009 = Citation(
+    authors="P. Haas, F. Tran, P. Blaha",
+    title="Calculation of the lattice constant of solids with semilocal functionals",
+    journal="Phys. Rev. B 79, 085104",
+    year=2009,
+    doi="10.1103/PhysRevB.79.085104",
+)
+
+_C_IJ_SOURCE = "Briscoe & Squire, Phys. Rev. 106, 1175 (1957), ultrasonic, 300 K"
+
+#: bulk-LiF reference values, by name
+BULK_LIF: dict[str, BulkReference] = {
+    "a_exp_RT": BulkReference(
+        "a_exp_RT", "lattice constant, experiment, room temperature", "A", 4.026,
+        source=("handbook/compilation value (e.g. the CRC Handbook of Chemistry and Physics; "
+                "X-ray diffraction at room temperature); original measurement not traced"),
+        primary=False),
+    "a_PBE": BulkReference(
+        "a_PBE", "lattice constant, DFT-PBE, static lattice (0 K, no zero-point motion)",
+        "A", 4.06,
+        source=("PBE value as specified for this compendium; of the size reported in "
+                "semilocal-functional benchmarks such as Haas, Tran & Blaha, PRB 79, 085104 "
+                "(2009), whose exact table entry was not checked"),
+        primary=False, citation=HAAS_TRAN_BLAHA_2009),
+    "C11_exp": BulkReference("C11_exp", "elastic constant C11, experiment, 300 K", "GPa",
+                             111.2, source=_C_IJ_SOURCE, primary=True,
+                             citation=BRISCOE_SQUIRE_1957),
+    "C12_exp": BulkReference("C12_exp", "elastic constant C12, experiment, 300 K", "GPa",
+                             42.0, source=_C_IJ_SOURCE, primary=True,
+                             citation=BRISCOE_SQUIRE_1957),
+    "C44_exp": BulkReference("C44_exp", "elastic constant C44, experiment, 300 K", "GPa",
+                             62.8, source=_C_IJ_SOURCE, primary=True,
+                             citation=BRISCOE_SQUIRE_1957),
+    "B_exp": BulkReference(
+        "B_exp", "bulk modulus, experiment, room temperature (range)", "GPa", None,
+        low=65.0, high=70.0,
+        source=("approximate range of reported room-temperature values, as specified for "
+                "this compendium; the lower end matches (C11 + 2 C12)/3 of the 300 K C_ij "
+                "above"),
+        primary=False),
+    "T_melt_K": BulkReference(
+        "T_melt_K", "melting point at 1 atm", "K", 1118.0,
+        source="handbook value 845 C (e.g. CRC Handbook of Chemistry and Physics)",
+        primary=False),
+}
+
+#: reference rows of notebook 01's table: Table S1 column -> :data:`BULK_LIF` name
+BULK_LIF_TABLE_ROWS = (
+    {"label": "experiment (room T)",
+     "values": {"a0_A": "a_exp_RT", "B_eos_GPa": "B_exp", "C11_GPa": "C11_exp",
+                "C12_GPa": "C12_exp", "C44_GPa": "C44_exp"}},
+    {"label": "DFT-PBE", "values": {"a0_A": "a_PBE"}},
+)
+
+
+def bulk_lif_reference(name: str) -> BulkReference:
+    """A :data:`BULK_LIF` entry by name (``KeyError`` naming the known ones otherwise)."""
+    try:
+        return BULK_LIF[name]
+    except KeyError:
+        raise KeyError(f"no bulk-LiF reference {name!r}; known: {sorted(BULK_LIF)}") from None
+
+
+__all__ += ["BulkReference", "BRISCOE_SQUIRE_1957", "HAAS_TRAN_BLAHA_2009", "BULK_LIF",
+            "BULK_LIF_TABLE_ROWS", "bulk_lif_reference"]
