@@ -152,6 +152,7 @@ class MSDResult:
     msd_collective_A2 : (n_lags,) MSD of the summed displacement |sum_i dr_i|^2, A^2
         (None unless requested)
     msd_per_atom_A2 : (n_lags, n_atoms) each atom's MSD, A^2 (None unless requested)
+    n_frames : number of frames analysed (default: n_lags)
     """
 
     lag_ps: np.ndarray
@@ -159,6 +160,7 @@ class MSDResult:
     n_atoms: int
     msd_collective_A2: np.ndarray | None = None
     msd_per_atom_A2: np.ndarray | None = None
+    n_frames: int | None = None
 
     @property
     def msd_A2(self) -> np.ndarray:
@@ -168,8 +170,8 @@ class MSDResult:
     @property
     def n_origins(self) -> np.ndarray:
         """Number of time origins averaged at each lag (n_frames - lag index)."""
-        n = len(self.lag_ps)
-        return np.arange(n, 0, -1)
+        n = self.n_frames if self.n_frames is not None else len(self.lag_ps)
+        return n - np.arange(len(self.lag_ps))
 
 
 def _s1_sum(sq: np.ndarray, n_lags: int) -> np.ndarray:
@@ -294,7 +296,7 @@ def msd(positions_A, timestep_ps: float, *, atoms: Sequence[int] | np.ndarray | 
     if per is not None:
         per[0] = 0.0
     return MSDResult(lag_ps=lags * float(timestep_ps), msd_sum_A2=msd_sum, n_atoms=int(idx.size),
-                     msd_collective_A2=msd_coll, msd_per_atom_A2=per)
+                     msd_collective_A2=msd_coll, msd_per_atom_A2=per, n_frames=n)
 
 
 def msd_direct(positions_A, timestep_ps: float, *, collective: bool = False) -> MSDResult:

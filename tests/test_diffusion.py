@@ -44,6 +44,9 @@ def test_fft_msd_equals_direct_to_1e10(tmp_path):
                                    atol=1e-10)
         np.testing.assert_allclose(got.msd_per_atom_A2, r.msd_per_atom_A2, rtol=0, atol=1e-10)
         np.testing.assert_allclose(got.lag_ps, r.lag_ps)
+    short = msd(x, 0.1, max_lag=10)
+    np.testing.assert_allclose(short.msd_sum_A2, ref.msd_sum_A2[:11], rtol=0, atol=1e-10)
+    assert short.n_origins[0] == 300 and short.n_origins[-1] == 290
     sub = msd(x, 0.1, atoms=[1, 4, 5])
     np.testing.assert_allclose(sub.msd_sum_A2, ref.msd_per_atom_A2[:, [1, 4, 5]].sum(axis=1),
                                rtol=0, atol=1e-10)
