@@ -1,0 +1,101 @@
+"""Model specs -> calculators: every spec kind, fallbacks, errors, committees, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from lidiff_helpers import models
+
+TINY = Path(__file__).parent / "models" / "tiny-lif.model"
+
+
+@pytest.fixture()
+def empty_mace_cache(tmp_path, monkeypatch):
+    """mace's cache dir points at an empty folder and nothing is downloadable."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("LIDIFF_OFFLINE", "1")
+    from mace.calculators import foundations_models as fm
+
+    monkeypatch.setattr(fm, "local_model_path", str(tmp_path / "none.model"))
+    return tmp_path / "mace"
+
+
+def lif(n=2, a=4.06):
+    return bulk("LiF", "rocksalt", a=a, cubic=True) * (n, n, n)
+
+
+def test_path_spec_resolves_and_predicts():
+    spec = models.resolve_spec(str(TINY))
+    assert spec.kind == "mace" and spec.name == "tiny-lif" and spec.path == TINY.resolve()
+    at = lif()
+    at.calc = models.get_calculator(spec)
+    assert np.isfinite(at.get_potential_energy())
+    assert at.get_forces().shape == (len(at), 3)
+
+
+def test_missing_path_and_unknown_name():
+    with pytest.raises(models.ModelUnavailableError, match="does not exist"):
+        models.resolve_spec("nowhere/missing.model")
+    with pytest.raises(ValueError, match="unknown model spec 'mace-xyz'"):
+        models.resolve_spec("mace-xyz")
+
+
+def test_missing_foundation_weights_error_text(empty_mace_cache):
+    with pytest.raises(models.ModelUnavailableError) as e:
+        models.resolve_spec("mace-mpa-0")
+    msg = str(e.value)
+    assert "mace-mpa-0" in msg and str(empty_mace_cache) in msg
+    assert "https://github.com/ACEsuit/mace-mp/releases/download/mace_mpa_0/" in msg
+
+
+def test_auto_falls_back_to_embedded(empty_mace_cache):
+    if not models.EMBEDDED.is_file():
+        pytest.fail(f"embedded model missing at {models.EMBEDDED}")
+    spec = models.resolve_spec("auto")
+    assert spec.name == "embedded" and "not in" in spec.note
+    ident = models.model_identity(spec)
+    assert ident["spec"] == "auto" and ident["name"] == "embedded" and len(ident["sha256"]) == 64
+
+
+def test_auto_takes_cached_mpa0(empty_mace_cache):
+    path, _ = models.mace_cache_path("mace-mpa-0")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"placeholder")  # resolution only: never loaded here
+    spec = models.resolve_spec("auto")
+    assert spec.name == "mace-mpa-0" and spec.path == path
+
+
+def test_embedded_finite_on_lif_and_bitwise_deterministic():
+    at = lif(2)
+    at.rattle(0.05, seed=1)
+    out = []
+    for _ in range(2):
+        a = at.copy()
+        a.calc = models.get_calculator("embedded")
+        out.append((a.get_potential_energy(), a.get_forces(), a.get_stress()))
+    e, f, s = out[0]
+    assert np.isfinite(e) and np.isfinite(f).all() and np.isfinite(s).all()
+    assert e == out[1][0] and np.array_equal(f, out[1][1]) and np.array_equal(s, out[1][2])
+
+
+def test_chgnet_offline():
+    at = lif(1)
+    at.calc = models.get_calculator("chgnet")
+    e = at.get_potential_energy()
+    assert np.isfinite(e) and -6 < e / len(at) < -3  # eV/atom, MPtrj reference
+    assert models.model_identity("chgnet")["sha256"].startswith("chgnet-")
+
+
+def test_committee_per_model_forces():
+    com = models.get_committee([TINY, models.EMBEDDED])
+    at = lif(2)
+    at.rattle(0.05, seed=2)
+    f = com.forces_per_model(at)
+    assert f.shape == (2, len(at), 3)
+    assert not np.allclose(f[0], f[1])
+    with pytest.raises(ValueError, match="at least two"):
+        models.get_committee([TINY])
