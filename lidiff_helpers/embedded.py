@@ -45,7 +45,11 @@ __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
 MAX_FORCE_EV_A = 10.0
 #: bulk LiF DFT frames (forces + stress) in pretraining; 216-atom frames dominate the
 #: cost of an epoch on CPU (a batch of 4 costs ~10x a batch of MPtrj frames)
-N_LIF_BULK = 30
+N_LIF_BULK = 40
+#: loss weight of each bulk LiF training frame: they are 4 % of the frames of an epoch
+LIF_CONFIG_WEIGHT = 5.0
+#: bulk LiF DFT frames in the validation set (model selection)
+N_LIF_VALID = 10
 #: the committed model file
 EMBEDDED_MODEL = paths.MODELS / "lidiff-embedded.model"
 EMBEDDED_METRICS = paths.MODELS / "lidiff-embedded.metrics.json"
@@ -56,16 +60,22 @@ def _max_force(at) -> float:
 
 
 def build_pretraining_set(workdir: Path, max_force_eV_A: float = MAX_FORCE_EV_A,
-                          n_lif_bulk: int | None = None, seed: int = 0) -> dict:
+                          n_lif_bulk: int | None = None, n_lif_valid: int = N_LIF_VALID,
+                          seed: int = 0) -> dict:
     """Write ``train.xyz`` / ``valid.xyz`` for pretraining; return a summary dict.
 
     Parameters
     ----------
     workdir : output folder
     max_force_eV_A : replay frames with a larger atomic force are dropped
-    n_lif_bulk : number of bulk LiF DFT frames (non-test, forces + stress only) added to
-        training; None = all available (95)
-    seed : seed of the LiF bulk draw
+    n_lif_bulk : bulk LiF DFT frames (non-test, forces + stress only) added to training;
+        None = all available non-test bulk frames minus the validation ones
+    n_lif_valid : bulk LiF DFT frames (non-test, disjoint from training) added to the
+        validation set. mace keeps the checkpoint with the lowest validation loss; the
+        replay validation frames alone are a poor criterion (their force RMSE is set by a
+        handful of high-force atoms of elements seen in few training frames), so bulk LiF
+        forces and stresses - what the compendium needs the model to know - are part of it.
+    seed : seed of the LiF bulk draws
     """
     workdir = Path(workdir)
     train, valid, dropped = [], [], []
@@ -80,20 +90,34 @@ def build_pretraining_set(workdir: Path, max_force_eV_A: float = MAX_FORCE_EV_A,
     pool = data.lif_pool("deepmd")
     held = data.test_hashes()
     bulk = [a for a in pool.frames if a.info["kind"] == "bulk" and a.info["hash"] not in held]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(bulk))
+    lif_valid = [bulk[i] for i in sorted(order[:n_lif_valid])]
+    rest = order[n_lif_valid:]
     if n_lif_bulk is not None:
-        rng = np.random.default_rng(seed)
-        bulk = [bulk[i] for i in sorted(rng.choice(len(bulk), n_lif_bulk, replace=False))]
-    lif = []
-    for at in bulk:
-        at = at.copy()
-        at.info["config_energy_weight"] = 0.0
-        lif.append(at)
-    training.write_extxyz(train + lif, workdir / "train.xyz")
-    training.write_extxyz(valid, workdir / "valid.xyz")
+        rest = rest[:n_lif_bulk]
+    lif_train = [bulk[i] for i in sorted(rest)]
+
+    def forces_stress_only(frames, weight=1.0):
+        out = []
+        for at in frames:
+            at = at.copy()
+            at.info["config_energy_weight"] = 0.0
+            at.info["config_weight"] = weight
+            out.append(at)
+        return out
+
+    training.write_extxyz(train + forces_stress_only(lif_train, LIF_CONFIG_WEIGHT),
+                          workdir / "train.xyz")
+    training.write_extxyz(valid + forces_stress_only(lif_valid), workdir / "valid.xyz")
     summary = {"replay_train": len(train), "replay_valid": len(valid),
-               "lif_bulk_forces_stress_only": len(lif), "dropped_outliers": dropped,
+               "lif_bulk_train_forces_stress_only": len(lif_train),
+               "lif_bulk_valid_forces_stress_only": len(lif_valid),
+               "lif_config_weight": LIF_CONFIG_WEIGHT,
+               "dropped_outliers": dropped,
                "max_force_eV_A": max_force_eV_A, "E0s_lsq_eV": e0s,
-               "lif_bulk_hashes": [a.info["hash"] for a in lif]}
+               "lif_bulk_train_hashes": [a.info["hash"] for a in lif_train],
+               "lif_bulk_valid_hashes": [a.info["hash"] for a in lif_valid]}
     (workdir / "pretraining_set.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -118,7 +142,7 @@ def pretraining_options(workdir: Path, e0s: dict, epochs: int = 40, seed: int = 
     }
 
 
-def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 25,
+def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 20,
                    seed: int = 1, channels: int = 32, threads: int = 2,
                    n_lif_bulk: int | None = N_LIF_BULK) -> Path:
     """Build the pretraining set, train with mace_run_train, copy the model to ``out``."""
@@ -134,20 +158,99 @@ def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 25,
     shutil.copy(model, out)
     rec = {"model": out.name, "sha256": sha256_file(out), "train_wall_s": round(time.time() - t0),
            "options": opts, "pretraining_set": {k: v for k, v in summary.items()
-                                                 if k != "lif_bulk_hashes"},
+                                                 if not k.endswith("_hashes")},
            "data_files": data.files_used()}
     out.with_suffix(".recipe.json").write_text(json.dumps(rec, indent=1, default=str))
     return out
 
 
+def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
+                    temperatures_K=(300.0, 600.0, 900.0), production_ps: float = 20.0,
+                    equilibration_ps: float = 0.0, min_distance_A: float = 1.2,
+                    seed: int = 0, dtype: str = "float32") -> list[dict]:
+    """NVT (Nose-Hoover chain, 1 fs, 100 fs damping) of 3x3x3 LiF + 1 interstitial Li.
+
+    One run per temperature through :func:`lidiff_helpers.md.run_md` (guarded, resumable),
+    with the guard's minimum-distance threshold at ``min_distance_A``. Returns per run:
+    temperature, simulated ps, status, smallest pair distance seen (A), mean temperature
+    over the second half of the run (K, from the thermo log) and ms per MD step.
+    """
+    import tempfile
+
+    from . import md
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="lidiff-stability-"))
+    out = []
+    for T in temperatures_K:
+        run = md.MDRun(name=f"stability-{int(T)}K-{production_ps:g}ps", model_spec=str(model),
+                       model=Path(model).stem, start_structure="lif:3", temperature_K=float(T),
+                       seed=seed, production_ps=production_ps,
+                       equilibration_ps=equilibration_ps, save_every=100, dtype=dtype,
+                       guard=md.GuardSettings(min_distance_A=min_distance_A))
+        rec = md.run_md(run, workdir, raise_on_failure=False, progress=False)
+        thermo = md.read_thermo(workdir / run.name / "thermo.csv")
+        tcol = [c for c in thermo.columns if c.lower().startswith("t[") or
+                c.lower().startswith("temperature")][0]
+        half = thermo[tcol].to_numpy()[len(thermo) // 2:]
+        out.append({"temperature_K": float(T), "simulated_ps": production_ps + equilibration_ps,
+                    "status": rec["status"], "failure": rec.get("failure"),
+                    "min_distance_A": rec["min_distance_A"],
+                    "mean_T_second_half_K": float(np.mean(half)) if len(half) else None,
+                    "ms_per_step": rec["ms_per_step"], "n_atoms": rec["n_atoms"]})
+    return out
+
+
+def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
+            stability_ps: float = 20.0, temperatures_K=(300.0, 600.0, 900.0)) -> dict:
+    """Measure the embedded model for its metrics file and the README.
+
+    * zero-shot energy/force/stress RMSE on the held-out LiF test set (bulk and
+      interstitial separately; energies after removing the model's constant per-atom
+      offset, since its reference is MPtrj/VASP and the labels are Quantum ESPRESSO),
+    * the same on the replay validation set (same reference, no offset),
+    * relaxed lattice constant of rock-salt LiF (A) vs PBE 4.06 A,
+    * stability and speed: :func:`stability_check`.
+    """
+    from . import bulk, models, parity
+
+    t0 = time.time()
+    calc = models.get_calculator(str(model), dtype="float64", verbose=False)
+    res: dict = {"model": str(model), "sha256": sha256_file(model)}
+    pred = parity.predict(calc, data.test_set(), progress=False)
+    off = parity.decide_energy_offset(pred, mode="remove")
+    res["test_set"] = parity.parity_metrics(pred, off)
+    valid = [a for a in data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
+             if _max_force(a) <= MAX_FORCE_EV_A]
+    vpred = parity.predict(calc, valid, progress=False)
+    res["replay_valid"] = parity.parity_metrics(vpred, parity.decide_energy_offset(vpred, "keep"))
+    a0 = bulk.relaxed_lattice_constant(calc)
+    res["lattice_constant_A"] = {"a0_A": a0, "pbe_A": 4.06,
+                                 "rel_dev_from_pbe": (a0 - 4.06) / 4.06}
+    res["stability"] = stability_check(model, workdir, temperatures_K, stability_ps)
+    res["measure_wall_s"] = round(time.time() - t0)
+    return res
+
+
 if __name__ == "__main__":  # make embedded-model
-    ap = argparse.ArgumentParser(description="retrain the embedded foundation model")
+    ap = argparse.ArgumentParser(description="retrain (and/or measure) the embedded foundation model")
     ap.add_argument("--out", default=str(EMBEDDED_MODEL))
     ap.add_argument("--workdir", default=str(paths.RESULTS / "embedded-training"))
-    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--n-lif-bulk", type=int, default=N_LIF_BULK)
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--measure-only", action="store_true", help="skip training")
+    ap.add_argument("--stability-ps", type=float, default=20.0)
     a = ap.parse_args()
-    print(train_embedded(Path(a.workdir), Path(a.out), a.epochs, a.seed, a.channels,
-                         n_lif_bulk=a.n_lif_bulk))
+    out = Path(a.out)
+    if not a.measure_only:
+        train_embedded(Path(a.workdir), out, a.epochs, a.seed, a.channels, n_lif_bulk=a.n_lif_bulk)
+    res = measure(out, Path(a.workdir) / "stability", stability_ps=a.stability_ps)
+    recipe = out.with_suffix(".recipe.json")
+    if recipe.exists():
+        res["recipe"] = json.loads(recipe.read_text())
+    res["data_files"] = data.files_used()
+    metrics = out.with_name(out.stem + ".metrics.json")
+    metrics.write_text(json.dumps(res, indent=1, default=str))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("recipe", "data_files")},
+                     indent=1, default=str))

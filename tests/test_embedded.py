@@ -1,0 +1,58 @@
+"""The embedded foundation model: recipe hygiene, usability (stability, lattice), metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lidiff_helpers import data, embedded, models
+from lidiff_helpers.provenance import sha256_file
+
+
+def test_pretraining_set_has_no_interstitial_and_no_test_frame(tmp_path, study_data_dir):
+    s = embedded.build_pretraining_set(tmp_path)
+    pool = data.lif_pool("deepmd").by_hash()
+    lif = s["lif_bulk_train_hashes"] + s["lif_bulk_valid_hashes"]
+    assert lif and all(pool[h].info["kind"] == "bulk" for h in lif)
+    assert not set(lif) & data.test_hashes()
+    assert not set(s["lif_bulk_train_hashes"]) & set(s["lif_bulk_valid_hashes"])
+    # the outliers are gone: nothing above the stated threshold remains
+    import ase.io
+    import numpy as np
+
+    for name in ("train.xyz", "valid.xyz"):
+        for at in ase.io.read(tmp_path / name, ":"):
+            assert np.linalg.norm(at.arrays["REF_forces"], axis=1).max() <= embedded.MAX_FORCE_EV_A
+            assert len(at) != 217 or (at.numbers == 3).sum() != (at.numbers == 9).sum() + 1
+    assert len(s["dropped_outliers"]) >= 2  # the 144 and 113 eV/A frames
+
+
+def test_metrics_file_matches_committed_model():
+    rec = json.loads(embedded.EMBEDDED_METRICS.read_text())
+    assert rec["sha256"] == sha256_file(embedded.EMBEDDED_MODEL)
+    assert embedded.EMBEDDED_MODEL.stat().st_size <= 10 * 1024 * 1024
+
+
+def test_lattice_constant_within_3_percent_of_pbe():
+    from lidiff_helpers import bulk
+
+    a0 = bulk.relaxed_lattice_constant(models.get_calculator("embedded"))
+    assert abs(a0 - 4.06) / 4.06 < 0.03, a0
+
+
+@pytest.mark.parametrize("ps,tol", [(0.3, 0.25)])
+def test_short_nvt_stability(tmp_path, ps, tol):
+    """ci version: 0.3 ps at 300/600/900 K; the 20 ps version is the slow test below."""
+    for r in embedded.stability_check(workdir=tmp_path, production_ps=ps):
+        assert r["status"] == "done", r
+        assert r["min_distance_A"] > 1.2, r
+        assert abs(r["mean_T_second_half_K"] / r["temperature_K"] - 1) < tol, r
+
+
+@pytest.mark.slow
+def test_20ps_nvt_stability(tmp_path):
+    for r in embedded.stability_check(workdir=tmp_path, production_ps=20.0):
+        assert r["status"] == "done", r
+        assert r["min_distance_A"] > 1.2, r
+        assert abs(r["mean_T_second_half_K"] / r["temperature_K"] - 1) < 0.10, r
