@@ -4,9 +4,10 @@
                                              [--out benchmarks/RESULTS_msd.md] [--keep]
 
 Data: a synthetic interstitial-Li trajectory
-(:func:`lidiff_helpers.hops.synthetic_interstitial_run`, 450 K, the study's DeePMD D) of a 5x5x5 LiF cell plus one Li (1001 atoms, 501 Li) with
-90 000 frames (9 ns every 0.1 ps, the study's production run), written as float32 in the
-compendium's trajectory format (1.08 GB) and read back as a ``numpy.memmap``.
+(:func:`lidiff_helpers.hops.synthetic_interstitial_run`, 450 K, the study's DeePMD D) of
+a 5x5x5 LiF cell plus one Li (1001 atoms, 501 Li) with 90 000 frames (9 ns every 0.1 ps,
+the study's production run), written as float32 in the compendium's trajectory format
+(1.08 GB) and read back as a ``numpy.memmap``.
 
 Each measurement runs in a fresh subprocess (so peak memory is its own) with
 ``OMP_NUM_THREADS=2``:
@@ -18,9 +19,10 @@ Each measurement runs in a fresh subprocess (so peak memory is its own) with
 * ``MDAnalysis``: ``EinsteinMSD(select="type Li", fft=True)`` on the same positions
   (``MemoryReader``), for ``--mda-frames`` frames (default: all).
 
-Reported: wall time (s), peak resident memory (``ru_maxrss``; for lidiff it includes the
-pages of the memory-mapped file it touched), tracemalloc heap peak, and the largest
-difference between the two MSDs. Writes a markdown table to ``--out``.
+Reported: wall time and CPU time of the process (all threads), s; peak resident memory
+(``ru_maxrss``; for lidiff it includes the pages of the memory-mapped file it touched);
+tracemalloc heap peak; the largest difference between the two MSDs. Writes a markdown
+table to ``--out``.
 """
 
 from __future__ import annotations
@@ -76,17 +78,19 @@ def worker(kind: str, path: str, mda_frames: int | None) -> dict:
             import tracemalloc
 
             tracemalloc.start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = diffusion.msd(traj.positions_A, traj.timestep_ps, atoms=li)
         out["wall_s"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0
         if kind == "msd_tracemalloc":
             out["heap_peak_bytes"] = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         np.save(Path(path) / "msd_lidiff.npy", res.msd_A2)
     elif kind == "D":
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = diffusion.diffusion_coefficient(traj)
         out["wall_s"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0
         out.update({"D_defect_cm2_s": r.D_defect_cm2_s, "D_err_cm2_s": r.D_err_cm2_s,
                     "D_collective_cm2_s": r.D_collective_cm2_s,
                     "fit_window_ps": list(r.fit_window_ps)})
@@ -102,9 +106,10 @@ def worker(kind: str, path: str, mda_frames: int | None) -> dict:
         u.load_new(np.asarray(traj.positions_A[:n]), format=MemoryReader,
                    dt=traj.timestep_ps)
         out["load_s"] = time.perf_counter() - t_load
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         m = EinsteinMSD(u, select="type Li", msd_type="xyz", fft=True).run()
         out["wall_s"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0
         out["n_frames"] = n
         ours = np.load(Path(path) / "msd_lidiff.npy") if n == traj.n_frames else \
             diffusion.msd(traj.positions_A, traj.timestep_ps, atoms=li, frames=(0, n)).msd_A2
@@ -134,14 +139,15 @@ def report(meta: dict, res: dict, out: Path) -> str:
     size = meta["bytes"]
 
     def gb(b):
-        return f"{b / GB:.2f} GB" if b is not None else "-"
+        return f"{b / GB:.2f} GiB" if b is not None else "-"
 
     def row(label, r, frames):
         if "error" in r:
-            return f"| {label} | {frames} | failed: {r['error']} | | | |"
+            return f"| {label} | {frames} | failed: {r['error']} | | | | |"
         heap = r.get("heap_peak_bytes")
         above = r["peak_rss_bytes"] - r["baseline_rss_bytes"]
-        return (f"| {label} | {frames} | {r['wall_s']:.1f} | {gb(r['peak_rss_bytes'])} "
+        cpu = f"{r['cpu_s']:.1f}" if "cpu_s" in r else "-"
+        return (f"| {label} | {frames} | {r['wall_s']:.1f} | {cpu} | {gb(r['peak_rss_bytes'])} "
                 f"({r['peak_rss_bytes'] / size:.2f}x) | {gb(above)} ({above / size:.2f}x) | "
                 f"{gb(heap)} |")
 
@@ -152,15 +158,17 @@ def report(meta: dict, res: dict, out: Path) -> str:
         "",
         (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
-        "OMP_NUM_THREADS=2 (machine shared with other jobs: wall times are upper bounds)."),
+        "OMP_NUM_THREADS=2 (machine shared with other jobs: wall times are upper bounds; "
+        f"1-min load average {meta['load_before']:.1f} before, {meta['load_after']:.1f} "
+        "after the measurements)."),
         "",
         (f"Trajectory: synthetic interstitial Li in LiF, {meta['n_atoms']} atoms "
         f"({meta['n_li']} Li analysed) x {meta['n_frames']} frames, float32 "
         f"= {gb(size)} on disk, read as a numpy memmap. Written in {meta['write_s']:.0f} s."),
         "",
-        ("| method | frames | wall time / s | peak RSS (x trajectory size) | peak RSS above "
-        "the process after imports | tracemalloc heap peak |"),
-        "|:--|--:|--:|--:|--:|--:|",
+        ("| method | frames | wall time / s | CPU time / s | peak RSS (x trajectory size) | "
+        "peak RSS above the process after imports | tracemalloc heap peak |"),
+        "|:--|--:|--:|--:|--:|--:|--:|",
         row(f"lidiff `msd` (FFT, {meta['n_li']} Li, all origins)", res["msd"],
             meta["n_frames"]),
         row("lidiff `msd`, tracemalloc on", res["msd_tracemalloc"], meta["n_frames"]),
@@ -212,9 +220,11 @@ def main(argv=None) -> int:
         meta = make_data(data, a.frames, a.cells)
         print("data:", meta, flush=True)
         res = {}
+        meta["load_before"] = os.getloadavg()[0]
         for kind in ("msd", "msd_tracemalloc", "D", "mda"):
             res[kind] = run_worker(kind, data, a.mda_frames)
             print(kind, res[kind], flush=True)
+        meta["load_after"] = os.getloadavg()[0]
         print(report(meta, res, a.out))
     finally:
         if not a.keep:

@@ -197,11 +197,8 @@ def _workers() -> int:
 
 def _read_block(positions_A, f0: int, f1: int, idx: np.ndarray) -> np.ndarray:
     """positions[f0:f1, idx, :] as float64 (contiguous index ranges read as slices)."""
-    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
-        blk = positions_A[f0:f1, int(idx[0]):int(idx[-1]) + 1, :]
-    else:
-        blk = positions_A[f0:f1][:, idx, :] if isinstance(positions_A, np.memmap) \
-            else positions_A[f0:f1, idx, :]
+    sel = _index_or_slice(idx)
+    blk = positions_A[f0:f1][:, sel, :]
     return np.array(blk, dtype=np.float64)
 
 
@@ -334,32 +331,44 @@ def _cell_widths_A(cell_A) -> np.ndarray | None:
                      for i in range(3)])
 
 
+def _index_or_slice(idx: np.ndarray):
+    """A slice for a contiguous ascending index array (views instead of copies)."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def _frame_pass(positions_A, framework: np.ndarray | None, chunk_frames: int = 2048):
-    """One streaming pass: framework mean positions per frame, largest frame-to-frame jumps."""
+    """One streaming pass: framework mean positions per frame, largest frame-to-frame jumps.
+
+    Returns ``(com (n_frames, 3) or None, max_jump (3,), where [(frame, atom)] * 3,
+    extent (3,))``; ``where`` locates each axis's largest jump.
+    """
     n = positions_A.shape[0]
     com = np.empty((n, 3)) if framework is not None and framework.size else None
+    fw = _index_or_slice(np.asarray(framework)) if com is not None else None
     max_jump = np.zeros(3)
     where = [(0, 0)] * 3
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
-    prev = None
     for s in range(0, n, chunk_frames):
-        blk = np.asarray(positions_A[s:s + chunk_frames])
-        lo = np.minimum(lo, blk.min(axis=(0, 1)))
-        hi = np.maximum(hi, blk.max(axis=(0, 1)))
+        s0 = max(0, s - 1)  # overlap one frame with the previous chunk for the jumps
+        blk = np.asarray(positions_A[s0:s + chunk_frames])
+        new = blk[s - s0:]
+        lo = np.minimum(lo, new.min(axis=(0, 1)))
+        hi = np.maximum(hi, new.max(axis=(0, 1)))
         if com is not None:
-            com[s:s + blk.shape[0]] = blk[:, framework, :].mean(axis=1, dtype=np.float64)
-        ext = blk if prev is None else np.concatenate([prev, blk])
-        if ext.shape[0] > 1:
-            jump = np.abs(np.diff(ext, axis=0))
-            for ax in range(3):
+            com[s:s + new.shape[0]] = new[:, fw, :].mean(axis=1, dtype=np.float64)
+        if blk.shape[0] > 1:
+            jump = blk[1:] - blk[:-1]
+            np.abs(jump, out=jump)
+            m = jump.max(axis=(0, 1))
+            for ax in np.flatnonzero(m > max_jump):
                 j = jump[..., ax]
                 k = int(np.argmax(j))
-                if j.flat[k] > max_jump[ax]:
-                    max_jump[ax] = float(j.flat[k])
-                    f, a = np.unravel_index(k, j.shape)
-                    where[ax] = (int(f) + s - (0 if prev is None else 1), int(a))
-        prev = blk[-1:]
+                max_jump[ax] = float(j.flat[k])
+                f, a = np.unravel_index(k, j.shape)
+                where[ax] = (int(f) + s0, int(a))
     return com, max_jump, where, hi - lo
 
 
