@@ -119,7 +119,7 @@ class EffectiveSettings:
         if self.ft_duplication > 1:
             out.append(f"fine-tuning frames duplicated x{self.ft_duplication} by mace")
         if self.resumed:
-            out.append("resumed from checkpoint")
+            out.append("resumed from checkpoint (mace repeats the checkpoint's epoch)")
         return out
 
     def to_dict(self) -> dict:

@@ -138,6 +138,8 @@ class FinetuneConfig:
     n_valid_bulk, n_valid_interstitial : validation frames (shared by all arms)
     seed : mace's ``--seed``
     data_seed : seed of the frame selection
+    diverse_pool_max : diverse selection chooses among at most this many candidates per
+        kind (a seeded subsample; None = the whole pool)
     lr, weight_decay, ema_decay, batch_size, max_num_epochs, patience : as mace's options
     default_dtype : ``float64`` (study) or ``float32``
     force_mh_ft_lr : pass ``--force_mh_ft_lr=True`` (keep lr/EMA in multihead mode)
@@ -161,6 +163,7 @@ class FinetuneConfig:
     n_valid_interstitial: int = 100
     seed: int = 1
     data_seed: int = 20260101
+    diverse_pool_max: int | None = None
     lr: float = 0.005
     weight_decay: float = 1e-8
     ema_decay: float = 0.995
@@ -298,8 +301,7 @@ def foundation_architecture(model_path: str) -> dict[str, Any]:
            "num_interactions": int(cfg["num_interactions"]),
            "MLP_irreps": str(cfg["MLP_irreps"]), "radial_MLP": str(list(cfg["radial_MLP"])),
            "radial_type": cfg["radial_type"], "pair_repulsion": bool(cfg["pair_repulsion"])}
-    if cfg.get("distance_transform"):
-        out["distance_transform"] = cfg["distance_transform"]
+    out["distance_transform"] = cfg.get("distance_transform") or "None"
     return out
 
 
@@ -454,8 +456,12 @@ def _write_once(frames: Sequence, path: Path) -> Path:
 
 
 def prepare_data(cfg: FinetuneConfig, workdir: Path,
-                 descriptors: Mapping | Callable[[], Mapping] | None = None) -> dict:
-    """Write the run's extxyz files (once) and ``data.json``; return the file paths."""
+                 descriptors: Mapping | Callable[[list], Mapping] | None = None) -> dict:
+    """Write the run's extxyz files (once) and ``data.json``; return the file paths.
+
+    ``descriptors``: hash -> vector, or a callable taking the hashes a diverse selection
+    needs (:func:`descriptor_source`), called only for a diverse run.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     files = {"train": workdir / "train.xyz", "valid": workdir / "valid.xyz"}
     manifest = workdir / "data.json"
@@ -469,9 +475,11 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
     vh = {a.info["hash"] for a in valid}
     desc = None
     if cfg.selection == "diverse":
-        desc = descriptors() if callable(descriptors) else descriptors
+        need = selection.diverse_candidate_hashes(cfg.data_seed, vh, cfg.diverse_pool_max)
+        desc = descriptors(need) if callable(descriptors) else descriptors
     train = selection.select_subset(cfg.selection, cfg.n_bulk, cfg.n_interstitial,
-                                    cfg.data_seed, descriptors=desc, exclude=vh)
+                                    cfg.data_seed, descriptors=desc, exclude=vh,
+                                    pool_max=cfg.diverse_pool_max)
     selection.check_disjoint_from_test(valid, f"{cfg.label}: validation set")
     body: dict[str, Any] = {
         "train_hashes": [a.info["hash"] for a in train],
@@ -491,7 +499,7 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
 
 
 def run_finetune(cfg: FinetuneConfig, root: str | Path,
-                 descriptors: Mapping | Callable[[], Mapping] | None = None,
+                 descriptors: Mapping | Callable[[list], Mapping] | None = None,
                  threads: int | None = None) -> FinetuneResult:
     """Train one config in ``root/<cfg.folder>``; skip if finished, resume if interrupted.
 
@@ -573,20 +581,13 @@ def plan_sweep(foundation_path: str | Path, subsets: Sequence[Sequence[int]],
 
 
 def run_sweep(configs: Sequence[FinetuneConfig], root: str | Path,
-              descriptors: Mapping | Callable[[], Mapping] | None = None,
+              descriptors: Mapping | Callable[[list], Mapping] | None = None,
               threads: int | None = None, progress: bool = True) -> list[FinetuneResult]:
     """Run every config in order (each skipped/resumed as :func:`run_finetune` does).
 
-    ``descriptors`` may be a callable so they are computed only if a diverse run still
-    has to be trained.
+    ``descriptors`` may be a callable (:func:`descriptor_source`) so they are computed
+    only if a diverse run still has to be trained.
     """
-    cache: dict[str, Mapping] = {}
-
-    def lazy() -> Mapping:
-        if "d" not in cache:
-            cache["d"] = descriptors() if callable(descriptors) else descriptors
-        return cache["d"]
-
     it: Iterable = configs
     if progress:
         from tqdm.auto import tqdm
@@ -594,7 +595,7 @@ def run_sweep(configs: Sequence[FinetuneConfig], root: str | Path,
         it = tqdm(configs, desc="fine-tuning runs", unit="run")
     out = []
     for cfg in it:
-        res = run_finetune(cfg, root, lazy if descriptors is not None else None, threads)
+        res = run_finetune(cfg, root, descriptors, threads)
         if progress:
             it.set_postfix_str(f"{cfg.label}: {res.status}")
         out.append(res)
@@ -611,7 +612,7 @@ def plan_from_params(p, foundation_path: str | Path) -> list[FinetuneConfig]:
                       weight_decay=p.weight_decay, ema_decay=p.ema_decay,
                       batch_size=p.batch_size, patience=p.patience,
                       default_dtype=p.default_dtype, force_mh_ft_lr=p.force_mh_ft_lr,
-                      device=p.device)
+                      device=p.device, diverse_pool_max=p.diverse_pool_max)
 
 
 def plan_table(configs: Sequence[FinetuneConfig]):
@@ -625,11 +626,16 @@ def plan_table(configs: Sequence[FinetuneConfig]):
                           "folder": c.folder} for c in configs])
 
 
-def descriptor_source(model_path: str | Path, cache_dir: str | Path,
-                      dtype: str = "float32") -> Callable[[], Mapping]:
-    """A callable giving the pool descriptors of ``model_path`` (computed on first call)."""
+def descriptor_source(model_path: str | Path, cache_dir: str | Path | None = None,
+                      dtype: str = "float32") -> Callable[[list], Mapping]:
+    """``f(hashes) -> {hash: descriptor}`` with ``model_path``'s MACE descriptors, computed
+    when first needed and cached in ``cache_dir`` (default: the lidiff cache, shared by
+    every profile and notebook; the file name holds the model's SHA256)."""
     import functools
 
+    from . import paths
+
+    cache_dir = cache_dir if cache_dir is not None else paths.CACHE / "descriptors"
     return functools.partial(selection.pool_descriptors, str(model_path), cache_dir,
                              dtype=dtype)
 

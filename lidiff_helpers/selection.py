@@ -182,12 +182,17 @@ def frame_descriptors(frames: Sequence, calc, species: Sequence[int] = SPECIES,
     return np.asarray(rows)
 
 
-def pool_descriptors(model_spec: str, cache_dir: str | Path, source: str = "deepmd",
+def pool_descriptors(model_spec: str, cache_dir: str | Path,
+                     hashes: Iterable[str] | None = None, source: str = "deepmd",
                      dtype: str = "float32") -> dict[str, np.ndarray]:
-    """Descriptors of every non-test frame of a LiF pool, by content hash, cached on disk.
+    """Descriptors of LiF pool frames by content hash, cached on disk.
 
-    The cache file ``descriptors-<source>-<model sha256[:12]>.npz`` in ``cache_dir`` is
-    reused when present (delete it to recompute); a partial computation is not saved.
+    Parameters
+    ----------
+    model_spec : the model whose descriptors are used (the foundation model)
+    cache_dir : folder of the cache file ``descriptors-<source>-<model sha256[:12]>.npz``;
+        frames already in it are not recomputed, new ones are added
+    hashes : frames wanted (default: every non-test frame of the pool)
     """
     from . import models
 
@@ -195,22 +200,30 @@ def pool_descriptors(model_spec: str, cache_dir: str | Path, source: str = "deep
     cache = Path(cache_dir) / f"descriptors-{source}-{ident['sha256'][:12]}.npz"
     pool = data.lif_pool(source)
     held = data.test_hashes()
-    want = [h for h in pool.hashes if h not in held]
+    want = list(hashes) if hashes is not None else [h for h in pool.hashes if h not in held]
+    got: dict[str, np.ndarray] = {}
     if cache.is_file():
         z = np.load(cache)
         got = dict(zip(z["hashes"].tolist(), z["x"]))
-        if all(h in got for h in want):
-            return {h: got[h] for h in want}
-    calc = models.get_calculator(model_spec, dtype=dtype, verbose=False)
-    by = pool.by_hash()
-    x = frame_descriptors([by[h] for h in want], calc, progress=True)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, hashes=np.array(want), x=x)
-    (cache.with_suffix(".json")).write_text(json.dumps(
-        {"model": ident, "source": source, "n_frames": len(want),
-         "summary": "per species (Li, F): mean and std of MACE invariant node features"},
-        indent=1))
-    return dict(zip(want, x))
+    todo = [h for h in want if h not in got]
+    if todo:
+        calc = models.get_calculator(model_spec, dtype=dtype, verbose=False)
+        by = pool.by_hash()
+        unknown = [h for h in todo if h not in by]
+        if unknown:
+            raise SelectionError(f"{len(unknown)} frame hash(es) not in the '{source}' pool "
+                                 f"(first {unknown[0]})")
+        x = frame_descriptors([by[h] for h in todo], calc, progress=True)
+        got.update(zip(todo, x))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, hashes=np.array(list(got)), x=np.stack(list(got.values())))
+        tmp.replace(cache)
+        cache.with_suffix(".json").write_text(json.dumps(
+            {"model": ident, "source": source, "n_frames": len(got),
+             "summary": "per species (Li, F): mean and std of MACE invariant node features"},
+            indent=1))
+    return {h: got[h] for h in want}
 
 
 # ----------------------------------------------------------------------------- subsets
@@ -231,9 +244,31 @@ def validation_subset(n_bulk: int, n_interstitial: int, seed: int,
     return data.training_subset(n_bulk, n_interstitial, seed, source=source)
 
 
+def candidates(kind: str, seed: int, exclude: Iterable[str] = (),
+               pool_max: int | None = None, source: str = "deepmd") -> list:
+    """Non-test, non-excluded frames of one kind, in pool order; a seeded subsample of
+    ``pool_max`` of them when given (to bound the descriptor cost of diverse selection)."""
+    pool = data.lif_pool(source)
+    banned = set(data.test_hashes()) | set(exclude)
+    out = [a for h, a in zip(pool.hashes, pool.frames)
+           if a.info["kind"] == kind and h not in banned]
+    if pool_max is not None and len(out) > pool_max:
+        idx = np.random.default_rng(seed + 7919).choice(len(out), pool_max, replace=False)
+        out = [out[i] for i in sorted(idx)]
+    return out
+
+
+def diverse_candidate_hashes(seed: int, exclude: Iterable[str] = (),
+                             pool_max: int | None = None, source: str = "deepmd") -> list[str]:
+    """Hashes whose descriptors a diverse selection with these arguments needs."""
+    return [a.info["hash"] for kind in ("bulk", "interstitial")
+            for a in candidates(kind, seed, exclude, pool_max, source)]
+
+
 def select_subset(selection: str, n_bulk: int, n_interstitial: int, seed: int,
                   descriptors: Mapping[str, np.ndarray] | None = None,
-                  exclude: Iterable[str] = (), source: str = "deepmd") -> list:
+                  exclude: Iterable[str] = (), source: str = "deepmd",
+                  pool_max: int | None = None) -> list:
     """Fine-tuning frames: ``n_bulk`` bulk + ``n_interstitial`` interstitial.
 
     Parameters
@@ -242,6 +277,8 @@ def select_subset(selection: str, n_bulk: int, n_interstitial: int, seed: int,
         ``diverse`` (:func:`select_diverse` inside each kind, so the composition is kept)
     descriptors : hash -> descriptor vector (:func:`pool_descriptors`); needed for diverse
     exclude : frame hashes never to pick (e.g. the validation set)
+    pool_max : diverse only: choose among a seeded subsample of at most this many
+        candidates per kind (None = the whole pool, as FIRE)
 
     Raises
     ------
@@ -259,17 +296,15 @@ def select_subset(selection: str, n_bulk: int, n_interstitial: int, seed: int,
         if descriptors is None:
             raise SelectionError("diverse selection needs descriptors "
                                  "(selection.pool_descriptors(foundation_model, ...))")
-        pool = data.lif_pool(source)
-        banned = set(data.test_hashes()) | exclude
         out = []
         for kind, n in (("bulk", n_bulk), ("interstitial", n_interstitial)):
-            cands = [a for h, a in zip(pool.hashes, pool.frames)
-                     if a.info["kind"] == kind and h not in banned]
+            cands = candidates(kind, seed, exclude, pool_max, source)
             if n > len(cands):
                 raise data.DataError(
                     f"diverse selection: asked for {n} {kind} frames but only "
-                    f"{len(cands)} distinct non-test {kind} frames are in the '{source}' "
-                    "pool; the larger Table 1 subsets need the upstream-only files "
+                    f"{len(cands)} distinct non-test {kind} candidates are in the "
+                    f"'{source}' pool" + (f" (pool_max={pool_max})" if pool_max else "")
+                    + "; the larger Table 1 subsets need the upstream-only files "
                     + ", ".join(Path(p).name for p in data.DEEPMD_UPSTREAM_ONLY))
             missing = [a.info["hash"] for a in cands if a.info["hash"] not in descriptors]
             if missing:

@@ -139,6 +139,8 @@ def test_scratch_rebuilds_the_foundation_architecture():
             opts["num_radial_basis"], opts["num_interactions"]) == ("8x0e", 4.0, 1, 2, 4, 2)
     assert "num_channels" not in opts and "max_L" not in opts  # would override hidden_irreps
     assert opts["lr"] == 0.005 and opts["pair_repulsion"] is True
+    assert opts["distance_transform"] == "None"  # the tiny model has none; the study's Agnesi
+    # is the foundation's business, not added to a from-scratch copy
 
 
 def test_config_validation():
@@ -295,3 +297,22 @@ def test_interrupted_run_resumes(tmp_path, study_data_dir):
     s = confound.read_run(wd)
     assert s.resumed and s.epochs_run == 3
     assert finetune.learning_curve(wd).query("head == 'Default'")["epoch"].tolist() == [-1, 0, 1, 2]
+
+
+@pytest.mark.usefixtures("study_data_dir")
+def test_diverse_run_data_asks_only_for_its_candidates(tmp_path):
+    cfg = finetune.plan_sweep(TINY, [[3, 10]], [0], ["diverse"], epochs=1, n_valid_bulk=2,
+                              n_valid_interstitial=5, diverse_pool_max=25)[0]
+    asked = []
+    rng = np.random.default_rng(0)
+
+    def fake(hashes):
+        asked.extend(hashes)
+        return {h: rng.normal(size=4) for h in hashes}
+
+    files = finetune.prepare_data(cfg, tmp_path / "run", fake)
+    man = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert len(asked) == 50 and set(man["train_hashes"]) <= set(asked)
+    assert not set(man["train_hashes"]) & set(man["valid_hashes"])
+    assert not set(man["train_hashes"] + man["valid_hashes"]) & data.test_hashes()
+    assert len(data.read_frames(files["train"], lif=True)) == 13

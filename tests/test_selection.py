@@ -118,3 +118,34 @@ def test_test_frames_are_refused():
         selection.select_subset("diverse", 1, 1, seed=0)
     with pytest.raises(selection.SelectionError, match="unknown selection"):
         selection.select_subset("fps", 1, 1, seed=0)
+
+
+@pytest.mark.usefixtures("study_data_dir")
+def test_pool_max_bounds_the_candidates():
+    need = selection.diverse_candidate_hashes(seed=2, pool_max=30)
+    kinds = [data.lif_pool().by_hash()[h].info["kind"] for h in need]
+    assert kinds.count("bulk") == 30 and kinds.count("interstitial") == 30
+    desc = {h: v for h, v in _fake_descriptors().items() if h in set(need)}
+    fr = selection.select_subset("diverse", 3, 12, seed=2, descriptors=desc, pool_max=30)
+    assert {a.info["hash"] for a in fr} <= set(need) and len(fr) == 15
+
+
+@pytest.mark.usefixtures("study_data_dir")
+def test_real_mace_descriptors_are_cached(tmp_path, monkeypatch):
+    from lidiff_helpers import paths
+
+    tiny = str(paths.ROOT / "tests" / "models" / "tiny-lif.model")
+    hs = selection.diverse_candidate_hashes(seed=0, pool_max=2)
+    got = selection.pool_descriptors(tiny, tmp_path, hashes=hs)
+    x = np.stack([got[h] for h in hs])
+    # per species (Li, F): mean and std of 2 layers x 8 invariant channels
+    assert x.shape == (4, 2 * 2 * 16) and np.isfinite(x).all()
+    bulk = [data.lif_pool().by_hash()[h].info["kind"] == "bulk" for h in hs]
+    assert not np.allclose(x[bulk.index(True)], x[bulk.index(False)])
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(selection, "frame_descriptors", boom)
+    again = selection.pool_descriptors(tiny, tmp_path, hashes=hs)
+    np.testing.assert_array_equal(np.stack([again[h] for h in hs]), x)
