@@ -156,8 +156,8 @@ def plot_parity(predictions: Mapping, offsets: Mapping, metrics: Mapping | None 
     fig, axes = plt.subplots(n, 3, figsize=(12, 3.6 * n), squeeze=False)
     for row, (lab, p) in zip(axes, predictions.items()):
         off = offsets[lab]
-        c = off.offset_eV_atom if off.applied else 0.0
         ep, er = p.energy_per_atom_eV()
+        ep = ep - off.per_frame_eV_atom(p.kinds)
         kinds = np.asarray(p.kinds)
         mrows = {r["kind"]: r for r in (metrics or {}).get(lab, [])}
         for kind, col in (("bulk", "tab:blue"), ("interstitial", "tab:orange")):
@@ -166,7 +166,7 @@ def plot_parity(predictions: Mapping, offsets: Mapping, metrics: Mapping | None 
                 continue
             am = p.atom_mask(m)
             r = mrows.get(kind, {})
-            row[0].plot(er[m], ep[m] - c, "o", ms=3, color=col,
+            row[0].plot(er[m], ep[m], "o", ms=3, color=col,
                         label=f"{kind} ({m.sum()}): RMSE {r.get('E_rmse_meV_atom', np.nan):.3g}"
                               " meV/atom")
             row[1].plot(p.ref_forces_eV_A[am].ravel(), p.forces_eV_A[am].ravel(), ".", ms=1,
@@ -174,7 +174,7 @@ def plot_parity(predictions: Mapping, offsets: Mapping, metrics: Mapping | None 
             row[2].plot(p.ref_stress_eV_A3[m].ravel() / units.GPa,
                         p.stress_eV_A3[m].ravel() / units.GPa, "o", ms=3, color=col,
                         label=f"{kind}: RMSE {r.get('S_rmse_GPa', np.nan):.3g} GPa")
-        shift = (f" - ({c:+.4g} eV/atom)" if off.applied else "")
+        shift = " - offset" if off.applied else ""
         for ax, xl, yl in ((row[0], "DFT E / eV atom$^{-1}$", f"{lab} E{shift} / eV atom$^{-1}$"),
                            (row[1], "DFT F / eV A$^{-1}$", f"{lab} F / eV A$^{-1}$"),
                            (row[2], "DFT stress / GPa", f"{lab} stress / GPa")):
@@ -188,7 +188,7 @@ def plot_parity(predictions: Mapping, offsets: Mapping, metrics: Mapping | None 
             ax.set_xlabel(xl)
             ax.set_ylabel(yl)
             ax.legend(fontsize=7)
-        row[0].set_title(("energy offset removed" if off.applied else "no offset removed")
-                         + f" ({off.method})", fontsize=8)
+        row[0].set_title(("energy offset removed per composition" if off.applied
+                          else "no energy offset removed") + f" ({off.method})", fontsize=8)
     fig.tight_layout()
     return fig

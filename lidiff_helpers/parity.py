@@ -16,11 +16,20 @@ The study's DFT is Quantum ESPRESSO with isolated-atom energies ``E0s`` Li -202.
 F -803.844 eV (:data:`lidiff_helpers.data.E0S_EV`): total energies on that scale are
 about -500 eV/atom. Foundation models (MACE-MPA-0, the embedded model, CHGNet) are
 trained on VASP/MPtrj energies, a few eV/atom, so their energies differ from the labels
-by a near-constant amount per atom that says nothing about the model's accuracy. The
-offset ``c = mean_i (E_model,i - E_ref,i) / N_i`` (one number per model, over all its
-frames) is removed **only** when the model's reference differs from the DFT one
-(:func:`decide_energy_offset`); models fine-tuned with the study's E0s are compared
-as they are. ``c = 0`` otherwise. The decision and its ground are always reported.
+by a near-constant amount per atom that says nothing about the model's accuracy. That
+offset ``c = mean (E_model - E_ref) / N`` is removed **only** when the model's reference
+differs from the DFT one (:func:`decide_energy_offset`); models fine-tuned with the
+study's E0s are compared as they are (``c = 0``). The decision and its ground are
+always reported.
+
+When it is removed, ``c`` is taken per composition, i.e. separately for the bulk
+(108 Li + 108 F) and the interstitial (109 Li + 108 F) frames. The two references
+differ per *element* (QE Li ~ -203 eV, F ~ -804 eV per atom against a few eV in VASP), so
+one constant per atom cannot serve both compositions: the extra Li changes the per-atom
+offset by ~1.4 eV/atom (CHGNet on one test frame of each kind: +503.03 eV/atom bulk,
++501.63 eV/atom interstitial).
+Within one composition a constant per atom is exactly a per-element offset, and the
+metrics then measure the relative energies of the frames of that kind.
 """
 
 from __future__ import annotations
@@ -232,8 +241,10 @@ class EnergyOffset:
     Attributes
     ----------
     applied : the offset was subtracted from the model's energies per atom
-    offset_eV_atom : mean (model - DFT) energy per atom over the frames, eV/atom (always
-        computed; subtracted only when ``applied``)
+    offset_eV_atom : mean (model - DFT) energy per atom over all frames, eV/atom (always
+        computed; decides the ``offset magnitude`` rule)
+    by_kind_eV_atom : the same mean per composition (``bulk``, ``interstitial``): what
+        is subtracted from each frame when ``applied``
     method : ``requested`` (mode remove/keep), ``registry metadata``, or ``offset
         magnitude`` (the auto rule)
     reason : one sentence for the table
@@ -242,14 +253,25 @@ class EnergyOffset:
 
     applied: bool
     offset_eV_atom: float
+    by_kind_eV_atom: dict
     method: str
     reason: str
     metadata_agrees: bool | None = None
 
+    def per_frame_eV_atom(self, kinds: Sequence[str]) -> np.ndarray:
+        """What is subtracted from each frame's energy per atom (zeros if not applied)."""
+        if not self.applied:
+            return np.zeros(len(kinds))
+        return np.array([self.by_kind_eV_atom[k] for k in kinds], float)
+
     def short(self) -> str:
         """Text for the table's ``energy_offset`` column."""
-        verb = "removed" if self.applied else "not removed"
-        return f"{verb} ({self.offset_eV_atom:+.4g} eV/atom; {self.method}: {self.reason})"
+        if self.applied:
+            per = ", ".join(f"{k} {v:+.5g}" for k, v in self.by_kind_eV_atom.items())
+            head = f"removed per composition ({per} eV/atom)"
+        else:
+            head = f"not removed (mean offset {self.offset_eV_atom:+.4g} eV/atom)"
+        return f"{head}; {self.method}: {self.reason}"
 
 
 def decide_energy_offset(pred: Predictions, mode: str = "auto",
@@ -275,6 +297,8 @@ def decide_energy_offset(pred: Predictions, mode: str = "auto",
     """
     ep, er = pred.energy_per_atom_eV()
     offset = float(np.mean(ep - er))
+    kinds = np.asarray(pred.kinds)
+    by_kind = {str(k): float(np.mean((ep - er)[kinds == k])) for k in dict.fromkeys(pred.kinds)}
     agrees = None
     same_e0s = None
     if e0s:
@@ -282,9 +306,11 @@ def decide_energy_offset(pred: Predictions, mode: str = "auto",
         if common:
             same_e0s = all(abs(e0s[el] - study_e0s[el]) < e0s_tol_eV for el in common)
     if mode == "remove":
-        return EnergyOffset(True, offset, "requested", "offset removal forced (mode=remove)")
+        return EnergyOffset(True, offset, by_kind, "requested",
+                            "offset removal forced (mode=remove)")
     if mode == "keep":
-        return EnergyOffset(False, offset, "requested", "offset removal disabled (mode=keep)")
+        return EnergyOffset(False, offset, by_kind, "requested",
+                            "offset removal disabled (mode=keep)")
     if mode != "auto":
         raise ValueError(f"energy offset mode {mode!r}: use auto, remove or keep")
     if energy_reference is not None:
@@ -295,7 +321,7 @@ def decide_energy_offset(pred: Predictions, mode: str = "auto",
         applied = ref == "foreign"
         if same_e0s is not None:
             agrees = same_e0s != applied
-        return EnergyOffset(applied, offset, "registry metadata",
+        return EnergyOffset(applied, offset, by_kind, "registry metadata",
                             f"model registered with energy_reference={ref}", agrees)
     applied = abs(offset) > threshold_eV_atom
     if same_e0s is not None:
@@ -305,27 +331,32 @@ def decide_energy_offset(pred: Predictions, mode: str = "auto",
     if same_e0s is not None:
         txt += ("; model E0s equal the study's QE E0s" if same_e0s
                 else "; model E0s differ from the study's QE E0s")
-    return EnergyOffset(applied, offset, "offset magnitude", txt, agrees)
+    return EnergyOffset(applied, offset, by_kind, "offset magnitude", txt, agrees)
 
 
 def parity_metrics(pred: Predictions, offset: EnergyOffset | None = None) -> list[dict]:
-    """RMSE and MAE per frame kind (``bulk``, ``interstitial``, ``all``).
+    """RMSE and MAE per frame kind (``bulk``, ``interstitial``, ``all``), energies after
+    subtracting ``offset`` where it was applied (per composition).
 
     Returns rows with ``kind``, ``n_frames``, ``E_rmse_meV_atom``, ``E_mae_meV_atom``,
-    ``F_rmse_meV_A``, ``F_mae_meV_A``, ``S_rmse_GPa``, ``S_mae_GPa``.
+    ``F_rmse_meV_A``, ``F_mae_meV_A``, ``S_rmse_GPa``, ``S_mae_GPa``. When the offset was
+    removed, a subset with no more frames than fitted offsets (e.g. a single bulk frame)
+    has no energy information left: its energy metrics are NaN, not a trivial 0.
     """
-    c = offset.offset_eV_atom if (offset is not None and offset.applied) else 0.0
     ep, er = pred.energy_per_atom_eV()
-    ep = ep - c
+    if offset is not None:
+        ep = ep - offset.per_frame_eV_atom(pred.kinds)
     kinds = np.asarray(pred.kinds)
     rows = []
     for kind in ("bulk", "interstitial", "all"):
         m = np.ones(len(kinds), bool) if kind == "all" else kinds == kind
         am = pred.atom_mask(m)
+        n_fitted = len(set(kinds[m])) if (offset is not None and offset.applied) else 0
+        e_ok = int(m.sum()) > n_fitted
         rows.append({
             "kind": kind, "n_frames": int(m.sum()),
-            "E_rmse_meV_atom": 1e3 * rmse(ep[m], er[m]),
-            "E_mae_meV_atom": 1e3 * mae(ep[m], er[m]),
+            "E_rmse_meV_atom": 1e3 * rmse(ep[m], er[m]) if e_ok else float("nan"),
+            "E_mae_meV_atom": 1e3 * mae(ep[m], er[m]) if e_ok else float("nan"),
             "F_rmse_meV_A": 1e3 * rmse(pred.forces_eV_A[am], pred.ref_forces_eV_A[am]),
             "F_mae_meV_A": 1e3 * mae(pred.forces_eV_A[am], pred.ref_forces_eV_A[am]),
             "S_rmse_GPa": rmse(pred.stress_eV_A3[m], pred.ref_stress_eV_A3[m]) / units.GPa,

@@ -38,7 +38,8 @@ class Shifted(Calculator):
         k = int(np.argmin([abs(lab[0] - atoms.positions[0, 0]) for lab in self.labels]))
         _, e, f, s, kind = self.labels[k]
         n = len(atoms)
-        self.results = {"energy": e + n * self.de[kind], "free_energy": e + n * self.de[kind],
+        de = self.de(atoms, k) if callable(self.de) else self.de[kind]
+        self.results = {"energy": e + n * de, "free_energy": e + n * de,
                         "forces": f + self.df[kind],
                         "stress": parity._voigt(s) + self.ds[kind] * units.GPa}
 
@@ -81,32 +82,62 @@ def test_metrics_known_errors_per_kind():
 
 def test_offset_removed_only_when_the_reference_differs():
     frames, labels = _frames()
-    # a foreign reference: +500 eV/atom, plus +-1 meV/atom of real error
-    far = Shifted(labels, de_per_atom={"bulk": 500.001, "interstitial": 499.999},
-                  df={"bulk": 0.0, "interstitial": 0.0}, ds_GPa={"bulk": 0.0, "interstitial": 0.0})
+    zero = {"bulk": 0.0, "interstitial": 0.0}
+    # a foreign reference: +500 eV/atom, plus +-1 meV/atom of real error within each kind
+    far = Shifted(labels, de_per_atom=lambda at, k: 500.0 + (0.001 if k % 2 else -0.001),
+                  df=zero, ds_GPa=zero)
     pred = parity.predict(far, frames, progress=False)
     off = parity.decide_energy_offset(pred)
     assert off.applied and off.method == "offset magnitude"
-    assert off.offset_eV_atom == pytest.approx(500.0, abs=1e-3)
+    assert off.offset_eV_atom == pytest.approx(500.0, abs=1e-6)
     rows = {r["kind"]: r for r in parity.parity_metrics(pred, off)}
-    assert rows["all"]["E_rmse_meV_atom"] == pytest.approx(1.0, rel=0.05)
-    assert "removed" in off.short() and "eV/atom" in off.short()
+    for kind in ("bulk", "interstitial", "all"):
+        assert rows[kind]["E_rmse_meV_atom"] == pytest.approx(1.0, rel=1e-6)
+    assert off.short().startswith("removed per composition")
     # same model, removal disabled: the raw 500 eV/atom error shows
     kept = parity.decide_energy_offset(pred, mode="keep")
     assert not kept.applied and kept.method == "requested"
     assert parity.parity_metrics(pred, kept)[2]["E_rmse_meV_atom"] == pytest.approx(5e5, rel=1e-4)
 
     # the study's reference: a 5 meV/atom bias is an error and stays in the metrics
-    near = Shifted(labels, de_per_atom={"bulk": 0.005, "interstitial": 0.005},
-                   df={"bulk": 0.0, "interstitial": 0.0}, ds_GPa={"bulk": 0.0, "interstitial": 0.0})
+    near = Shifted(labels, de_per_atom={"bulk": 0.005, "interstitial": 0.005}, df=zero,
+                   ds_GPa=zero)
     pred2 = parity.predict(near, frames, progress=False)
     off2 = parity.decide_energy_offset(pred2)
     assert not off2.applied and off2.offset_eV_atom == pytest.approx(0.005)
+    assert off2.short().startswith("not removed")
     assert parity.parity_metrics(pred2, off2)[2]["E_rmse_meV_atom"] == pytest.approx(5.0)
     forced = parity.decide_energy_offset(pred2, mode="remove")
     assert forced.applied and parity.parity_metrics(pred2, forced)[2]["E_rmse_meV_atom"] < 1e-6
     with pytest.raises(ValueError, match="mode"):
         parity.decide_energy_offset(pred2, mode="sometimes")
+
+
+def test_offset_is_per_composition():
+    """A model on another reference per element (Li +200, F +800 eV/atom) and otherwise
+    exact: per-composition removal leaves no error; one constant for both compositions
+    would leave the ~1 eV/atom composition artefact."""
+    frames, labels = _frames()
+    zero = {"bulk": 0.0, "interstitial": 0.0}
+
+    def per_element(atoms, k):
+        n_li = atoms.get_chemical_symbols().count("Li")
+        return (200.0 * n_li + 800.0 * (len(atoms) - n_li)) / len(atoms)
+
+    pred = parity.predict(Shifted(labels, per_element, zero, zero), frames, progress=False)
+    off = parity.decide_energy_offset(pred)
+    assert off.applied
+    assert off.by_kind_eV_atom["bulk"] == pytest.approx((2 * 200 + 2 * 800) / 4)
+    assert off.by_kind_eV_atom["interstitial"] == pytest.approx((3 * 200 + 2 * 800) / 5)
+    for r in parity.parity_metrics(pred, off):
+        assert r["E_rmse_meV_atom"] == pytest.approx(0.0, abs=1e-6)
+    one = parity.predict(Shifted(labels, per_element, zero, zero), frames[:1], progress=False)
+    rows = parity.parity_metrics(one, parity.decide_energy_offset(one))
+    assert np.isnan(rows[0]["E_rmse_meV_atom"])          # 1 frame, 1 offset: no information
+    assert np.isfinite(rows[0]["F_rmse_meV_A"])
+    single = np.array([off.offset_eV_atom] * len(pred))    # one constant: what is avoided
+    ep, er = pred.energy_per_atom_eV()
+    assert parity.rmse(ep - single, er) > 10.0
 
 
 def test_offset_decision_from_registry_metadata_and_e0s():
