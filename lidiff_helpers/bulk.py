@@ -33,18 +33,36 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from ase import Atoms, units
 
-__all__ = ["LIF_A_GUESS_A", "rocksalt_lif", "EOSResult", "birch_murnaghan_energy", "eos_fit",
-           "equation_of_state", "relaxed_lattice_constant", "ElasticResult",
-           "strain_matrix", "elastic_constants", "ModelEntry", "validation_models",
-           "cached_json", "cached_call", "LatticeResult", "lattice_properties",
-           "table_row", "table_s1", "reference_rows", "TABLE_S1_COLUMNS"]
+__all__ = [
+    "LIF_A_GUESS_A",
+    "TABLE_S1_COLUMNS",
+    "EOSResult",
+    "ElasticResult",
+    "LatticeResult",
+    "ModelEntry",
+    "birch_murnaghan_energy",
+    "cached_call",
+    "cached_json",
+    "elastic_constants",
+    "eos_fit",
+    "equation_of_state",
+    "lattice_properties",
+    "reference_rows",
+    "relaxed_lattice_constant",
+    "rocksalt_lif",
+    "strain_matrix",
+    "table_row",
+    "table_s1",
+    "validation_models",
+]
 
 #: starting guess of the LiF lattice constant (A), between experiment and PBE
 LIF_A_GUESS_A = 4.04
@@ -109,7 +127,7 @@ class EOSResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "EOSResult":
+    def from_dict(cls, d: Mapping) -> EOSResult:
         d = dict(d)
         d["volumes_A3"], d["energies_eV"] = tuple(d["volumes_A3"]), tuple(d["energies_eV"])
         return cls(**d)
@@ -255,7 +273,7 @@ class ElasticResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "ElasticResult":
+    def from_dict(cls, d: Mapping) -> ElasticResult:
         d = dict(d)
         d["C_GPa"] = tuple(tuple(r) for r in d["C_GPa"])
         d["strains"], d["residual_stress_GPa"] = tuple(d["strains"]), tuple(d["residual_stress_GPa"])
@@ -371,7 +389,7 @@ class LatticeResult:
                 "elastic": self.elastic.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "LatticeResult":
+    def from_dict(cls, d: Mapping) -> LatticeResult:
         return cls(float(d["a_relaxed_A"]), EOSResult.from_dict(d["eos"]),
                    ElasticResult.from_dict(d["elastic"]))
 

@@ -7,7 +7,7 @@ returns a matplotlib figure whose axes carry units.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from ase import units
@@ -15,7 +15,7 @@ from ase import units
 from . import reference
 from .phonons import LOTO_NOTE
 
-__all__ = ["plot_eos", "plot_phonons", "plot_rdf", "plot_parity"]
+__all__ = ["plot_eos", "plot_parity", "plot_phonons", "plot_rdf"]
 
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
            "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
@@ -104,7 +104,7 @@ def plot_phonons(results: Mapping):
     ax.set_title("Phonons (finite displacements, phonopy)")
     ax.legend(fontsize=7, loc="lower right")
     ax.text(0.01, 0.99, LOTO_NOTE, transform=ax.transAxes, va="top", fontsize=7,
-            bbox=dict(boxstyle="round", fc="white", ec="0.7"))
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
     dx.set_xlabel("DOS / states THz$^{-1}$")
     dx.set_title("total DOS")
     fig.tight_layout()

@@ -35,18 +35,27 @@ metrics then measure the relative energies of the frames of that kind.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 from ase import units
 
 from . import data
 
-__all__ = ["rmse", "mae", "Predictions", "predict", "model_e0s", "EnergyOffset",
-           "decide_energy_offset", "parity_metrics", "select_frames",
-           "DEFAULT_OFFSET_THRESHOLD_EV_ATOM"]
+__all__ = [
+    "DEFAULT_OFFSET_THRESHOLD_EV_ATOM",
+    "EnergyOffset",
+    "Predictions",
+    "decide_energy_offset",
+    "mae",
+    "model_e0s",
+    "parity_metrics",
+    "predict",
+    "rmse",
+    "select_frames",
+]
 
 #: |mean per-atom energy difference| (eV/atom) above which the model's energy reference
 #: is taken to differ from the DFT one. The study's QE total energies of LiF are about

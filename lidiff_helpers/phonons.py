@@ -21,8 +21,8 @@ modes are reported as negative numbers, phonopy's convention.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class PhononResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "PhononResult":
+    def from_dict(cls, d: Mapping) -> PhononResult:
         d = dict(d)
         for k in ("supercell", "gamma_THz", "band_labels", "dos_frequency_THz",
                   "dos_states_THz"):

@@ -23,13 +23,23 @@ with those distances.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["PAIRS", "RDFResult", "partial_rdf", "first_peak", "perfect_lattice_peaks",
-           "rocksalt_a_from_cell", "nvt_frames", "nvt_rdf", "structure_rdf", "peak_table"]
+__all__ = [
+    "PAIRS",
+    "RDFResult",
+    "first_peak",
+    "nvt_frames",
+    "nvt_rdf",
+    "partial_rdf",
+    "peak_table",
+    "perfect_lattice_peaks",
+    "rocksalt_a_from_cell",
+    "structure_rdf",
+]
 
 #: the three partials of LiF, labelled ``"Li-F"``, ``"Li-Li"``, ``"F-F"``
 PAIRS = (("Li", "F"), ("Li", "Li"), ("F", "F"))
@@ -70,7 +80,7 @@ class RDFResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "RDFResult":
+    def from_dict(cls, d: Mapping) -> RDFResult:
         d = dict(d)
         d["r_A"] = tuple(d["r_A"])
         d["g"] = {k: tuple(v) for k, v in d["g"].items()}
@@ -166,7 +176,7 @@ def rocksalt_a_from_cell(atoms) -> float:
     """Lattice constant (A) of a cubic rock-salt supercell of ``n^3`` conventional cells,
     from its edge and atom count (one interstitial is tolerated: 1001 atoms -> n = 5)."""
     lengths = atoms.cell.lengths()
-    n = int(round((len(atoms) / 8.0) ** (1.0 / 3.0)))
+    n = round((len(atoms) / 8.0) ** (1.0 / 3.0))
     if n < 1 or abs(8 * n ** 3 - len(atoms)) > 1:
         raise ValueError(f"{atoms.info.get('source', 'structure')}: {len(atoms)} atoms is not "
                          "8 n^3 (+1): not a cubic rock-salt supercell")
@@ -198,9 +208,8 @@ def nvt_frames(calc, atoms, temperature_K: float = 300.0, timestep_fs: float = 2
     the instantaneous kinetic temperature.
     """
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
     from ase.constraints import FixCom
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
     at = atoms.copy()
     at.calc = calc

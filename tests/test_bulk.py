@@ -170,7 +170,8 @@ def test_cached_json_recomputes_only_on_key_change(tmp_path):
 
 
 def test_cached_call_round_trip(tmp_path, cu):
-    kw = dict(atoms=cu, a_guess_A=3.59, strain_range=0.01, n_points=7, strains=(-0.002, 0.002))
+    kw = {"atoms": cu, "a_guess_A": 3.59, "strain_range": 0.01, "n_points": 7,
+          "strains": (-0.002, 0.002)}
     r1 = bulk.cached_call(tmp_path / "lat.json", "emt", bulk.lattice_properties, EMT(), **kw)
     r2 = bulk.cached_call(tmp_path / "lat.json", "emt", bulk.lattice_properties, None, **kw)
     assert isinstance(r2, bulk.LatticeResult)   # second call loaded (calc=None unused)

@@ -26,7 +26,7 @@ def test_rmse_mae_hand_computed():
 class Shifted(Calculator):
     """Returns the frame's DFT labels shifted by known amounts (and counts its calls)."""
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+    implemented_properties = ("energy", "free_energy", "forces", "stress")
 
     def __init__(self, labels, de_per_atom, df, ds_GPa):
         super().__init__()
