@@ -43,11 +43,19 @@ def test_frames(n_test: int | None = None, seed: int = 0) -> list:
 test_frames.__test__ = False
 
 
-def replay_validation_frames() -> list:
-    """The study's MPtrj replay validation frames (valid_mp_finetuning-MACE_100.xyz)."""
+def replay_validation_frames(max_force_eV_A: float | None = 10.0) -> list:
+    """The study's MPtrj replay validation frames (valid_mp_finetuning-MACE_100.xyz)
+    for the forgetting metric, without the outliers whose largest atomic force exceeds
+    ``max_force_eV_A`` (one frame reaches 197 eV/A and would dominate any RMSE; the
+    embedded model's pretraining drops the same frames, :data:`lidiff_helpers.embedded.
+    MAX_FORCE_EV_A`). None keeps every frame."""
     from . import data
 
-    return data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
+    fr = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
+    if max_force_eV_A is None:
+        return fr
+    return [a for a in fr
+            if float(np.linalg.norm(a.arrays["REF_forces"], axis=1).max()) <= max_force_eV_A]
 
 
 def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,

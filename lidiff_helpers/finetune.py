@@ -28,6 +28,19 @@ comparison (the confound guard, :mod:`lidiff_helpers.confound`, reports them per
   ``--pt_train_file`` every frame of that file is replayed. The study's "N_pt = 1000"
   file holds 900 frames (+ 100 replay validation frames), its "100" 100 frames;
 * the N_pt = 10 000 runs used ``--max_num_epochs=400`` (not 800).
+
+E0s
+---
+The study passes its Quantum ESPRESSO isolated-atom energies (``e0s="study"``), which
+suits MACE-MPA-0 (whose E0s are isolated-atom energies too, so its interaction energies
+are cohesive energies on both sides). The embedded foundation model's E0s are a least
+squares fit to MPtrj energies, so with the study's E0s the fine-tuned head must first
+absorb a ~4.5 eV/atom shift (measured: validation energy MAE 4.5 eV/atom before and
+0.41 eV/atom after the first epoch, forces not improved meanwhile). ``e0s="fit"``
+instead fits per-element E0s *given the foundation's own interaction energies* (like
+mace's ``--E0s=estimated``) on the validation frames every arm of a sweep shares, and
+passes them as numbers: every arm, scratch included, gets the same E0s and the guard
+can check it.
 """
 
 from __future__ import annotations
@@ -143,6 +156,9 @@ class FinetuneConfig:
     lr, weight_decay, ema_decay, batch_size, max_num_epochs, patience : as mace's options
     default_dtype : ``float64`` (study) or ``float32``
     force_mh_ft_lr : pass ``--force_mh_ft_lr=True`` (keep lr/EMA in multihead mode)
+    n_pt_valid : replay validation frames (a seeded subset of the study's 100; None = all)
+    e0s : ``study`` (:data:`lidiff_helpers.data.E0S_EV`) or ``fit`` (fitted on the shared
+        validation frames given the foundation's interaction energies; module notes)
     pt_ratio_threshold : mace >= 0.3.13 duplicates fine-tuning frames when they are
         fewer than this fraction of the replay frames; 0 = never (0.3.12 behaviour)
     study_arch_flags : also pass :data:`STUDY_ARCHITECTURE_FLAGS` (no effect on
@@ -172,6 +188,8 @@ class FinetuneConfig:
     patience: int = 50
     default_dtype: str = "float64"
     force_mh_ft_lr: bool = False
+    e0s: str = "study"
+    n_pt_valid: int | None = None
     pt_ratio_threshold: float | None = 0.0
     study_arch_flags: bool = True
     device: str = "cpu"
@@ -189,6 +207,8 @@ class FinetuneConfig:
             raise ValueError(f"{self.strategy}: n_pt must be 0 (only multihead replays)")
         if self.replay_source not in ("study", "pool"):
             raise ValueError(f"replay_source {self.replay_source!r}: use study or pool")
+        if self.e0s not in ("study", "fit"):
+            raise ValueError(f"e0s {self.e0s!r}: use study or fit")
 
     @property
     def n_frames(self) -> int:
@@ -312,7 +332,8 @@ def foundation_elements(model_path: str) -> frozenset:
 
 
 def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
-                  elements: Iterable[int] | None = None) -> tuple[list, list, dict]:
+                  elements: Iterable[int] | None = None,
+                  n_valid: int | None = None) -> tuple[list, list, dict]:
     """Replay ("pre-training") frames for multihead fine-tuning.
 
     Parameters
@@ -325,6 +346,7 @@ def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
     seed : seed of the draw
     elements : keep only frames made of these elements (a foundation model that does not
         know an element cannot replay it); None = all
+    n_valid : keep a seeded subset of this many replay validation frames (None = all)
 
     Returns
     -------
@@ -370,6 +392,9 @@ def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
         info["files"] = [data.REPLAY_FILES["train_900"], data.REPLAY_FILES["train_100"]]
     valid_raw = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
     valid = [a for a in valid_raw if ok(a)]
+    if n_valid is not None and n_valid < len(valid):
+        idx = np.random.default_rng(seed + 1).choice(len(valid), n_valid, replace=False)
+        valid = [valid[i] for i in sorted(idx)]
     info.update(n_train=len(train), n_valid=len(valid),
                 dropped_train=len(raw) - len(train) if source == "study" and n_pt in
                 STUDY_REPLAY else None, dropped_valid=len(valid_raw) - len(valid),
@@ -380,17 +405,64 @@ def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
     return train, valid, info
 
 
+def fit_e0s(foundation_path: str | Path, frames: Sequence,
+            dtype: str = "float64") -> dict[int, float]:
+    """E0s (eV) that put the foundation's interaction energies on the frames' reference.
+
+    Least squares over the frames of ``E_ref - (E_model - sum_z n_z E0_model,z)`` =
+    ``sum_z n_z E0_z``; LiF needs bulk and interstitial frames (two compositions) for a
+    unique Li/F split.
+    """
+    from ase.data import atomic_numbers
+
+    from . import parity
+    from .models import get_calculator
+
+    calc = get_calculator(str(foundation_path), dtype=dtype, verbose=False)
+    e0_model = {atomic_numbers[k]: v for k, v in (parity.model_e0s(calc) or {}).items()}
+    zs = sorted({int(z) for at in frames for z in at.numbers})
+    if any(z not in e0_model for z in zs):
+        raise ValueError(f"{foundation_path}: no stored E0 for some of elements {zs}")
+    a = np.zeros((len(frames), len(zs)))
+    b = np.zeros(len(frames))
+    for i, at in enumerate(frames):
+        x = at.copy()
+        x.calc = calc
+        counts = {z: int((at.numbers == z).sum()) for z in zs}
+        inter = x.get_potential_energy() - sum(n * e0_model[z] for z, n in counts.items())
+        a[i] = [counts[z] for z in zs]
+        b[i] = float(at.info["REF_energy"]) - inter
+    if np.linalg.matrix_rank(a) < len(zs):
+        raise ValueError("fit_e0s: the frames hold too few distinct compositions to fit "
+                         f"one E0 per element {zs} (LiF needs bulk and interstitial frames)")
+    sol = np.linalg.lstsq(a, b, rcond=None)[0]
+    return {z: float(v) for z, v in zip(zs, sol)}
+
+
+_E0_CACHE: dict[tuple, dict] = {}
+
+
+def _fit_e0s_cached(path: str, sha: str, hashes: tuple, frames: tuple) -> dict[int, float]:
+    key = (path, sha, hashes)
+    if key not in _E0_CACHE:
+        _E0_CACHE[key] = fit_e0s(path, list(frames))
+    return _E0_CACHE[key]
+
+
 def build_options(cfg: FinetuneConfig, files: Mapping[str, str | Path],
-                  name: str = "model", known: Iterable[str] | None = None) -> dict[str, Any]:
+                  name: str = "model", known: Iterable[str] | None = None,
+                  e0s: Mapping[int, float] | None = None) -> dict[str, Any]:
     """mace_run_train options of a run (names mapped to the installed mace-torch).
 
-    ``files``: ``train``, ``valid`` and, for multihead, ``pt_train`` and ``pt_valid``.
+    ``files``: ``train``, ``valid`` and, for multihead, ``pt_train`` and ``pt_valid``;
+    ``e0s``: E0s of the fine-tuned head (default: the study's).
     For the study's settings (the defaults of :class:`FinetuneConfig`) the result holds
     exactly the flags of the study's scripts except :data:`STUDY_CLUSTER_FLAGS`.
     """
     o: dict[str, Any] = {"name": name, "seed": cfg.seed, "device": cfg.device,
                          "train_file": str(files["train"]), "valid_file": str(files["valid"]),
-                         "E0s": {3: data.E0S_EV["Li"], 9: data.E0S_EV["F"]}}
+                         "E0s": dict(e0s) if e0s else {3: data.E0S_EV["Li"],
+                                                       9: data.E0S_EV["F"]}}
     o.update(STUDY_FLAGS)
     o.update(lr=cfg.lr, weight_decay=cfg.weight_decay, ema_decay=cfg.ema_decay,
              batch_size=cfg.batch_size, valid_batch_size=cfg.batch_size,
@@ -487,12 +559,17 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
     if cfg.strategy == "multihead":
         pt_train, pt_valid, info = replay_frames(
             cfg.n_pt, cfg.replay_source, cfg.data_seed,
-            elements=foundation_elements(cfg.foundation))
+            elements=foundation_elements(cfg.foundation), n_valid=cfg.n_pt_valid)
         body["replay"] = info
         _write_once(pt_train, files["pt_train"])
         _write_once(pt_valid, files["pt_valid"])
     _write_once(train, files["train"])
     _write_once(valid, files["valid"])
+    if cfg.e0s == "fit":
+        fit = _fit_e0s_cached(cfg.foundation, cfg.foundation_sha256,
+                              tuple(a.info["hash"] for a in valid), tuple(valid))
+        body["e0s_fit_eV"] = {str(z): v for z, v in fit.items()}
+        body["e0s_fit_on"] = "validation frames (shared by every arm)"
     body["data_files"] = data.files_used()
     manifest.write_text(json.dumps(body, indent=1))
     return files
@@ -510,7 +587,7 @@ def run_finetune(cfg: FinetuneConfig, root: str | Path,
     """
     from .provenance import sha256_file
 
-    wd = Path(root) / cfg.folder
+    wd = Path(root).resolve() / cfg.folder
     cfg_file, done = wd / "config.json", wd / "done.json"
     model = wd / "model.model"
     if cfg_file.is_file():
@@ -526,17 +603,27 @@ def run_finetune(cfg: FinetuneConfig, root: str | Path,
         return FinetuneResult(cfg, wd, None, "missing data", message=str(exc))
     cfg_file.write_text(json.dumps(cfg.to_dict(), indent=1))
     resumed = any((wd / "checkpoints").glob("*.pt")) if (wd / "checkpoints").is_dir() else False
-    opts = build_options(cfg, files)
-    t0 = time.time()
+    man = json.loads((wd / "data.json").read_text())
+    e0s = {int(z): v for z, v in man["e0s_fit_eV"].items()} if cfg.e0s == "fit" else None
+    opts = build_options(cfg, files, e0s=e0s)
+    t0, c0 = time.time(), _children_cpu_s()
     try:
         path = training.run_mace_train(opts, wd, threads=threads)
     except training.TrainingError as exc:
         return FinetuneResult(cfg, wd, None, "failed", time.time() - t0, str(exc))
     wall = time.time() - t0
     done.write_text(json.dumps({"wall_time_s_last_session": round(wall, 1),
+                                "cpu_time_s_last_session": round(_children_cpu_s() - c0, 1),
                                 "resumed": resumed, "model_sha256": sha256_file(path),
                                 "mace_torch": mace_version()}, indent=1))
     return FinetuneResult(cfg, wd, path, "resumed" if resumed else "trained", wall)
+
+
+def _children_cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def load_result(workdir: str | Path) -> FinetuneResult:
@@ -612,7 +699,8 @@ def plan_from_params(p, foundation_path: str | Path) -> list[FinetuneConfig]:
                       weight_decay=p.weight_decay, ema_decay=p.ema_decay,
                       batch_size=p.batch_size, patience=p.patience,
                       default_dtype=p.default_dtype, force_mh_ft_lr=p.force_mh_ft_lr,
-                      device=p.device, diverse_pool_max=p.diverse_pool_max)
+                      device=p.device, diverse_pool_max=p.diverse_pool_max, e0s=p.e0s,
+                      n_pt_valid=p.n_pt_valid)
 
 
 def plan_table(configs: Sequence[FinetuneConfig]):
@@ -780,6 +868,7 @@ def load_benchmark(path: str | Path = BENCHMARK_JSON):
 def benchmark(root: str | Path, foundation: str = "embedded", n_bulk: int = 10,
               n_interstitial: int = 100, n_valid: Sequence[int] = (5, 45), epochs: int = 20,
               n_pt: int = 100, threads: int = 2, dtype: str = "float32",
+              eval_dtype: str = "float32", e0s: str = "fit",
               out: str | Path = BENCHMARK_JSON, command: str = "") -> dict:
     """naive vs multihead vs scratch on the same frames, same epochs and same lr/EMA
     (``--force_mh_ft_lr=True``); test-set RMSEs and CPU/wall time; writes ``out`` (JSON)
@@ -792,34 +881,39 @@ def benchmark(root: str | Path, foundation: str = "embedded", n_bulk: int = 10,
     cfgs = plan_sweep(spec.path, [[n_bulk, n_interstitial]], [0, n_pt],
                       include_scratch=True, epochs=epochs, n_valid_bulk=n_valid[0],
                       n_valid_interstitial=n_valid[1], default_dtype=dtype,
-                      force_mh_ft_lr=True, data_seed=20260101)
-    ru0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-    results = []
-    for c in cfgs:
-        r0, w0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-        res = run_finetune(c, root, threads=threads)
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        results.append((res, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
-                        time.time() - w0))
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                      force_mh_ft_lr=True, data_seed=20260101, e0s=e0s)
+    t0 = time.time()
+    results = [run_finetune(c, root, threads=threads) for c in cfgs]
+    bad = [f"{r.config.label}: {r.status}: {r.message[-400:]}" for r in results if not r.ok]
+    if bad:
+        raise RuntimeError("benchmark not written, runs did not finish:\n" + "\n".join(bad))
+    # cost of the session that trained each model (a rerun skips and reads it back)
+    done = [json.loads((r.workdir / "done.json").read_text()) for r in results]
+    cpu = [d.get("cpu_time_s_last_session", float("nan")) for d in done]
+    wall = [d.get("wall_time_s_last_session", float("nan")) for d in done]
+    wall_train = time.time() - t0
+    me0 = resource.getrusage(resource.RUSAGE_SELF)
     test = evaluation.test_frames()
     rv = evaluation.replay_validation_frames()
-    table = evaluation.sweep_table([r for r, _, _ in results], test, rv, dtype="float64",
-                                   progress=False)
-    table["train_cpu_s"] = [round(c, 1) for _, c, _ in results]
-    table["train_wall_s"] = [round(w, 1) for _, _, w in results]
-    base = evaluation.model_row(spec.path, test, rv, energy_reference=None,
+    table = evaluation.sweep_table(results, test, rv, dtype=eval_dtype, progress=False)
+    table["train_cpu_s"] = cpu
+    table["train_wall_s"] = wall
+    base = evaluation.model_row(spec.path, test, rv, dtype=eval_dtype, energy_reference=None,
                                 cache=Path(root) / f"foundation-{spec.name}-eval.json")
-    flags = confound.find_confounds(confound.arms_from_results([r for r, _, _ in results]))
+    me1 = resource.getrusage(resource.RUSAGE_SELF)
+    eval_cpu = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
+    flags = confound.find_confounds(confound.arms_from_results(results))
     body = {"command": command, "foundation": models.model_identity(spec),
             "settings": {"n_bulk": n_bulk, "n_interstitial": n_interstitial,
                          "n_valid": list(n_valid), "epochs": epochs, "n_pt": n_pt,
-                         "threads": threads, "dtype": dtype, "lr": 0.005,
+                         "threads": threads, "dtype": dtype, "eval_dtype": eval_dtype,
+                         "lr": 0.005, "e0s": e0s,
                          "force_mh_ft_lr": True,
                          "frames_used": n_bulk + n_interstitial + sum(n_valid)},
-            "train_cpu_s_total": round(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime
-                                       - ru0.ru_stime, 1),
-            "train_wall_s_total": round(time.time() - t0, 1),
+            "train_cpu_s_total": round(float(np.sum(cpu)), 1),
+            "train_wall_s_total": round(float(np.sum(wall)), 1),
+            "eval_cpu_s": round(eval_cpu, 1),
+            "eval_wall_s": round(time.time() - t0 - wall_train, 1),
             "foundation_zero_shot": base,
             "confounded_pairs": int(flags["confounded"].sum()) if len(flags) else 0,
             "rows": json.loads(table.to_json(orient="records"))}
@@ -834,14 +928,17 @@ def benchmark(root: str | Path, foundation: str = "embedded", n_bulk: int = 10,
              f"interstitial DeePMD-derived training frames (random, seeded), {n_valid[0]} + "
              f"{n_valid[1]} validation frames ({body['settings']['frames_used']} frames in "
              f"all), never a held-out test frame. {epochs} epochs each, lr 0.005, EMA 0.995 "
-             f"for every arm (`--force_mh_ft_lr=True`), {dtype}, {threads} threads. "
+             f"for every arm (`--force_mh_ft_lr=True`), E0s `{e0s}`, {dtype}, {threads} "
+             "thread(s). "
              f"Multihead replays {n_pt} MPtrj frames. Test: the 120 held-out frames (20 "
-             "bulk, 100 interstitial), evaluated in float64.")
+             f"bulk, 100 interstitial), evaluated in {eval_dtype}.")
     zero = (f"Foundation zero-shot: interstitial F RMSE "
             f"{base.get('interstitial_F_rmse_meV_A', float('nan')):.1f} meV/A, bulk "
             f"{base.get('bulk_F_rmse_meV_A', float('nan')):.1f} meV/A.")
-    cost = (f"Training cost: {body['train_cpu_s_total'] / 60:.1f} CPU-min, "
-            f"{body['train_wall_s_total'] / 60:.1f} wall-min in all.")
+    cost = (f"Cost: training {body['train_cpu_s_total'] / 60:.1f} CPU-min "
+            f"({body['train_wall_s_total'] / 60:.1f} wall-min), evaluation "
+            f"{body['eval_cpu_s'] / 60:.1f} CPU-min ({body['eval_wall_s'] / 60:.1f} wall-min), "
+            "on a 2-core machine shared with other jobs.")
     md = ["# Fine-tuning strategies on the embedded foundation model (measured)", "",
           f"Command: `{command}`", "", setup, "",
           table[[c for c in cols if c in table]].to_markdown(index=False, floatfmt=".4g"),
@@ -872,6 +969,8 @@ def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - CLI
     b.add_argument("--n-pt", type=int, default=100)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--dtype", default="float32")
+    b.add_argument("--eval-dtype", default="float32")
+    b.add_argument("--e0s", default="fit", choices=["fit", "study"])
     b.add_argument("--out", default=str(BENCHMARK_JSON))
     a = ap.parse_args(argv)
     if a.cmd == "run":
@@ -882,7 +981,7 @@ def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - CLI
     cmd = "python -m lidiff_helpers.finetune " + " ".join(
         shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     body = benchmark(a.root, a.foundation, a.n_bulk, a.n_interstitial, a.n_valid, a.epochs,
-                     a.n_pt, a.threads, a.dtype, a.out, cmd)
+                     a.n_pt, a.threads, a.dtype, a.eval_dtype, a.e0s, a.out, cmd)
     print(json.dumps({k: v for k, v in body.items() if k != "rows"}, indent=1, default=str))
     return 0
 

@@ -165,6 +165,19 @@ def test_replay_frames_follow_the_study_files():
     assert len(a) == 37 and [x.info["source"] for x in a] == [x.info["source"] for x in b]
     lif, va, info = finetune.replay_frames(10, "pool", seed=0, elements={3, 9})
     assert all(set(x.numbers) <= {3, 9} for x in lif + va) and info["dropped_valid"] > 90
+    _, v5, _ = finetune.replay_frames(100, n_valid=5, seed=1)
+    _, v5b, _ = finetune.replay_frames(100, n_valid=5, seed=1)
+    assert len(v5) == 5 and [x.info["source"] for x in v5] == [x.info["source"] for x in v5b]
+
+
+@pytest.mark.usefixtures("study_data_dir")
+def test_forgetting_frames_drop_the_force_outliers():
+    from lidiff_helpers import evaluation
+
+    fr = evaluation.replay_validation_frames()
+    fmax = [np.linalg.norm(a.arrays["REF_forces"], axis=1).max() for a in fr]
+    assert 90 <= len(fr) < 100 and max(fmax) <= 10.0
+    assert len(evaluation.replay_validation_frames(None)) == 100
 
 
 @pytest.mark.usefixtures("study_data_dir")
@@ -316,3 +329,26 @@ def test_diverse_run_data_asks_only_for_its_candidates(tmp_path):
     assert not set(man["train_hashes"]) & set(man["valid_hashes"])
     assert not set(man["train_hashes"] + man["valid_hashes"]) & data.test_hashes()
     assert len(data.read_frames(files["train"], lif=True)) == 13
+
+
+@pytest.mark.usefixtures("study_data_dir")
+def test_fit_e0s_recovers_a_known_reference():
+    """Labels built as model interaction energy + known E0s give those E0s back."""
+    from lidiff_helpers import parity
+    from lidiff_helpers.models import get_calculator
+
+    calc = get_calculator(str(TINY), verbose=False)
+    e0_model = {3: parity.model_e0s(calc)["Li"], 9: parity.model_e0s(calc)["F"]}
+    target = {3: -1.234, 9: -5.678}
+    frames = []
+    for at in data.training_subset(1, 1, seed=0):
+        x = at.copy()
+        x.calc = calc
+        inter = x.get_potential_energy() - sum(e0_model[int(z)] for z in at.numbers)
+        y = at.copy()
+        y.info["REF_energy"] = inter + sum(target[int(z)] for z in at.numbers)
+        frames.append(y)
+    fit = finetune.fit_e0s(TINY, frames)
+    assert fit == pytest.approx(target, abs=1e-6)
+    with pytest.raises(ValueError, match="compositions"):
+        finetune.fit_e0s(TINY, frames[:1])
