@@ -43,19 +43,23 @@ def test_frames(n_test: int | None = None, seed: int = 0) -> list:
 test_frames.__test__ = False
 
 
-def replay_validation_frames(max_force_eV_A: float | None = 10.0) -> list:
+def replay_validation_frames(max_force_eV_A: float | None = 10.0, n_frames: int | None = None,
+                             seed: int = 0) -> list:
     """The study's MPtrj replay validation frames (valid_mp_finetuning-MACE_100.xyz)
     for the forgetting metric, without the outliers whose largest atomic force exceeds
     ``max_force_eV_A`` (one frame reaches 197 eV/A and would dominate any RMSE; the
     embedded model's pretraining drops the same frames, :data:`lidiff_helpers.embedded.
-    MAX_FORCE_EV_A`). None keeps every frame."""
+    MAX_FORCE_EV_A`). None keeps every frame. ``n_frames``: a seeded subset of them."""
     from . import data
 
     fr = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
-    if max_force_eV_A is None:
-        return fr
-    return [a for a in fr
-            if float(np.linalg.norm(a.arrays["REF_forces"], axis=1).max()) <= max_force_eV_A]
+    if max_force_eV_A is not None:
+        fr = [a for a in fr
+              if float(np.linalg.norm(a.arrays["REF_forces"], axis=1).max()) <= max_force_eV_A]
+    if n_frames is not None and n_frames < len(fr):
+        idx = np.random.default_rng(seed).choice(len(fr), n_frames, replace=False)
+        fr = [fr[i] for i in sorted(idx)]
+    return fr
 
 
 def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,
