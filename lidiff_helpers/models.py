@@ -213,23 +213,21 @@ class Committee:
     specs: list
     calculators: list = field(repr=False)
 
-    def forces_per_model(self, atoms) -> np.ndarray:
-        """Forces of every member, shape (n_models, n_atoms, 3), eV/A."""
+    def _per_model(self, atoms, getter) -> np.ndarray:
         out = []
         for calc in self.calculators:
             at = atoms.copy()
             at.calc = calc
-            out.append(at.get_forces())
+            out.append(getter(at))
         return np.asarray(out)
+
+    def forces_per_model(self, atoms) -> np.ndarray:
+        """Forces of every member, shape (n_models, n_atoms, 3), eV/A."""
+        return self._per_model(atoms, lambda at: at.get_forces())
 
     def energies_per_model(self, atoms) -> np.ndarray:
         """Potential energies of every member (n_models,), eV."""
-        out = []
-        for calc in self.calculators:
-            at = atoms.copy()
-            at.calc = calc
-            out.append(at.get_potential_energy())
-        return np.asarray(out)
+        return self._per_model(atoms, lambda at: at.get_potential_energy())
 
 
 def get_committee(specs: Sequence[str | os.PathLike], device: str = "cpu",
