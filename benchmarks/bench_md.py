@@ -115,7 +115,7 @@ def main(argv=None) -> int:
                          "ps_day": 86400.0 / (rw / 1000.0) * 1e-3,
                          "over_wall": rw / bw - 1, "over_cpu": rc / bc - 1})
     # threads vs processes: one 217-atom run on 1 thread (two such runs fit 2 cores)
-    n1 = dict(int(x) for x in (i.split("=") for i in args.steps)).get(217)
+    n1 = {int(a): int(b) for a, b in (i.split("=") for i in args.steps)}.get(217)
     one_thread = None
     if n1:
         nt = torch.get_num_threads()
