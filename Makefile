@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[dev]"
-	$(PY) -m ipykernel install --user --name python3 >/dev/null
+	$(PY) -c "from lidiff_helpers.run import ensure_kernel; ensure_kernel()"
 	touch $@
 
 install: $(STAMP)
@@ -60,7 +60,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	JUPYTER_PATH=$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,11 +62,42 @@ def merge_summary(out: Path) -> Path:
     return path
 
 
+def ensure_kernel(name: str = "python3") -> str:
+    """Make the Jupyter kernel ``name`` start *this* interpreter; return ``name``.
+
+    A kernelspec in the user's folder (``~/.local/share/jupyter/kernels``, written by any
+    ``ipykernel install --user``, e.g. from another clone's venv) would otherwise win over
+    this venv's own Python and run the notebooks with another environment and another
+    copy of ``lidiff_helpers`` - or fail if that venv is gone. So: write the spec into
+    ``sys.prefix/share/jupyter`` (pointing at ``sys.executable``) and put that folder
+    first on ``JUPYTER_PATH`` for this process and the kernels it starts.
+    """
+    from ipykernel.kernelspec import install
+
+    share = Path(sys.prefix) / "share" / "jupyter"
+    spec = share / "kernels" / name / "kernel.json"
+    try:
+        ok = json.loads(spec.read_text())["argv"][0] == sys.executable
+    except (OSError, ValueError, KeyError, IndexError):
+        ok = False
+    if not ok:
+        install(kernel_name=name, prefix=sys.prefix)
+    jp = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if str(share) not in jp:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(share), *jp])
+    return name
+
+
 def execute(profile: str = "quick", only: list[str] | None = None,
-            overrides: dict | None = None, kernel: str = "python3",
+            overrides: dict | None = None, kernel: str | None = None,
             log_output: bool = False) -> Path:
-    """Run the selected notebooks in order; returns the results folder."""
+    """Run the selected notebooks in order; returns the results folder.
+
+    ``kernel``: Jupyter kernel name; None = this interpreter (:func:`ensure_kernel`).
+    """
     import papermill as pm
+
+    kernel = kernel or ensure_kernel()
 
     overrides = dict(overrides or {})
     nbs = notebooks(only)

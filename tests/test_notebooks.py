@@ -37,3 +37,25 @@ def test_all_notebooks_execute_in_ci(ci_results):
         # loaded one: 260 s, ~3 min, >7 min measured under load 7-10); 600 s guards against a
         # runaway ci profile on a loaded CI runner without flaking on load alone
         assert part["wall_time_s"] < 600, f"{name} took {part['wall_time_s']} s in ci"
+
+
+def test_kernel_is_this_interpreter_even_with_a_stale_user_kernelspec(tmp_path, monkeypatch):
+    """A user-level 'python3' kernelspec pointing at another (or deleted) venv must not
+    be what papermill starts."""
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from lidiff_helpers.run import ensure_kernel
+
+    stale = tmp_path / "user" / "kernels" / "python3"
+    stale.mkdir(parents=True)
+    (stale / "kernel.json").write_text(json.dumps(
+        {"argv": ["/nonexistent/venv/bin/python", "-m", "ipykernel_launcher", "-f",
+                  "{connection_file}"], "display_name": "stale", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("JUPYTER_PATH", "")
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")   # user folder first (no venv preference)
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == "/nonexistent/venv/bin/python"
+    assert ensure_kernel() == "python3"
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
