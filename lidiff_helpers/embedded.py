@@ -322,7 +322,7 @@ def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 15,
 def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
                     temperatures_K=(300.0, 600.0, 900.0), production_ps: float = 20.0,
                     equilibration_ps: float = 0.0, min_distance_A: float = 1.2,
-                    seed: int = 0, dtype: str = "float32") -> list[dict]:
+                    seed: int = 0, dtype: str = "float32", progress: bool = False) -> list[dict]:
     """NVT (Nose-Hoover chain, 1 fs, 100 fs damping) of 3x3x3 LiF + 1 interstitial Li.
 
     One run per temperature through :func:`lidiff_helpers.md.run_md` (guarded, resumable),
@@ -334,15 +334,17 @@ def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = N
 
     from . import md
 
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="lidiff-stability-"))
+    sha = sha256_file(model)
+    # one folder per model file: a finished run of another model is never reported
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="lidiff-stability-")) / sha[:12]
     out = []
     for T in temperatures_K:
         run = md.MDRun(name=f"stability-{int(T)}K-{production_ps:g}ps", model_spec=str(model),
                        model=Path(model).stem, start_structure="lif:3", temperature_K=float(T),
-                       seed=seed, production_ps=production_ps,
+                       seed=seed, production_ps=production_ps, model_sha256=sha,
                        equilibration_ps=equilibration_ps, save_every=100, dtype=dtype,
                        guard=md.GuardSettings(min_distance_A=min_distance_A))
-        rec = md.run_md(run, workdir, raise_on_failure=False, progress=False)
+        rec = md.run_md(run, workdir, raise_on_failure=False, progress=progress)
         thermo = md.read_thermo(workdir / run.name / "thermo.csv")
         tcol = [c for c in thermo.columns if c.lower().startswith("t[") or
                 c.lower().startswith("temperature")][0]
@@ -387,6 +389,23 @@ def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
     return res
 
 
+def record_stability(metrics_path: Path, runs: list[dict], model: Path = EMBEDDED_MODEL) -> dict:
+    """Add stability runs to the metrics file under ``stability_runs`` (one entry per
+    temperature and length; a rerun of the same pair replaces it). Refuses a metrics
+    file written for another model file."""
+    rec = json.loads(Path(metrics_path).read_text())
+    if rec.get("sha256") != sha256_file(model):
+        raise ValueError(f"{metrics_path} describes model {rec.get('sha256', '?')[:12]}, not "
+                         f"{model} ({sha256_file(model)[:12]}): remeasure it first")
+    have = {(r["temperature_K"], r["simulated_ps"]): r for r in rec.get("stability_runs", [])}
+    for r in rec.get("stability", []) + list(runs):
+        have[(r["temperature_K"], r["simulated_ps"])] = r
+    rec["stability_runs"] = sorted(have.values(), key=lambda r: (r["simulated_ps"],
+                                                                 r["temperature_K"]))
+    Path(metrics_path).write_text(json.dumps(rec, indent=1, default=str))
+    return rec
+
+
 if __name__ == "__main__":  # make embedded-model
     ap = argparse.ArgumentParser(description="retrain (and/or measure) the embedded foundation model")
     ap.add_argument("--out", default=str(EMBEDDED_MODEL))
@@ -396,17 +415,29 @@ if __name__ == "__main__":  # make embedded-model
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--measure-only", action="store_true", help="skip training")
+    ap.add_argument("--stability-only", action="store_true",
+                    help="only run the NVT stability checks and add them to the metrics file "
+                         "(resumable: the runs live under <workdir>/stability)")
+    ap.add_argument("--temperatures", type=float, nargs="*", default=[300.0, 600.0, 900.0])
     ap.add_argument("--stability-ps", type=float, default=20.0)
     a = ap.parse_args()
     out = Path(a.out)
+    metrics = out.with_name(out.stem + ".metrics.json")
+    if a.stability_only:
+        runs = stability_check(out, Path(a.workdir) / "stability", tuple(a.temperatures),
+                               a.stability_ps, progress=True)
+        record_stability(metrics, runs, out)
+        print(json.dumps(runs, indent=1, default=str))
+        raise SystemExit(0)
     if not a.measure_only:
         train_embedded(Path(a.workdir), out, a.epochs, a.seed, a.channels, n_lif_bulk=a.n_lif_bulk)
-    res = measure(out, Path(a.workdir) / "stability", stability_ps=a.stability_ps)
+    res = measure(out, Path(a.workdir) / "stability", stability_ps=a.stability_ps,
+                  temperatures_K=tuple(a.temperatures))
     recipe = out.with_suffix(".recipe.json")
     if recipe.exists():
         res["recipe"] = json.loads(recipe.read_text())
     res["data_files"] = data.files_used()
-    metrics = out.with_name(out.stem + ".metrics.json")
     metrics.write_text(json.dumps(res, indent=1, default=str))
+    record_stability(metrics, [], out)
     print(json.dumps({k: v for k, v in res.items() if k not in ("recipe", "data_files")},
                      indent=1, default=str))
