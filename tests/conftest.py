@@ -38,3 +38,17 @@ def study_data_dir():
         pytest.fail("LIDIFF_DATA_DIR is not set to the study data folder "
                     "(make test / .ci/run set it); see README 'Study data'")
     return d
+
+
+@pytest.fixture(scope="module")
+def cu():
+    """EMT copper, conventional 4-atom cell at its EMT lattice constant (bulk, phonons)."""
+    from ase.build import bulk as ase_bulk
+    from ase.calculators.emt import EMT
+
+    from lidiff_helpers import bulk
+
+    at = ase_bulk("Cu", "fcc", a=3.6, cubic=True)
+    a0 = bulk.relaxed_lattice_constant(EMT(), at)
+    at.set_cell(at.cell.array * a0 / 3.6, scale_atoms=True)
+    return at

@@ -12,16 +12,6 @@ from ase.calculators.emt import EMT
 
 from lidiff_helpers import bulk, reference
 
-
-@pytest.fixture(scope="module")
-def cu():
-    """EMT copper, conventional 4-atom cell at its EMT lattice constant."""
-    at = ase_bulk("Cu", "fcc", a=3.6, cubic=True)
-    a0 = bulk.relaxed_lattice_constant(EMT(), at)
-    at.set_cell(at.cell.array * a0 / 3.6, scale_atoms=True)
-    return at
-
-
 # --------------------------------------------------------------------------- EOS fit
 
 def test_eos_fit_recovers_analytic_birch_murnaghan():

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import units
-from ase.build import bulk as ase_bulk
 from ase.calculators.emt import EMT
 
 from lidiff_helpers import bulk, phonons
@@ -16,12 +15,6 @@ from lidiff_helpers import bulk, phonons
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
 
-@pytest.fixture(scope="module")
-def cu():
-    at = ase_bulk("Cu", "fcc", a=3.6, cubic=True)
-    a0 = bulk.relaxed_lattice_constant(EMT(), at)
-    at.set_cell(at.cell.array * a0 / 3.6, scale_atoms=True)
-    return at
 
 
 @pytest.fixture(scope="module")
