@@ -167,7 +167,7 @@ def test_replay_builds_ft1_ft2_with_study_sizes(study_data_dir):
 
 # ----------------------------------------------------------------------------- live round
 
-@pytest.mark.slow  # two mace_run_train processes: ~1 min idle, several when the machine is busy
+# issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_one_live_round_with_surrogate_labeller(tmp_path, study_data_dir):
     from lidiff_helpers.labelling import SurrogateLabeller
 

@@ -149,7 +149,7 @@ def test_missing_log_is_a_clear_error(tmp_path):
 from test_finetune import tiny_runs  # noqa: F401  (session fixture: real runs)
 
 
-@pytest.mark.slow
+# issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_guard_on_real_runs(tiny_runs):  # noqa: F811
     from lidiff_helpers import confound as cg
 
