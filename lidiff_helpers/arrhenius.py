@@ -195,8 +195,9 @@ def fit_by_model(table, *, model_col: str = "model", T_col: str = "temperature_K
                  ) -> dict[str, ArrheniusFit]:
     """One Arrhenius fit per model of a table with one row per (model, temperature).
 
-    Models with fewer than two temperatures are skipped. Rows with a missing or
-    non-positive error are fitted unweighted (for the whole model).
+    Rows with D <= 0 (a noisy MSD slope of a short run) are left out: ln D does not
+    exist. Models with fewer than two temperatures left are skipped. Rows with a missing
+    or non-positive error are fitted unweighted (for the whole model).
     """
     fits = {}
     for model, g in table.groupby(model_col, sort=False):

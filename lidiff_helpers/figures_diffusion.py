@@ -87,11 +87,19 @@ def plot_arrhenius(rep_table, fits: Mapping[str, ArrheniusFit], *, synthetic: bo
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    T = np.linspace(*T_range_K, 100)
+    t_data = rep_table["temperature_K"].to_numpy(dtype=float)
+    lo, hi = T_range_K
+    if t_data.size:                    # the lines span the data too (e.g. quick: 800-1000 K)
+        lo, hi = min(lo, 0.95 * t_data.min()), max(hi, 1.05 * t_data.max())
+    T = np.linspace(lo, hi, 100)
+    dropped = []
     for c, (model, g) in zip(_COLORS * 4, rep_table.groupby("model", sort=False)):
+        pos = g["D_cm2_s"].to_numpy() > 0      # ln D: a fitted D <= 0 (noise) cannot be drawn
+        dropped += [f"{model} {t:g} K" for t in g["temperature_K"].to_numpy()[~pos]]
+        g = g[pos]
         x = 1000 / g["temperature_K"].to_numpy()
         y = np.log(g["D_cm2_s"].to_numpy())
-        yerr = g["D_err_cm2_s"].to_numpy() / g["D_cm2_s"].to_numpy()
+        yerr = np.abs(g["D_err_cm2_s"].to_numpy() / g["D_cm2_s"].to_numpy())
         ax.errorbar(x, y, yerr=yerr, fmt="o", color=c, capsize=3, label=model)
         if model in fits:
             f = fits[model]
@@ -102,6 +110,9 @@ def plot_arrhenius(rep_table, fits: Mapping[str, ArrheniusFit], *, synthetic: bo
                 "k--", lw=1, label=f"study {reference.model}: Ea = {reference.Ea_eV} eV, "
                 f"D0 = {reference.D0_cm2_s:g} cm²/s")
     ax.set(xlabel="1000 / T / K$^{-1}$", ylabel="ln(D / cm$^2$ s$^{-1}$)")
+    if dropped:
+        ax.text(0.02, 0.02, "D <= 0 (too short / noisy), not shown nor fitted: "
+                + ", ".join(dropped), transform=ax.transAxes, fontsize=6, color="crimson")
     ax.legend(fontsize=7)
     ax.set_title(title("Figure 2: Arrhenius plot", synthetic), fontsize=8)
     fig.tight_layout()

@@ -53,12 +53,13 @@ Grids of runs (:func:`build_grid`, :func:`run_grid`) go through
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import datetime as _dt
 import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -785,13 +786,28 @@ def build_grid(models: Sequence[Mapping[str, Any]], *, arrhenius_models: Sequenc
             else:
                 spec, vel = start_structure, "maxwell-boltzmann"
             eq = foundation_equilibration_ps if m.get("foundation") else equilibration_ps
-            runs.append(MDRun(
+            run = MDRun(
                 name=f"{_slug(m['name'])}_{t:g}K_r{r}_{purpose}", model_spec=str(m["spec"]),
                 model=m["name"], start_structure=spec, temperature_K=t, replica=r,
                 seed=replica_seed(seed, t, r), purpose=purpose, production_ps=float(prod),
                 equilibration_ps=float(eq), velocities=vel, model_sha256=m.get("sha256"),
-                **settings))
+                **settings)
+            runs.append(replace(run, name=f"{run.name}-{definition_hash(run)}"))
     return runs
+
+
+#: run fields that may change in place (as in _check_definition: a longer production
+#: extends a finished run; checkpoint cadence is bookkeeping)
+_HASH_EXEMPT = ("name", "production_ps", "checkpoint_every_s", "device")
+
+
+def definition_hash(run: MDRun) -> str:
+    """8 hex digits of the run's physical definition (everything but its name, length and
+    checkpoint cadence). :func:`build_grid` appends it to run names, so changing a
+    parameter (a profile edit, a ``-p`` override) starts new runs in new folders instead
+    of being refused by - or silently mixed with - the old ones, which stay untouched."""
+    d = {k: v for k, v in run.to_dict().items() if k not in _HASH_EXEMPT}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def write_manifest(out: str | os.PathLike, runs: Sequence[MDRun]) -> list[dict]:

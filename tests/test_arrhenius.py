@@ -102,3 +102,25 @@ def test_table3_layout_and_study_values():
     assert others == {"mace-mpa-0", "ft200-pt100"}
     assert reference.TABLE3["mace-mpa-0"].Ea_err_eV == 0.015
     assert reference.STUDY.doi == "10.1088/2515-7655/ae6c5a"
+
+
+def test_noisy_nonpositive_D_is_left_out_of_fit_and_figure_not_a_crash():
+    """Short quick-profile runs can give a negative MSD slope: Figure 2 and the fit must
+    leave that point out and say so, not raise from deep inside matplotlib."""
+    import pandas as pd
+
+    from lidiff_helpers import figures_diffusion
+    from lidiff_helpers.arrhenius import fit_by_model
+
+    T = np.array([800.0, 900.0, 1000.0, 1100.0])
+    D = 3.3e-3 * np.exp(-0.24 / (K_B_EV_PER_K * T))
+    D[2] = -3.4e-5
+    tab = pd.DataFrame({"model": "m", "temperature_K": T, "D_cm2_s": D,
+                        "D_err_cm2_s": np.abs(D) * 0.1})
+    fits = fit_by_model(tab)
+    assert fits["m"].Ea_eV == pytest.approx(0.24, abs=1e-6)      # the three good points
+    fig = figures_diffusion.plot_arrhenius(tab, fits, synthetic=False)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("m 1000 K" in t for t in texts), texts
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo < 1000 / 1100 and hi > 1000 / 800                  # the data are in view

@@ -432,3 +432,17 @@ def test_collect_models_foundation_extra_and_registered(tmp_path, capsys):
     assert "not running ft-al" in capsys.readouterr().out
     assert len(md.collect_models(tmp_path, str(TINY), [], include_registered=False)) == 1
     assert len(md.collect_models(tmp_path, str(TINY), [], True, None)) == 3
+
+
+def test_grid_run_names_follow_the_definition():
+    """A profile edit (here: equilibration) gives new run folders, not a refusal of the old
+    ones; a longer production keeps the name (it extends the finished run)."""
+    kw = dict(arrhenius_models=["foundation"], arrhenius_temperatures_K=[800],
+              arrhenius_replicas=1, arrhenius_production_ps=1.0, comparison_temperatures_K=[],
+              comparison_replicas=1, comparison_production_ps=1.0, start_structure="lif:2",
+              equilibration_ps=0.1, foundation_equilibration_ps=0.1, seed=1)
+    a = md.build_grid(MODELS, **kw)[0]
+    assert a.name.startswith("embedded_800K_r0_arrhenius-") and len(a.name.split("-")[-1]) == 8
+    assert md.build_grid(MODELS, **kw)[0].name == a.name                        # stable
+    assert md.build_grid(MODELS, **{**kw, "foundation_equilibration_ps": 0.4})[0].name != a.name
+    assert md.build_grid(MODELS, **{**kw, "arrhenius_production_ps": 2.0})[0].name == a.name
