@@ -33,6 +33,16 @@ def _note(fig, text: str) -> None:
                  color="darkred" if "SURROGATE" in text else "0.3")
 
 
+def _finish(fig, ax, ylabel: str, title: str, label_note: str):
+    """Common ending of the per-round/per-step figures: labels, legend, label note."""
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    _note(fig, label_note)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
 def plot_deviation_histograms(deviations: Sequence[Mapping], label_note: str = "",
                               bins: int = 30):
     """One panel per round: histogram of Eq. 4 per kind, the selection bands of each kind
@@ -109,12 +119,8 @@ def plot_disagreement_vs_round(table, label_note: str = ""):
             ax.plot(x, t[f"{kind}_maxdev_p95_eV_A"], "s--", color=c, alpha=0.6,
                     label=f"{kind}: 95th pct")
     ax.set_xticks(x, list(t["step"]))
-    ax.set_ylabel(r"$\sigma$ (Eq. 4) / eV $\AA^{-1}$")
-    ax.set_title("Committee disagreement against round", fontsize=9)
-    ax.legend(fontsize=7)
-    _note(fig, label_note)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return fig
+    return _finish(fig, ax, r"$\sigma$ (Eq. 4) / eV $\AA^{-1}$",
+                   "Committee disagreement against round", label_note)
 
 
 def plot_replay_disagreement(table, label_note: str = "labels: the study's DFT (QE)"):
@@ -138,9 +144,5 @@ def plot_replay_disagreement(table, label_note: str = "labels: the study's DFT (
             ax.plot(x + (j - 0.5) * w, v2, "D", color=_KIND_COLORS[kind], mec="k",
                     label=f"{kind}: frames the study added next")
     ax.set_xticks(x, steps)
-    ax.set_ylabel(r"mean $\sigma$ (Eq. 4) / eV $\AA^{-1}$")
-    ax.set_title("Replay of the study's steps: committee disagreement", fontsize=9)
-    ax.legend(fontsize=7)
-    _note(fig, label_note)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return fig
+    return _finish(fig, ax, r"mean $\sigma$ (Eq. 4) / eV $\AA^{-1}$",
+                   "Replay of the study's steps: committee disagreement", label_note)

@@ -199,3 +199,24 @@ def test_one_live_round_with_surrogate_labeller(tmp_path, study_data_dir):
     with pytest.raises(FileExistsError, match="other settings"):
         al.run_active_learning(al.ALConfig(**{**cfg.to_dict(), "seed": 4}), str(TINY), lab,
                                tmp_path / "al", progress=False)
+
+
+def test_round_figures_carry_their_labels_and_the_label_note():
+    import pandas as pd
+
+    from lidiff_helpers import figures_al
+
+    t = pd.DataFrame({"step": ["step 0", "round 1", "round 2"],
+                      "interstitial_maxdev_mean_eV_A": [0.3, 0.2, 0.1],
+                      "interstitial_maxdev_p95_eV_A": [0.5, 0.4, 0.2]})
+    fig = figures_al.plot_disagreement_vs_round(t, "labels: SURROGATE")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Committee disagreement against round"
+    assert [x.get_text() for x in ax.get_xticklabels()] == ["round 1", "round 2"]
+    assert any("SURROGATE" in x.get_text() for x in fig.texts)
+    r = pd.DataFrame({"step": ["step_0", "a_step_1"], "probe": ["common", "common"],
+                      "bulk_maxdev_mean_eV_A": [0.2, 0.1],
+                      "interstitial_maxdev_mean_eV_A": [0.3, 0.2]})
+    fig = figures_al.plot_replay_disagreement(r)
+    assert "Replay" in fig.axes[0].get_title()
+    assert [p.get_height() for p in fig.axes[0].patches] == [0.2, 0.1, 0.3, 0.2]
