@@ -368,7 +368,7 @@ def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
     * relaxed lattice constant of rock-salt LiF (A) vs PBE 4.06 A,
     * stability and speed: :func:`stability_check`.
     """
-    from . import bulk, models, parity
+    from . import bulk, evaluation, models, parity
 
     t0 = time.time()
     calc = models.get_calculator(str(model), dtype="float64", verbose=False)
@@ -376,8 +376,7 @@ def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
     pred = parity.predict(calc, data.test_set(), progress=False)
     off = parity.decide_energy_offset(pred, mode="remove")
     res["test_set"] = parity.parity_metrics(pred, off)
-    valid = [a for a in data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
-             if _max_force(a) <= MAX_FORCE_EV_A]
+    valid = evaluation.replay_validation_frames(max_force_eV_A=MAX_FORCE_EV_A)
     vpred = parity.predict(calc, valid, progress=False)
     res["replay_valid"] = parity.parity_metrics(vpred, parity.decide_energy_offset(vpred, "keep"))
     res["dimer_curves_eV"] = dimer_curves(calc)

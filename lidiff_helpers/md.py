@@ -53,8 +53,8 @@ Grids of runs (:func:`build_grid`, :func:`run_grid`) go through
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -310,13 +310,18 @@ def _busy(status: dict | None, stale_s: float) -> str | None:
     return None
 
 
+#: run fields that may change under the same run (folder and name): a longer production
+#: extends a finished run; checkpoint cadence and device are bookkeeping
+_MUTABLE_FIELDS = frozenset({"production_ps", "checkpoint_every_s", "device"})
+
+
 def _check_definition(folder: Path, run: MDRun) -> None:
     p = folder / "run.json"
     new = run.to_dict()
     if p.is_file():
         old = json.loads(p.read_text())
-        free = {"production_ps", "checkpoint_every_s", "device"}
-        diff = {k: (old.get(k), v) for k, v in new.items() if k not in free and old.get(k) != v}
+        diff = {k: (old.get(k), v) for k, v in new.items()
+                if k not in _MUTABLE_FIELDS and old.get(k) != v}
         if diff:
             txt = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise ValueError(f"MD run {run.name!r} in {folder} was started with other settings "
@@ -796,17 +801,12 @@ def build_grid(models: Sequence[Mapping[str, Any]], *, arrhenius_models: Sequenc
     return runs
 
 
-#: run fields that may change in place (as in _check_definition: a longer production
-#: extends a finished run; checkpoint cadence is bookkeeping)
-_HASH_EXEMPT = ("name", "production_ps", "checkpoint_every_s", "device")
-
-
 def definition_hash(run: MDRun) -> str:
-    """8 hex digits of the run's physical definition (everything but its name, length and
-    checkpoint cadence). :func:`build_grid` appends it to run names, so changing a
+    """8 hex digits of the run's physical definition (everything but its name and
+    :data:`_MUTABLE_FIELDS`: length, checkpoint cadence, device). :func:`build_grid` appends it to run names, so changing a
     parameter (a profile edit, a ``-p`` override) starts new runs in new folders instead
     of being refused by - or silently mixed with - the old ones, which stay untouched."""
-    d = {k: v for k, v in run.to_dict().items() if k not in _HASH_EXEMPT}
+    d = {k: v for k, v in run.to_dict().items() if k != "name" and k not in _MUTABLE_FIELDS}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
