@@ -357,6 +357,23 @@ def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = N
     return out
 
 
+def stability_problems(run: dict, min_distance_A: float = 1.2,
+                       max_T_rel_dev: float = 0.10) -> list[str]:
+    """The issue's usability criteria for one :func:`stability_check` record: finished
+    without a guard failure, no pair closer than ``min_distance_A`` (A), mean temperature of
+    the second half within ``max_T_rel_dev`` of the target. Returns what fails (empty: ok)."""
+    T = run["temperature_K"]
+    out = []
+    if run.get("status") != "done":
+        out.append(f"{T:g} K: status {run.get('status')!r} ({run.get('failure')})")
+    if not (run.get("min_distance_A") or 0.0) > min_distance_A:
+        out.append(f"{T:g} K: closest pair {run.get('min_distance_A')} A <= {min_distance_A} A")
+    mt = run.get("mean_T_second_half_K")
+    if mt is None or abs(mt / T - 1) > max_T_rel_dev:
+        out.append(f"{T:g} K: mean T {mt} K not within {max_T_rel_dev:.0%} of target")
+    return out
+
+
 def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
             stability_ps: float = 20.0, temperatures_K=(300.0, 600.0, 900.0)) -> dict:
     """Measure the embedded model for its metrics file and the README.

@@ -59,11 +59,22 @@ def test_short_nvt_stability(tmp_path, temperature_K):
 @pytest.mark.slow
 @pytest.mark.parametrize("temperature_K", [300.0, 600.0, _T900])
 def test_20ps_nvt_stability(tmp_path, temperature_K):
-    for r in embedded.stability_check(workdir=tmp_path, temperatures_K=(temperature_K,),
-                                      production_ps=20.0):
-        assert r["status"] == "done", r
-        assert r["min_distance_A"] > 1.2, r
-        assert abs(r["mean_T_second_half_K"] / r["temperature_K"] - 1) < 0.10, r
+    (r,) = embedded.stability_check(workdir=tmp_path, temperatures_K=(temperature_K,),
+                                    production_ps=20.0)
+    assert not embedded.stability_problems(r), r
+
+
+def test_stability_criteria_catch_each_failure():
+    ok = {"temperature_K": 600.0, "status": "done", "failure": None, "min_distance_A": 1.5,
+          "mean_T_second_half_K": 590.0}
+    assert embedded.stability_problems(ok) == []
+    for bad, word in [({"status": "failed", "failure": "min distance"}, "status"),
+                      ({"min_distance_A": 1.1}, "closest pair"),
+                      ({"mean_T_second_half_K": 530.0}, "mean T"),
+                      ({"mean_T_second_half_K": None}, "mean T")]:
+        (msg,) = embedded.stability_problems({**ok, **bad})
+        assert word in msg and "600 K" in msg
+
 
 
 def test_close_contact_frames_are_seeded_stoichiometric_bulk_with_the_stated_contacts():
