@@ -57,7 +57,8 @@ from .provenance import sha256_file
 
 __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
            "pretraining_options", "train_embedded", "close_contact_frames",
-           "build_short_range_set", "dimer_curves"]
+           "build_short_range_set", "dimer_curves", "stability_check", "stability_problems",
+           "measure", "record_stability", "metrics_table"]
 
 #: replay frames with any |F| above this (eV/A) are excluded from pretraining
 MAX_FORCE_EV_A = 10.0
@@ -403,6 +404,40 @@ def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
     res["stability"] = stability_check(model, workdir, temperatures_K, stability_ps)
     res["measure_wall_s"] = round(time.time() - t0)
     return res
+
+
+def metrics_table(metrics_path: Path = EMBEDDED_METRICS):
+    """The embedded model's measured quality as a small table (quantity, value, target or
+    reference), read from its metrics file: what a notebook shows when it runs on the
+    embedded model instead of MACE-MPA-0."""
+    import pandas as pd
+
+    rec = json.loads(Path(metrics_path).read_text())
+    rows = [("model SHA256", rec["sha256"][:12], "")]
+    lat = rec["lattice_constant_A"]
+    rows.append(("relaxed LiF a0 (A)", f"{lat['a0_A']:.3f} ({lat['rel_dev_from_pbe']:+.1%})",
+                 f"PBE {lat['pbe_A']} A, within 3 %"))
+    for m in rec["test_set"]:
+        if m["kind"] in ("bulk", "interstitial"):
+            rows.append((f"held-out test set, {m['kind']} ({m['n_frames']} frames): "
+                         "E (meV/atom, offset removed) / F (meV/A) / S (GPa) RMSE",
+                         f"{m['E_rmse_meV_atom']:.1f} / {m['F_rmse_meV_A']:.0f} / "
+                         f"{m['S_rmse_GPa']:.2f}", "zero-shot: never trained on it"))
+    rv = [m for m in rec["replay_valid"] if m["kind"] == "all"][0]
+    rows.append((f"MPtrj replay validation ({rv['n_frames']} frames): F RMSE (meV/A)",
+                 f"{rv['F_rmse_meV_A']:.0f}", ""))
+    d = rec["dimer_curves_eV"]
+    rows.append(("dimer energy at 1.0 A, Li-Li / Li-F / F-F (eV)",
+                 " / ".join(f"{d[k]['1']:.1f}" for k in ("Li-Li", "Li-F", "F-F")),
+                 "repulsive wall"))
+    for r in rec.get("stability_runs", []):
+        bad = stability_problems(r)
+        rows.append((f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K, "
+                     f"{r['n_atoms']} atoms", ("ok" if not bad else "FAILED: " + "; ".join(bad))
+                     + f" (closest pair {r['min_distance_A']:.2f} A, mean T "
+                     f"{r['mean_T_second_half_K']:.0f} K)",
+                     "no pair < 1.2 A, mean T within 10 %"))
+    return pd.DataFrame(rows, columns=["quantity", "value", "target / note"])
 
 
 def record_stability(metrics_path: Path, runs: list[dict], model: Path = EMBEDDED_MODEL) -> dict:

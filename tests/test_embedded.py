@@ -110,3 +110,19 @@ def test_embedded_model_has_a_repulsive_wall():
         e = [c[k] for k in ("1", "1.2", "1.4", "1.6")]
         assert all(x > y for x, y in zip(e, e[1:])), (pair, c)
     assert curves["Li-Li"]["1.2"] > 2.0 and curves["Li-F"]["1"] > 5.0, curves
+
+
+def test_metrics_table_reads_the_committed_metrics_and_flags_failed_runs(tmp_path):
+    t = embedded.metrics_table()
+    rec = json.loads(embedded.EMBEDDED_METRICS.read_text())
+    row = dict(zip(t["quantity"], t["value"]))
+    assert row["model SHA256"] == rec["sha256"][:12]
+    assert row["relaxed LiF a0 (A)"].startswith(f"{rec['lattice_constant_A']['a0_A']:.3f}")
+    # a failed stability run is shown as failed, with the reason
+    rec["stability_runs"] = [{"temperature_K": 900.0, "simulated_ps": 20.0, "status": "failed",
+                              "failure": "min distance", "min_distance_A": 1.09,
+                              "mean_T_second_half_K": 880.0, "n_atoms": 217}]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(rec))
+    (v,) = embedded.metrics_table(p).query("quantity.str.startswith('NVT')")["value"]
+    assert v.startswith("FAILED") and "1.09 A" in v and "closest pair" in v
