@@ -126,3 +126,16 @@ def test_metrics_table_reads_the_committed_metrics_and_flags_failed_runs(tmp_pat
     p.write_text(json.dumps(rec))
     (v,) = embedded.metrics_table(p).query("quantity.str.startswith('NVT')")["value"]
     assert v.startswith("FAILED") and "1.09 A" in v and "closest pair" in v
+
+
+def test_metrics_file_records_the_20ps_stability_runs():
+    """The issue's acceptance runs (20 ps NVT, 217 atoms, 300/600/900 K, committed model)
+    are recorded in the metrics file and meet the criteria. Rerun them with the slow test
+    above or `python -m lidiff_helpers.embedded --stability-only --stability-ps 20`."""
+    rec = json.loads(embedded.EMBEDDED_METRICS.read_text())
+    long = {r["temperature_K"]: r for r in rec.get("stability_runs", [])
+            if r["simulated_ps"] >= 20.0}
+    assert sorted(long) == [300.0, 600.0, 900.0], sorted(long)
+    for r in long.values():
+        assert r["n_atoms"] == 217
+        assert not embedded.stability_problems(r), r
