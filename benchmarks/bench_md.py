@@ -8,7 +8,7 @@ atoms, the study's) - the same calculator object (the embedded foundation model,
 float32; the tiny test model if the embedded one is missing, and the results say so) runs
 
 * bare: ASE's ``NoseHooverChainNVT.run(n)`` with ``MACECalculator``, nothing saved;
-* runner: :func:`lidiff_helpers.md.run_md` on the same system (guard every step, thermo
+* runner: :func:`lidiff_helpers.simulation.md.run_md` on the same system (guard every step, thermo
   line + distance check + frame every ``save_every`` steps, checkpoints), timed over its
   MD loop;
 
@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lidiff_helpers import md, models  # noqa: E402
-from lidiff_helpers.structures import lif_supercell  # noqa: E402
+from lidiff_helpers.simulation import md, models  # noqa: E402
+from lidiff_helpers.simulation.structures import lif_supercell  # noqa: E402
 
 SAVE_EVERY = {217: 10, 1001: 20}   # 1001: more often than the study's 100 (upper bound)
 CELLS = {217: 3, 1001: 5}

@@ -4,7 +4,7 @@
                                              [--out benchmarks/RESULTS_msd.md] [--keep]
 
 Data: a synthetic interstitial-Li trajectory
-(:func:`lidiff_helpers.hops.synthetic_interstitial_run`, 450 K, the study's DeePMD D) of
+(:func:`lidiff_helpers.analysis.hops.synthetic_interstitial_run`, 450 K, the study's DeePMD D) of
 a 5x5x5 LiF cell plus one Li (1001 atoms, 501 Li) with 90 000 frames (9 ns every 0.1 ps,
 the study's production run), written as float32 in the compendium's trajectory format
 (1.08 GB) and read back as a ``numpy.memmap``.
@@ -12,8 +12,8 @@ the study's production run), written as float32 in the compendium's trajectory f
 Each measurement runs in a fresh subprocess (so peak memory is its own) with
 ``OMP_NUM_THREADS=2``:
 
-* ``lidiff msd``: :func:`lidiff_helpers.diffusion.msd` of the 501 Li (all time origins);
-* ``lidiff D``: :func:`lidiff_helpers.diffusion.diffusion_coefficient` (framework-drift
+* ``lidiff msd``: :func:`lidiff_helpers.analysis.diffusion.msd` of the 501 Li (all time origins);
+* ``lidiff D``: :func:`lidiff_helpers.analysis.diffusion.diffusion_coefficient` (framework-drift
   removal, three conventions, 5-block errors, unwrapping check) - the full analysis;
 * ``lidiff msd (tracemalloc)``: the same MSD with ``tracemalloc`` on, for the heap peak;
 * ``MDAnalysis``: ``EinsteinMSD(select="type Li", fft=True)`` on the same positions
@@ -48,8 +48,9 @@ def _rss_bytes() -> int:
 
 
 def make_data(path: Path, n_frames: int, n_cells: int) -> dict:
-    from lidiff_helpers import hops, reference
-    from lidiff_helpers.arrhenius import arrhenius_D_cm2_s
+    from lidiff_helpers.analysis import hops
+    from lidiff_helpers.analysis.arrhenius import arrhenius_D_cm2_s
+    from lidiff_helpers.core import reference
 
     deepmd = reference.TABLE3["deepmd"]
     D = arrhenius_D_cm2_s(450.0, deepmd.Ea_eV, deepmd.D0_cm2_s)
@@ -66,8 +67,8 @@ def make_data(path: Path, n_frames: int, n_cells: int) -> dict:
 def worker(kind: str, path: str, mda_frames: int | None) -> dict:
     import numpy as np
 
-    from lidiff_helpers import diffusion
-    from lidiff_helpers.trajectory import open_trajectory
+    from lidiff_helpers.analysis import diffusion
+    from lidiff_helpers.io.trajectory import open_trajectory
 
     traj = open_trajectory(path)
     li = np.flatnonzero(traj.numbers == 3)

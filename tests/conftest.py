@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def study_data_dir():
     """The offline copy of the study data; tests that need it fail loudly without it."""
-    from lidiff_helpers import paths
+    from lidiff_helpers.core import paths
 
     d = paths.data_dir()
     if d is None or not d.is_dir():
@@ -46,7 +46,7 @@ def cu():
     from ase.build import bulk as ase_bulk
     from ase.calculators.emt import EMT
 
-    from lidiff_helpers import bulk
+    from lidiff_helpers.simulation import bulk
 
     at = ase_bulk("Cu", "fcc", a=3.6, cubic=True)
     a0 = bulk.relaxed_lattice_constant(EMT(), at)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lidiff_helpers import active_learning as al
+from lidiff_helpers.training import active_learning as al
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -131,7 +131,7 @@ def test_trust_levels_exact():
 
 
 def test_diversity_inside_bands():
-    pytest.importorskip("lidiff_helpers.selection")
+    pytest.importorskip("lidiff_helpers.training.selection")
     rng = np.random.default_rng(7)
     dev = rng.normal(0.1, 0.02, size=300)
     desc = rng.normal(size=(300, 5))
@@ -169,7 +169,7 @@ def test_replay_builds_ft1_ft2_with_study_sizes(study_data_dir):
 
 # issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_one_live_round_with_surrogate_labeller(tmp_path, study_data_dir):
-    from lidiff_helpers.labelling import SurrogateLabeller
+    from lidiff_helpers.training.labelling import SurrogateLabeller
 
     lab = SurrogateLabeller.from_spec(str(TINY), name="tiny-lif")
     cfg = al.ALConfig(temperatures_K=(300.0,), explore_ps=0.02, save_every=2,
@@ -204,7 +204,7 @@ def test_one_live_round_with_surrogate_labeller(tmp_path, study_data_dir):
 def test_round_figures_carry_their_labels_and_the_label_note():
     import pandas as pd
 
-    from lidiff_helpers import figures_al
+    from lidiff_helpers.figures import active_learning as figures_al
 
     t = pd.DataFrame({"step": ["step 0", "round 1", "round 2"],
                       "interstitial_maxdev_mean_eV_A": [0.3, 0.2, 0.1],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lidiff_helpers import arrhenius, reference
-from lidiff_helpers.arrhenius import K_B_EV_PER_K, ArrheniusFit, fit_arrhenius
+from lidiff_helpers.analysis import arrhenius
+from lidiff_helpers.analysis.arrhenius import K_B_EV_PER_K, ArrheniusFit, fit_arrhenius
+from lidiff_helpers.core import reference
 
 T_K = np.array([300.0, 350.0, 400.0, 450.0, 500.0])
 
@@ -109,8 +110,8 @@ def test_noisy_nonpositive_D_is_left_out_of_fit_and_figure_not_a_crash():
     leave that point out and say so, not raise from deep inside matplotlib."""
     import pandas as pd
 
-    from lidiff_helpers import figures_diffusion
-    from lidiff_helpers.arrhenius import fit_by_model
+    from lidiff_helpers.analysis.arrhenius import fit_by_model
+    from lidiff_helpers.figures import diffusion as figures_diffusion
 
     T = np.array([800.0, 900.0, 1000.0, 1100.0])
     D = 3.3e-3 * np.exp(-0.24 / (K_B_EV_PER_K * T))

@@ -1,4 +1,4 @@
-"""Lattice constant, EOS and elastic constants (lidiff_helpers.bulk): known answers."""
+"""Lattice constant, EOS and elastic constants (lidiff_helpers.simulation.bulk): known answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from ase import units
 from ase.build import bulk as ase_bulk
 from ase.calculators.emt import EMT
 
-from lidiff_helpers import bulk, reference
+from lidiff_helpers.core import reference
+from lidiff_helpers.simulation import bulk
 
 # --------------------------------------------------------------------------- EOS fit
 

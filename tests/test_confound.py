@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lidiff_helpers import confound
+from lidiff_helpers.analysis import confound
 
 # lines of a real mace-torch 0.3.16 log: multihead fine-tuning without --force_mh_ft_lr
 # (lidiff run "mh2", tiny model, 2 epochs), verbatim
@@ -151,7 +151,7 @@ from test_finetune import tiny_runs  # noqa: F401  (session fixture: real runs)
 
 # issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_guard_on_real_runs(tiny_runs):  # noqa: F811
-    from lidiff_helpers import confound as cg
+    from lidiff_helpers.analysis import confound as cg
 
     res = tiny_runs["results"]
     arms = {r.config.label: (cg.arm_variables(r.config), cg.read_run(r.workdir, r.config.label))

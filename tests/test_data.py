@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lidiff_helpers import data, paths
+from lidiff_helpers.core import paths
+from lidiff_helpers.io import data
 
 TEN = "Fine-tuning_with_DeePMD_data/10-REF_train.xyz"
 

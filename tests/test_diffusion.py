@@ -1,4 +1,4 @@
-"""MSD and diffusion coefficients: known answers (lidiff_helpers.diffusion, lammps_dump)."""
+"""MSD and diffusion coefficients: known answers (lidiff_helpers.analysis.diffusion, lammps_dump)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from lidiff_helpers import diffusion, hops, lammps_dump
-from lidiff_helpers.diffusion import (
+from lidiff_helpers.analysis import diffusion, hops
+from lidiff_helpers.analysis.diffusion import (
     CM2_S_PER_A2_PS,
     WrappedTrajectoryError,
     diffusion_coefficient,
     msd,
     msd_direct,
 )
-from lidiff_helpers.trajectory import TrajectoryWriter
+from lidiff_helpers.io import lammps_dump
+from lidiff_helpers.io.trajectory import TrajectoryWriter
 
 
 def _random_walk(n_frames, n_atoms, D_A2_ps, dt_ps, seed, start_spread_A=20.0):

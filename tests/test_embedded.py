@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from lidiff_helpers import data, embedded, models
-from lidiff_helpers.provenance import sha256_file
+from lidiff_helpers.core.provenance import sha256_file
+from lidiff_helpers.io import data
+from lidiff_helpers.simulation import models
+from lidiff_helpers.training import embedded
 
 
 def test_pretraining_set_has_no_interstitial_and_no_test_frame(tmp_path, study_data_dir):
@@ -35,7 +37,7 @@ def test_metrics_file_matches_committed_model():
 
 
 def test_lattice_constant_within_3_percent_of_pbe():
-    from lidiff_helpers import bulk
+    from lidiff_helpers.simulation import bulk
 
     a0 = bulk.relaxed_lattice_constant(models.get_calculator("embedded"))
     assert abs(a0 - 4.06) / 4.06 < 0.03, a0
@@ -131,7 +133,7 @@ def test_metrics_table_reads_the_committed_metrics_and_flags_failed_runs(tmp_pat
 def test_metrics_file_records_the_20ps_stability_runs():
     """The issue's acceptance runs (20 ps NVT, 217 atoms, 300/600/900 K, committed model)
     are recorded in the metrics file and meet the criteria. Rerun them with the slow test
-    above or `python -m lidiff_helpers.embedded --stability-only --stability-ps 20`."""
+    above or `python -m lidiff_helpers.training.embedded --stability-only --stability-ps 20`."""
     rec = json.loads(embedded.EMBEDDED_METRICS.read_text())
     long = {r["temperature_K"]: r for r in rec.get("stability_runs", [])
             if r["simulated_ps"] >= 20.0}

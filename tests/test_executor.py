@@ -6,10 +6,16 @@ import sys
 
 import pytest
 
-from lidiff_helpers.executor import (JobFailure, LocalExecutor, SlurmExecutor,
-                                     executor_from_settings, get_executor, sbatch_text,
-                                     slurm_parameters)
-from lidiff_helpers.md import replica_seed
+from lidiff_helpers.core.executor import (
+    JobFailure,
+    LocalExecutor,
+    SlurmExecutor,
+    executor_from_settings,
+    get_executor,
+    sbatch_text,
+    slurm_parameters,
+)
+from lidiff_helpers.simulation.md import replica_seed
 
 JOBS = [dict(seed=1, temperature_K=400.0, replica=0), dict(seed=1, temperature_K=450.0,
                                                            replica=1),

@@ -15,7 +15,10 @@ import time
 import numpy as np
 import pytest
 
-from lidiff_helpers import data, finetune, paths, training
+from lidiff_helpers.core import paths
+from lidiff_helpers.io import data
+from lidiff_helpers.training import finetune
+from lidiff_helpers.training import mace_train as training
 
 TINY = paths.ROOT / "tests" / "models" / "tiny-lif.model"
 
@@ -172,7 +175,7 @@ def test_replay_frames_follow_the_study_files():
 
 @pytest.mark.usefixtures("study_data_dir")
 def test_forgetting_frames_drop_the_force_outliers():
-    from lidiff_helpers import evaluation
+    from lidiff_helpers.training import evaluation
 
     fr = evaluation.replay_validation_frames()
     fmax = [np.linalg.norm(a.arrays["REF_forces"], axis=1).max() for a in fr]
@@ -252,7 +255,7 @@ def tiny_runs(tmp_path_factory, study_data_dir):
 
 # issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_ci_runs_train_load_and_predict(tiny_runs):
-    from lidiff_helpers.models import get_calculator
+    from lidiff_helpers.simulation.models import get_calculator
 
     res = tiny_runs["results"]
     assert [r.status for r in res] in (["trained"] * 2, ["skipped"] * 2), [r.message for r in res]
@@ -285,14 +288,14 @@ def test_rerun_skips(tiny_runs):
 
 # issue acceptance test: real mace_run_train, ~30-45 s on a quiet 2-core machine (measured)
 def test_interrupted_run_resumes(tmp_path, study_data_dir):
-    from lidiff_helpers import confound
+    from lidiff_helpers.analysis import confound
 
     cfg = finetune.plan_sweep(TINY, [[2, 4]], [0], epochs=3, n_valid_bulk=1,
                               n_valid_interstitial=2)[0]
     cfg_json = tmp_path / "cfg.json"
     cfg_json.write_text(json.dumps(cfg.to_dict()))
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    cmd = [sys.executable, "-m", "lidiff_helpers.finetune", "run", str(cfg_json),
+    cmd = [sys.executable, "-m", "lidiff_helpers.training.finetune", "run", str(cfg_json),
            "--root", str(tmp_path / "runs")]
     proc = subprocess.Popen(cmd, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -334,8 +337,8 @@ def test_diverse_run_data_asks_only_for_its_candidates(tmp_path):
 @pytest.mark.usefixtures("study_data_dir")
 def test_fit_e0s_recovers_a_known_reference():
     """Labels built as model interaction energy + known E0s give those E0s back."""
-    from lidiff_helpers import parity
-    from lidiff_helpers.models import get_calculator
+    from lidiff_helpers.analysis import parity
+    from lidiff_helpers.simulation.models import get_calculator
 
     calc = get_calculator(str(TINY), verbose=False)
     e0_model = {3: parity.model_e0s(calc)["Li"], 9: parity.model_e0s(calc)["F"]}

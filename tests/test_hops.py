@@ -1,4 +1,4 @@
-"""Hop events in rock-salt LiF: exact counts on scripted trajectories (lidiff_helpers.hops)."""
+"""Hop events in rock-salt LiF: exact counts on scripted trajectories (lidiff_helpers.analysis.hops)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from lidiff_helpers import hops
-from lidiff_helpers.diffusion import WrappedTrajectoryError, diffusion_coefficient
-from lidiff_helpers.trajectory import Trajectory
+from lidiff_helpers.analysis import hops
+from lidiff_helpers.analysis.diffusion import WrappedTrajectoryError, diffusion_coefficient
+from lidiff_helpers.io.trajectory import Trajectory
 
 SCRIPT = [(5.0, "knockoff"), (12.0, "knockoff"), (20.0, "direct"), (27.5, "knockoff"),
           (33.0, "direct"), (40.0, "knockoff"), (46.0, "knockoff")]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lidiff_helpers import labelling
-from lidiff_helpers.structures import lif_supercell
+from lidiff_helpers.simulation.structures import lif_supercell
+from lidiff_helpers.training import labelling
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -69,7 +69,7 @@ def test_missing_pseudopotential_is_named(tmp_path):
 
 
 def test_surrogate_labels_are_the_model_and_marked():
-    from lidiff_helpers import models
+    from lidiff_helpers.simulation import models
 
     frames = [lif_supercell(2, interstitial=k) for k in ("none", "tetrahedral")]
     frames[1].rattle(0.05, seed=2)
@@ -115,7 +115,7 @@ def test_pw_runs_and_labels_a_lif_cell(tmp_path):
 
 
 def test_make_labeller_and_surrogate_resolution(tmp_path):
-    from lidiff_helpers import registry
+    from lidiff_helpers.io import model_registry as registry
 
     assert labelling.resolve_surrogate("foundation", "embedded") == "embedded"
     with pytest.raises(labelling.LabellingError, match="no model 'best' registered"):

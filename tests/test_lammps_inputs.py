@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from ase import units
 
-from lidiff_helpers import data, lammps_inputs
-from lidiff_helpers.md import MDRun
-from lidiff_helpers.structures import lif_supercell, read_lammps_velocities
+from lidiff_helpers.io import data
+from lidiff_helpers.simulation import lammps_inputs
+from lidiff_helpers.simulation.md import MDRun
+from lidiff_helpers.simulation.structures import lif_supercell, read_lammps_velocities
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 

@@ -23,8 +23,8 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
-from lidiff_helpers import md
-from lidiff_helpers.trajectory import open_trajectory
+from lidiff_helpers.io.trajectory import open_trajectory
+from lidiff_helpers.simulation import md
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -348,7 +348,7 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
     assert ok["ps_per_day"] > 0 and 2.0 < ok["min_distance_A"] < 2.6
     assert open_trajectory(tmp_path / ok["trajectory"]).n_frames == 6
     assert ok["provenance"]["packages"]["ase"]
-    from lidiff_helpers import diffusion
+    from lidiff_helpers.analysis import diffusion
 
     done = diffusion.read_manifest(tmp_path / "md" / "manifest.json")
     assert [d["model"] for d in done] == ["Morse-Cu"] and Path(done[0]["trajectory"]).is_dir()
@@ -360,7 +360,8 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
 
 def test_tiny_mace_model_through_the_local_executor(tmp_path):
     """Model loading by spec, float32, the executor entry point and the model hash check."""
-    from lidiff_helpers import executor, models
+    from lidiff_helpers.core import executor
+    from lidiff_helpers.simulation import models
 
     sha = models.model_identity(str(TINY))["sha256"]
     grid = md.build_grid(
@@ -380,8 +381,8 @@ def test_tiny_mace_model_through_the_local_executor(tmp_path):
 
 
 def test_mace_energy_invariant_under_lattice_shifts_of_unwrapped_atoms():
-    from lidiff_helpers import models
-    from lidiff_helpers.structures import lif_supercell
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.simulation.structures import lif_supercell
 
     calc = models.get_calculator(str(TINY), dtype="float64", verbose=False)
     a = lif_supercell(2)
@@ -418,7 +419,7 @@ def test_a_run_owned_by_a_live_process_is_not_started_twice(tmp_path):
 def test_collect_models_foundation_extra_and_registered(tmp_path, capsys):
     import shutil
 
-    from lidiff_helpers import registry
+    from lidiff_helpers.io import model_registry as registry
 
     ft = tmp_path / "ft-naive.model"
     shutil.copy(TINY, ft)

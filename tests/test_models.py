@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from lidiff_helpers import models
+from lidiff_helpers.simulation import models
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from lidiff_helpers import paths
-from lidiff_helpers.run import execute, notebooks
+from lidiff_helpers.core import paths
+from lidiff_helpers.runner.run import execute, notebooks
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_kernel_is_this_interpreter_even_with_a_stale_user_kernelspec(tmp_path, 
 
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from lidiff_helpers.run import ensure_kernel
+    from lidiff_helpers.runner.run import ensure_kernel
 
     stale = tmp_path / "user" / "kernels" / "python3"
     stale.mkdir(parents=True)

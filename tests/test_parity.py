@@ -1,4 +1,4 @@
-"""DFT parity metrics and the energy-offset rule (lidiff_helpers.parity)."""
+"""DFT parity metrics and the energy-offset rule (lidiff_helpers.analysis.parity)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 
-from lidiff_helpers import data, parity
+from lidiff_helpers.analysis import parity
+from lidiff_helpers.io import data
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -191,7 +192,7 @@ def test_select_frames_stratified_and_seeded():
 def test_model_e0s_of_tiny_model_are_the_study_e0s():
     from ase.calculators.emt import EMT
 
-    from lidiff_helpers import models
+    from lidiff_helpers.simulation import models
 
     e0s = parity.model_e0s(models.get_calculator(str(TINY), verbose=False))
     assert e0s == pytest.approx(data.E0S_EV)
@@ -199,7 +200,7 @@ def test_model_e0s_of_tiny_model_are_the_study_e0s():
 
 
 def test_tiny_model_on_held_out_frames(study_data_dir):
-    from lidiff_helpers import models
+    from lidiff_helpers.simulation import models
 
     frames = parity.select_frames(data.test_set(), 2, seed=0)
     assert sorted(a.info["kind"] for a in frames) == ["bulk", "interstitial"]

@@ -1,4 +1,4 @@
-"""Phonons with phonopy (lidiff_helpers.phonons): invariants and known answers."""
+"""Phonons with phonopy (lidiff_helpers.simulation.phonons): invariants and known answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from ase import units
 from ase.calculators.emt import EMT
 
-from lidiff_helpers import bulk, phonons
+from lidiff_helpers.simulation import bulk, phonons
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -57,7 +57,7 @@ def test_result_round_trip(cu_phonons):
 def test_rocksalt_with_tiny_model():
     """Rock salt (2-atom basis): 6 modes, 3 acoustic zero at Gamma, optical > 0, two
     displacements in the 64-atom supercell of the conventional cell."""
-    from lidiff_helpers import models
+    from lidiff_helpers.simulation import models
 
     calc = models.get_calculator(str(TINY), verbose=False)
     at = bulk.rocksalt_lif(3.87)

@@ -8,8 +8,9 @@ import json
 import nbformat
 import pytest
 
-from lidiff_helpers import notebook, paths, profiles
-from lidiff_helpers.run import _split_overrides, main, notebooks
+from lidiff_helpers.core import paths
+from lidiff_helpers.runner import notebook, profiles
+from lidiff_helpers.runner.run import _split_overrides, main, notebooks
 
 
 def test_every_notebook_has_a_profile_file():

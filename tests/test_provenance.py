@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 
+import tomllib
 import yaml
 
-from lidiff_helpers import paths, provenance
+from lidiff_helpers.core import paths, provenance
 
 
 def test_sha256_file_matches_hashlib(tmp_path):

@@ -1,4 +1,4 @@
-"""Partial RDFs (lidiff_helpers.rdf): perfect-lattice peaks, normalisation, peak finder."""
+"""Partial RDFs (lidiff_helpers.analysis.rdf): perfect-lattice peaks, normalisation, peak finder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from ase import Atoms
 from ase.build import bulk as ase_bulk
 from ase.calculators.emt import EMT
 
-from lidiff_helpers import bulk, rdf
+from lidiff_helpers.analysis import rdf
+from lidiff_helpers.simulation import bulk
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -90,7 +91,7 @@ def test_nvt_frames_hold_temperature_emt():
 
 
 def test_nvt_rdf_tiny_model():
-    from lidiff_helpers import models
+    from lidiff_helpers.simulation import models
 
     calc = models.get_calculator(str(TINY), dtype="float32", verbose=False)
     res = rdf.nvt_rdf(calc, bulk.rocksalt_lif(3.87, repeat=2), n_equil_steps=5, n_steps=10,

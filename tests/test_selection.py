@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lidiff_helpers import data, selection
+from lidiff_helpers.io import data
+from lidiff_helpers.training import selection
 
 
 def _clusters(n_clusters=6, sizes=None, dim=12, seed=0, spread=0.05):
@@ -132,7 +133,7 @@ def test_pool_max_bounds_the_candidates():
 
 @pytest.mark.usefixtures("study_data_dir")
 def test_real_mace_descriptors_are_cached(tmp_path, monkeypatch):
-    from lidiff_helpers import paths
+    from lidiff_helpers.core import paths
 
     tiny = str(paths.ROOT / "tests" / "models" / "tiny-lif.model")
     hs = selection.diverse_candidate_hashes(seed=0, pool_max=2)

@@ -7,8 +7,9 @@ import pytest
 from ase import units
 from ase.neighborlist import neighbor_list
 
-from lidiff_helpers import data, structures
-from lidiff_helpers.structures import LIF_LATTICE_A, lif_supercell, load_start_structure
+from lidiff_helpers.io import data
+from lidiff_helpers.simulation import structures
+from lidiff_helpers.simulation.structures import LIF_LATTICE_A, lif_supercell, load_start_structure
 
 
 def test_lattice_constant_is_the_studys_box_over_five():

@@ -11,7 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lidiff_helpers import data, training
+from lidiff_helpers.io import data
+from lidiff_helpers.training import mace_train as training
 
 HERE = Path(__file__).resolve().parent
 

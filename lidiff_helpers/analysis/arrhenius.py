@@ -1,0 +1,270 @@
+r"""Arrhenius fits of diffusion coefficients (the study's Eq. 3).
+
+.. math::  D(T) = D_0 \exp\!\left(-\frac{E_a}{k_B T}\right),
+           \qquad \ln D = \ln D_0 - E_a \cdot \frac{1}{k_B T}
+
+:func:`fit_arrhenius` is a weighted least-squares fit of ln D against 1/(k_B T), with
+parameters (ln D0, Ea). Weights are 1/sigma_lnD^2 with sigma_lnD = D_err / D (first-order
+error of a logarithm). The parameter covariance is (X^T W X)^-1, multiplied by the
+reduced chi^2 when that exceeds 1 (Birge ratio: the scatter of the points is larger than
+their stated errors, so the stated errors alone would understate the uncertainty of Ea).
+Without errors the fit is ordinary least squares with the residual variance (needs >= 3
+temperatures for an uncertainty). ``D0_err_cm2_s`` = D0 x sigma(ln D0), the first-order
+error; the interval is asymmetric in D0 (``D0_interval_cm2_s``).
+:meth:`ArrheniusFit.predict` propagates the full covariance to D(T).
+
+k_B = 8.617333262e-5 eV/K (CODATA 2018, exact in the SI).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "K_B_EV_PER_K",
+    "ArrheniusFit",
+    "ArrheniusPrediction",
+    "arrhenius_D_cm2_s",
+    "fit_arrhenius",
+    "fit_by_model",
+    "table3",
+]
+
+#: Boltzmann constant, eV/K
+K_B_EV_PER_K = 8.617333262e-5
+
+
+def arrhenius_D_cm2_s(temperature_K, Ea_eV: float, D0_cm2_s: float):
+    """D = D0 exp(-Ea / (k_B T)) in cm^2/s (Eq. 3 of the study)."""
+    T = np.asarray(temperature_K, dtype=float)
+    out = D0_cm2_s * np.exp(-Ea_eV / (K_B_EV_PER_K * T))
+    return float(out) if out.ndim == 0 else out
+
+
+class ArrheniusPrediction(NamedTuple):
+    """D (cm^2/s) predicted by a fit, with its propagated standard error."""
+
+    D_cm2_s: np.ndarray | float
+    D_err_cm2_s: np.ndarray | float
+
+
+@dataclass(frozen=True, eq=False)
+class ArrheniusFit:
+    """Result of an Arrhenius fit.
+
+    Attributes
+    ----------
+    Ea_eV, Ea_err_eV : activation energy and its standard error, eV
+    D0_cm2_s, D0_err_cm2_s : pre-exponential factor and its first-order error, cm^2/s
+    ln_D0 : natural log of D0 in cm^2/s
+    covariance : 2x2 covariance of (ln D0 [ln cm^2/s], Ea [eV])
+    n_points : number of temperatures fitted
+    chi2_reduced : reduced chi^2 of a weighted fit (nan unweighted or with 2 points)
+    birge_scaled : whether the covariance was multiplied by chi2_reduced
+    T_K, D_cm2_s, D_err_cm2_s : the fitted data (errors may be None)
+    """
+
+    Ea_eV: float
+    Ea_err_eV: float
+    D0_cm2_s: float
+    D0_err_cm2_s: float
+    ln_D0: float
+    covariance: np.ndarray
+    n_points: int
+    chi2_reduced: float = float("nan")
+    birge_scaled: bool = False
+    T_K: np.ndarray | None = None
+    D_cm2_s: np.ndarray | None = None
+    D_err_cm2_s: np.ndarray | None = None
+
+    @classmethod
+    def from_parameters(cls, Ea_eV: float, D0_cm2_s: float, Ea_err_eV: float = 0.0,
+                        D0_err_cm2_s: float = 0.0) -> ArrheniusFit:
+        """A fit object from published parameters (errors taken as uncorrelated)."""
+        sig_ln = D0_err_cm2_s / D0_cm2_s if D0_cm2_s else 0.0
+        cov = np.diag([sig_ln ** 2, float(Ea_err_eV) ** 2])
+        return cls(Ea_eV=float(Ea_eV), Ea_err_eV=float(Ea_err_eV), D0_cm2_s=float(D0_cm2_s),
+                   D0_err_cm2_s=float(D0_err_cm2_s), ln_D0=math.log(D0_cm2_s), covariance=cov,
+                   n_points=0)
+
+    @property
+    def D0_interval_cm2_s(self) -> tuple[float, float]:
+        """exp(ln D0 -/+ sigma): the one-sigma interval of D0, cm^2/s."""
+        s = math.sqrt(self.covariance[0, 0])
+        return (math.exp(self.ln_D0 - s), math.exp(self.ln_D0 + s))
+
+    def predict(self, temperature_K) -> ArrheniusPrediction:
+        """D(T) in cm^2/s and its standard error propagated from the covariance.
+
+        Parameters
+        ----------
+        temperature_K : float or array, K
+        """
+        T = np.asarray(temperature_K, dtype=float)
+        x = 1.0 / (K_B_EV_PER_K * T)
+        D = np.exp(self.ln_D0 - self.Ea_eV * x)
+        c = self.covariance
+        var = c[0, 0] + x ** 2 * c[1, 1] - 2 * x * c[0, 1]
+        err = D * np.sqrt(np.maximum(var, 0.0))
+        if T.ndim == 0:
+            return ArrheniusPrediction(float(D), float(err))
+        return ArrheniusPrediction(D, err)
+
+    def as_row(self) -> dict:
+        return {"Ea_eV": self.Ea_eV, "Ea_err_eV": self.Ea_err_eV, "D0_cm2_s": self.D0_cm2_s,
+                "D0_err_cm2_s": self.D0_err_cm2_s, "n_temperatures": self.n_points,
+                "chi2_reduced": self.chi2_reduced}
+
+
+def fit_arrhenius(T_K: Sequence[float], D_cm2_s: Sequence[float],
+                  D_err_cm2_s: Sequence[float] | None = None, *,
+                  birge: bool = True) -> ArrheniusFit:
+    """Weighted least-squares fit of ln D against 1/(k_B T) (Eq. 3 of the study).
+
+    Parameters
+    ----------
+    T_K : temperatures, K (at least 2 distinct)
+    D_cm2_s : diffusion coefficients, cm^2/s (> 0)
+    D_err_cm2_s : their standard errors, cm^2/s; None for an unweighted fit
+    birge : scale the covariance by the reduced chi^2 when it exceeds 1
+
+    Returns
+    -------
+    ArrheniusFit
+        ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``D0_err_cm2_s``, ``covariance`` and
+        :meth:`~ArrheniusFit.predict`.
+
+    Raises
+    ------
+    ValueError
+        for non-positive D or errors, or fewer than two distinct temperatures.
+    """
+    T = np.asarray(T_K, dtype=float)
+    D = np.asarray(D_cm2_s, dtype=float)
+    if T.shape != D.shape or T.ndim != 1:
+        raise ValueError("T_K and D_cm2_s must be 1-D and the same length")
+    if np.any(D <= 0) or np.any(T <= 0):
+        raise ValueError(f"D and T must be positive (D = {D.tolist()})")
+    if np.unique(T).size < 2:
+        raise ValueError("an Arrhenius fit needs at least two distinct temperatures")
+    x = 1.0 / (K_B_EV_PER_K * T)
+    y = np.log(D)
+    X = np.column_stack([np.ones_like(x), -x])
+    n = T.size
+    chi2_red = float("nan")
+    scaled = False
+    if D_err_cm2_s is not None:
+        E = np.asarray(D_err_cm2_s, dtype=float)
+        if E.shape != D.shape or np.any(~np.isfinite(E)) or np.any(E <= 0):
+            raise ValueError(f"D_err_cm2_s must be positive and finite (got {E.tolist()})")
+        w = (D / E) ** 2
+        A = X.T @ (w[:, None] * X)
+        cov = np.linalg.inv(A)
+        beta = cov @ (X.T @ (w * y))
+        resid = y - X @ beta
+        if n > 2:
+            chi2_red = float((w * resid ** 2).sum() / (n - 2))
+            if birge and chi2_red > 1:
+                cov = cov * chi2_red
+                scaled = True
+        err_in = E
+    else:
+        A = X.T @ X
+        beta = np.linalg.solve(A, X.T @ y)
+        resid = y - X @ beta
+        s2 = float((resid ** 2).sum() / (n - 2)) if n > 2 else float("nan")
+        cov = np.linalg.inv(A) * s2
+        err_in = None
+    ln_D0, Ea = float(beta[0]), float(beta[1])
+    D0 = math.exp(ln_D0)
+    return ArrheniusFit(Ea_eV=Ea, Ea_err_eV=float(math.sqrt(cov[1, 1])) if np.isfinite(cov[1, 1])
+                        else float("nan"),
+                        D0_cm2_s=D0, D0_err_cm2_s=D0 * math.sqrt(cov[0, 0])
+                        if np.isfinite(cov[0, 0]) else float("nan"),
+                        ln_D0=ln_D0, covariance=cov, n_points=n, chi2_reduced=chi2_red,
+                        birge_scaled=scaled, T_K=T, D_cm2_s=D, D_err_cm2_s=err_in)
+
+
+def fit_by_model(table, *, model_col: str = "model", T_col: str = "temperature_K",
+                 D_col: str = "D_cm2_s", err_col: str | None = "D_err_cm2_s"
+                 ) -> dict[str, ArrheniusFit]:
+    """One Arrhenius fit per model of a table with one row per (model, temperature).
+
+    Rows with D <= 0 (a noisy MSD slope of a short run) are left out: ln D does not
+    exist. Models with fewer than two temperatures left are skipped. Rows with a missing
+    or non-positive error are fitted unweighted (for the whole model).
+    """
+    fits = {}
+    for model, g in table.groupby(model_col, sort=False):
+        g = g[g[D_col] > 0]
+        if g[T_col].nunique() < 2:
+            continue
+        err = None
+        if err_col is not None and err_col in g and np.all(np.isfinite(g[err_col])) \
+                and np.all(g[err_col] > 0):
+            err = g[err_col].to_numpy()
+        fits[str(model)] = fit_arrhenius(g[T_col].to_numpy(), g[D_col].to_numpy(), err)
+    return fits
+
+
+def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
+           temperatures_K: Sequence[float] = (450.0, 500.0),
+           aliases: Mapping[str, str] | None = None):
+    """The study's Table 3 layout for our fits, with the study's values alongside.
+
+    Parameters
+    ----------
+    fits : model -> fit
+    reference : model -> :class:`lidiff_helpers.core.reference.ArrheniusReference`
+        (default: the study's Table 3; matched case-insensitively, missing -> NaN)
+    temperatures_K : temperatures of the D columns
+    aliases : our model label -> study model label, where they differ (e.g. synthetic
+        runs generated with the DeePMD law -> ``"deepmd"``)
+
+    Returns
+    -------
+    pandas.DataFrame
+        one row per fitted model, then one per study model we did not fit; columns
+        ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``D0_err_cm2_s``, ``D_<T>K_cm2_s``,
+        ``D_<T>K_err_cm2_s`` and ``study_*`` counterparts.
+    """
+    import pandas as pd
+
+    from lidiff_helpers.core.reference import TABLE3
+
+    ref = {k.lower(): v for k, v in (TABLE3 if reference is None else reference).items()}
+    aliases = {str(k).lower(): str(v).lower() for k, v in (aliases or {}).items()}
+    rows, matched = [], set()
+    for model, fit in fits.items():
+        row = {"model": model, **fit.as_row()}
+        for T in temperatures_K:
+            p = fit.predict(T)
+            row[f"D_{T:g}K_cm2_s"] = p.D_cm2_s
+            row[f"D_{T:g}K_err_cm2_s"] = p.D_err_cm2_s
+        key = aliases.get(str(model).lower(), str(model).lower())
+        r = ref.get(key)
+        if r is not None:
+            matched.add(key)
+        row["study_model"] = r.model if r is not None else ""
+        row.update(_study_cols(r, temperatures_K))
+        rows.append(row)
+    for key, r in ref.items():
+        if key not in matched:
+            rows.append({"model": "", "study_model": r.model, **_study_cols(r, temperatures_K)})
+    return pd.DataFrame(rows)
+
+
+def _study_cols(r, temperatures_K) -> dict:
+    nan = float("nan")
+    out = {"study_Ea_eV": r.Ea_eV if r else nan,
+           "study_Ea_err_eV": (r.Ea_err_eV if r and r.Ea_err_eV is not None else nan),
+           "study_D0_cm2_s": r.D0_cm2_s if r else nan}
+    for T in temperatures_K:
+        v = r.D_at_cm2_s(T) if r else None
+        out[f"study_D_{T:g}K_cm2_s"] = nan if v is None else v
+    return out

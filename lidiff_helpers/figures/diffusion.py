@@ -1,0 +1,289 @@
+"""Figures of notebook 05 (diffusion and Arrhenius analysis); no computation here.
+
+Each function takes results of :mod:`lidiff_helpers.analysis.diffusion`, :mod:`~lidiff_helpers.analysis.arrhenius`
+and :mod:`~lidiff_helpers.analysis.hops` and returns a matplotlib figure; axes carry units. Figure
+numbers follow the study (Alghamdi et al., J. Phys. Energy 2026): Figure 1 knock-off
+snapshots, Figure 2 Arrhenius plot, Figure 3 D per model at 400 and 450 K.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lidiff_helpers.analysis.arrhenius import ArrheniusFit, arrhenius_D_cm2_s
+from lidiff_helpers.core import paths
+
+__all__ = [
+    "benchmark_markdown",
+    "event_widget",
+    "first_knockoff",
+    "plot_D_at_temperatures",
+    "plot_arrhenius",
+    "plot_haven_ratio",
+    "plot_hop_counts",
+    "plot_knockoff_snapshots",
+    "plot_msd_fits",
+    "title",
+]
+
+_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+
+def title(text: str, synthetic: bool) -> str:
+    """Figure title, prefixed ``SYNTHETIC`` for synthetic trajectories."""
+    return f"SYNTHETIC trajectories (known D, DeePMD Ea/D0) - {text}" if synthetic else text
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_msd_fits(analyses, *, synthetic: bool, max_models: int = 4):
+    """MSD (chosen convention) of replica 0 per temperature, fit window shaded, fit dashed."""
+    plt = _plt()
+    tab = analyses.table
+    models = list(dict.fromkeys(tab["model"]))[:max_models]
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        g = tab[(tab["model"] == model)].sort_values(["temperature_K", "replica"])
+        g = g.drop_duplicates("temperature_K")
+        for c, (k, row) in zip(_COLORS * 4, g.iterrows()):
+            res = analyses.results[k]
+            t0, t1 = res.fit_window_ps
+            tmax = min(res.lag_ps[-1], 2 * t1)
+            sel = res.lag_ps <= tmax
+            step = max(1, int(sel.sum() // 400))
+            ax.plot(res.lag_ps[sel][::step], res.msd_A2[sel][::step], color=c, lw=1,
+                    label=f"{row['temperature_K']:g} K")
+            tt = np.array([0, tmax])
+            ax.plot(tt, 6 * res.D_cm2_s / 1e-4 * tt + res.fit_intercept_A2, "--", color=c,
+                    lw=0.8)
+            ax.axvspan(t0, t1, color=c, alpha=0.06)
+        conv = tab["convention"].iloc[0]
+        ylab = {"defect": r"$\sum_i$ MSD$_i$ / $\AA^2$", "tracer": r"MSD per Li / $\AA^2$",
+                "collective": r"$|\sum_i \Delta r_i|^2$ / $\AA^2$"}[conv]
+        ax.set(xlabel="t / ps", ylabel=ylab, title=f"{model} ({conv} convention)")
+        ax.legend(fontsize=7)
+    fig.suptitle(title("MSD with fit windows (shaded) and fits (dashed)", synthetic), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_arrhenius(rep_table, fits: Mapping[str, ArrheniusFit], *, synthetic: bool,
+                   reference=None, T_range_K: Sequence[float] = (280.0, 620.0)):
+    """Figure 2: ln D vs 1000/T with error bars, fits and the DeePMD reference line.
+
+    Parameters
+    ----------
+    rep_table : replica-averaged table (model, temperature_K, D_cm2_s, D_err_cm2_s)
+    fits : model -> ArrheniusFit
+    reference : :class:`lidiff_helpers.core.reference.ArrheniusReference` drawn dashed
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    t_data = rep_table["temperature_K"].to_numpy(dtype=float)
+    lo, hi = T_range_K
+    if t_data.size:                    # the lines span the data too (e.g. quick: 800-1000 K)
+        lo, hi = min(lo, 0.95 * t_data.min()), max(hi, 1.05 * t_data.max())
+    T = np.linspace(lo, hi, 100)
+    dropped = []
+    for c, (model, g) in zip(_COLORS * 4, rep_table.groupby("model", sort=False)):
+        pos = g["D_cm2_s"].to_numpy() > 0      # ln D: a fitted D <= 0 (noise) cannot be drawn
+        dropped += [f"{model} {t:g} K" for t in g["temperature_K"].to_numpy()[~pos]]
+        g = g[pos]
+        x = 1000 / g["temperature_K"].to_numpy()
+        y = np.log(g["D_cm2_s"].to_numpy())
+        yerr = np.abs(g["D_err_cm2_s"].to_numpy() / g["D_cm2_s"].to_numpy())
+        ax.errorbar(x, y, yerr=yerr, fmt="o", color=c, capsize=3, label=model)
+        if model in fits:
+            f = fits[model]
+            lab = f"fit: Ea = {f.Ea_eV:.3f} ± {f.Ea_err_eV:.3f} eV"
+            ax.plot(1000 / T, np.log(f.predict(T).D_cm2_s), color=c, lw=1, label=lab)
+    if reference is not None:
+        ax.plot(1000 / T, np.log(arrhenius_D_cm2_s(T, reference.Ea_eV, reference.D0_cm2_s)),
+                "k--", lw=1, label=f"study {reference.model}: Ea = {reference.Ea_eV} eV, "
+                f"D0 = {reference.D0_cm2_s:g} cm²/s")
+    ax.set(xlabel="1000 / T / K$^{-1}$", ylabel="ln(D / cm$^2$ s$^{-1}$)")
+    if dropped:
+        ax.text(0.02, 0.02, "D <= 0 (too short / noisy), not shown nor fitted: "
+                + ", ".join(dropped), transform=ax.transAxes, fontsize=6, color="crimson")
+    ax.legend(fontsize=7)
+    ax.set_title(title("Figure 2: Arrhenius plot", synthetic), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_D_at_temperatures(rep_table, temperatures_K: Sequence[float], *, synthetic: bool,
+                           reference=None):
+    """Figure 3: D per model at each temperature, DeePMD reference dashed.
+
+    The reference at a temperature the study tabulates (450, 500 K) is its Table 3
+    value; elsewhere (400 K) it is D0 exp(-Ea/kT) from its Table 3 Ea and D0.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(temperatures_K), figsize=(4.2 * len(temperatures_K), 3.8),
+                             squeeze=False)
+    for ax, T in zip(axes[0], temperatures_K):
+        g = rep_table[np.isclose(rep_table["temperature_K"], T)]
+        models = list(g["model"])
+        ax.errorbar(range(len(models)), g["D_cm2_s"] * 1e6, yerr=g["D_err_cm2_s"] * 1e6,
+                    fmt="o", capsize=4, color="tab:blue")
+        ax.set_xticks(range(len(models)), models, rotation=20, fontsize=8)
+        if reference is not None:
+            tab = reference.D_at_cm2_s(T)
+            D_ref = tab if tab is not None else arrhenius_D_cm2_s(T, reference.Ea_eV,
+                                                                 reference.D0_cm2_s)
+            how = "Table 3" if tab is not None else "Table 3 Ea, D0"
+            ax.axhline(D_ref * 1e6, color="k", ls="--", lw=1,
+                       label=f"study {reference.model} ({how})")
+            ax.legend(fontsize=7)
+        if not models:
+            ax.text(0.5, 0.5, f"no runs at {T:g} K", ha="center", transform=ax.transAxes)
+        ax.set(ylabel="D / 10$^{-6}$ cm$^2$ s$^{-1}$", title=f"{T:g} K")
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(-0.7, max(len(models), 1) - 0.3)
+    fig.suptitle(title("Figure 3: D per model", synthetic), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_hop_counts(table, *, synthetic: bool):
+    """Detected knock-off and direct hops per ns vs temperature, per model (replica mean)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    if "n_knockoff" not in table:
+        ax.text(0.5, 0.5, "no hop analysis", ha="center", transform=ax.transAxes)
+        return fig
+    for c, (model, g) in zip(_COLORS * 4, table.groupby("model", sort=False)):
+        m = g.groupby("temperature_K").agg(ko=("n_knockoff", "sum"), di=("n_direct", "sum"),
+                                           dur=("duration_ps", "sum")).reset_index()
+        ax.plot(m["temperature_K"], m["ko"] / m["dur"] * 1e3, "o-", color=c,
+                label=f"{model}: knock-off")
+        ax.plot(m["temperature_K"], m["di"] / m["dur"] * 1e3, "s:", color=c,
+                label=f"{model}: direct interstitial")
+    ax.set(xlabel="T / K", ylabel="events / ns", yscale="log")
+    ax.legend(fontsize=7)
+    ax.set_title(title("Hop events per temperature", synthetic), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_haven_ratio(table, *, synthetic: bool):
+    """Haven ratio D_defect / D_collective per run vs temperature."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for c, (model, g) in zip(_COLORS * 4, table.groupby("model", sort=False)):
+        ax.errorbar(g["temperature_K"], g["haven_ratio"], yerr=g["haven_ratio_err"], fmt="o",
+                    color=c, capsize=3, label=model, alpha=0.8)
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.set(xlabel="T / K", ylabel="Haven ratio $H_R$ = D$_{defect}$ / D$_{collective}$")
+    ax.legend(fontsize=7)
+    ax.set_title(title("Haven ratio", synthetic), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def first_knockoff(analyses):
+    """(row index, HopEvent) of the first knock-off with room before/after it, or None."""
+    for k, h in analyses.hops.items():
+        n = len(h.n_interstitial)
+        for e in h.of_kind("knockoff"):
+            if e.frame_left > 10 and e.frame < n - 11:
+                return k, e
+    return None
+
+
+def _local_atoms(pos, numbers, center, box, radius, keep):
+    from ase import Atoms
+
+    d = pos - center
+    d -= box * np.round(d / box)
+    sel = np.flatnonzero((np.linalg.norm(d, axis=1) < radius) | np.isin(np.arange(len(d)), keep))
+    return Atoms(numbers=numbers[sel], positions=d[sel]), sel
+
+
+def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, radius_A: float = 3.6,
+                            offset_ps: float = 0.5, rotation: str = "15x,25y,0z"):
+    """Figure 1: before / during / after a knock-off, as static ASE drawings.
+
+    Atoms within ``radius_A`` of the exchanged lattice site (minimum image) are drawn;
+    the incoming interstitial Li is red, the knocked-off Li blue, other Li grey, F green.
+    """
+    from ase.visualize.plot import plot_atoms
+
+    from lidiff_helpers.analysis.diffusion import load_trajectory
+
+    plt = _plt()
+    traj = load_trajectory(trajectory)
+    dt = traj.timestep_ps
+    n = traj.positions_A.shape[0]
+    k = max(1, round(offset_ps / dt))
+    frames = {"before": max(0, event.frame_left - k),
+              "during": (event.frame_left + event.frame) // 2,
+              "after": min(n - 1, event.frame + k)}
+    box = np.diag(traj.cell_A)
+    a_in, a_out = event.atoms
+    center = np.asarray(traj.positions_A[event.frame, a_in], float)
+    ref_pos = np.asarray(traj.positions_A[frames["during"]], float)
+    _, sel = _local_atoms(ref_pos, traj.numbers, center, box, radius_A, [a_in, a_out])
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4))
+    for ax, (name, f) in zip(axes, frames.items()):
+        pos = np.asarray(traj.positions_A[f], float)
+        d = pos[sel] - center
+        d -= box * np.round(d / box)
+        from ase import Atoms
+
+        atoms = Atoms(numbers=traj.numbers[sel], positions=d)
+        colors = ["tab:red" if i == a_in else "tab:blue" if i == a_out else
+                  ("0.75" if z == 3 else "tab:green") for i, z in zip(sel, traj.numbers[sel])]
+        radii = [0.45 if z == 3 else 0.6 for z in traj.numbers[sel]]
+        plot_atoms(atoms, ax, rotation=rotation, colors=colors, radii=radii)
+        ax.set_title(f"{name}: t = {traj.time_ps[f] - traj.time_ps[0]:.1f} ps", fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle(title(f"Figure 1: knock-off at {event.time_ps:.1f} ps (red: interstitial Li "
+                       "in, blue: lattice Li out)", synthetic), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def event_widget(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.0):
+    """An nglview widget of the frames around ``event``, or None without nglview.
+
+    Only for interactive JupyterLab sessions; notebook 05 calls it only when its
+    ``show_widget`` parameter is true, so headless (papermill) runs never need it.
+    """
+    try:
+        import nglview
+    except ImportError:
+        return None
+    from lidiff_helpers.analysis.diffusion import load_trajectory
+
+    traj = load_trajectory(trajectory)
+    k = max(1, round(pad_ps / traj.timestep_ps))
+    box = np.diag(traj.cell_A)
+    center = np.asarray(traj.positions_A[event.frame, event.atoms[0]], float)
+    frames = range(max(0, event.frame_left - k), min(traj.positions_A.shape[0], event.frame + k))
+    ref = np.asarray(traj.positions_A[event.frame], float)
+    _, sel = _local_atoms(ref, traj.numbers, center, box, radius_A, list(event.atoms))
+    from ase import Atoms
+
+    images = []
+    for f in frames:
+        d = np.asarray(traj.positions_A[f], float)[sel] - center
+        d -= box * np.round(d / box)
+        images.append(Atoms(numbers=traj.numbers[sel], positions=d))
+    return nglview.show_asetraj(images)
+
+
+def benchmark_markdown(path: str | os.PathLike | None = None) -> str:
+    """The measured MSD benchmark (``benchmarks/RESULTS_msd.md``) as markdown text."""
+    p = Path(path) if path is not None else paths.ROOT / "benchmarks" / "RESULTS_msd.md"
+    if not p.is_file():
+        return f"_No benchmark results yet: run `python benchmarks/bench_msd.py` ({p})._"
+    return p.read_text()

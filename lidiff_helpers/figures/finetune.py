@@ -1,0 +1,110 @@
+"""Figures of the fine-tuning sweeps (notebook 02): learning curves, error vs data size.
+
+Axes carry units; every function returns a matplotlib Figure for ``run.save_figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["error_vs_size", "learning_curves", "strategy_bars"]
+
+_METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
+
+
+def _style(method: str) -> tuple[str, str]:
+    if method in _METHOD_STYLE:
+        return _METHOD_STYLE[method]
+    n = int(method.rsplit("pt", 1)[-1]) if "pt" in method else 0
+    colors = {100: "C1", 1000: "C2", 10000: "C4"}
+    return colors.get(n, "C5"), "^"
+
+
+def learning_curves(results: Sequence, metric: str = "rmse_f_meV_A"):
+    """Validation force RMSE per epoch: fine-tuned head (left), replay head (right).
+
+    ``results``: :class:`lidiff_helpers.training.finetune.FinetuneResult` (finished ones used).
+    """
+    import matplotlib.pyplot as plt
+
+    from lidiff_helpers.training.finetune import learning_curve
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    any_pt = False
+    for r in results:
+        if not r.ok:
+            continue
+        lc = learning_curve(r.workdir)
+        color, marker = _style(r.config.arm)
+        ls = "-" if r.config.selection == "random" else "--"
+        for ax, head in zip(axes, ("Default", "pt_head")):
+            d = lc[lc["head"] == head]
+            if d.empty:
+                continue
+            any_pt |= head == "pt_head"
+            ax.plot(d["epoch"] + 1, d[metric], ls=ls, marker=marker, ms=3, color=color,
+                    label=r.config.label)
+    unit = metric.split("_")[-2] + "/" + metric.split("_")[-1]
+    axes[0].set_title("fine-tuned head (LiF validation frames)")
+    axes[1].set_title("replay head pt_head (MPtrj validation frames)")
+    for ax in axes:
+        ax.set_xlabel("epoch (0 = before training)")
+        ax.set_ylabel(f"force RMSE / {unit}")
+        ax.set_yscale("log")
+    if not any_pt:
+        axes[1].text(0.5, 0.5, "no multihead run", ha="center", transform=axes[1].transAxes)
+    axes[0].legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def error_vs_size(table, baseline: dict | None = None,
+                  metrics: Sequence[str] = ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A")):
+    """Test-set force RMSE against the number of fine-tuning frames, per method/selection.
+
+    ``table``: :func:`lidiff_helpers.training.evaluation.sweep_table`; ``baseline``: the
+    foundation model's row (zero-shot), drawn as a horizontal line.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
+    axes = np.atleast_1d(axes)
+    ok = table[table["status"].isin(["trained", "resumed", "skipped"])]
+    for ax, m in zip(axes, metrics):
+        if m not in ok:
+            continue
+        for (method, sel), g in ok.groupby(["method", "selection"]):
+            g = g.groupby("n_frames")[m].agg(["mean", "min", "max"]).reset_index()
+            color, marker = _style(method)
+            ax.errorbar(g["n_frames"], g["mean"], yerr=[g["mean"] - g["min"], g["max"] - g["mean"]],
+                        color=color, marker=marker, ls="-" if sel == "random" else "--",
+                        capsize=3, label=f"{method} ({sel})")
+        if baseline and m in baseline:
+            ax.axhline(baseline[m], color="k", ls=":", lw=1, label="foundation (zero-shot)")
+        kind = m.split("_")[0]
+        ax.set_xlabel("fine-tuning frames")
+        ax.set_ylabel(f"{kind} test force RMSE / meV/A")
+        ax.set_title(f"held-out {kind} frames")
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def strategy_bars(table, metric: str = "interstitial_F_rmse_meV_A", target: float | None = 30.0):
+    """One bar per run (naive / multihead / scratch ...) of a test-set metric."""
+    import matplotlib.pyplot as plt
+
+    ok = table.dropna(subset=[metric])
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(ok), 3.6))
+    colors = [_style(m)[0] for m in ok["method"]]
+    ax.bar(range(len(ok)), ok[metric], color=colors)
+    ax.set_xticks(range(len(ok)), ok["run"], rotation=30, ha="right", fontsize=7)
+    if target is not None:
+        ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g} meV/A")
+        ax.legend(fontsize=7)
+    ax.set_ylabel(f"{metric.split('_')[0]} test force RMSE / meV/A")
+    fig.tight_layout()
+    return fig

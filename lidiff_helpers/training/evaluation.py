@@ -1,0 +1,199 @@
+"""Errors of the fine-tuned models: held-out test set by frame kind, and forgetting.
+
+The test-set errors come from :mod:`lidiff_helpers.analysis.parity` (the shared parity code of
+notebook 01: energy per atom, force components, Voigt stress; RMSE by ``bulk`` and
+``interstitial``), with its resumable prediction cache in each run folder. Models
+fine-tuned here use the study's E0s, so no energy offset is removed
+(``energy_reference="study"``); a foundation model's offset is handled by
+:func:`lidiff_helpers.analysis.parity.decide_energy_offset` and reported.
+
+Forgetting is the force RMSE on the study's MPtrj replay validation frames
+(:func:`replay_force_rmse`): through the replay head ``pt_head`` for multihead models,
+through the only head otherwise, and only on frames made of elements the model knows
+(a naive fine-tune keeps Li and F only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lidiff_helpers.analysis import parity
+
+__all__ = [
+    "evaluate_model",
+    "model_row",
+    "replay_force_rmse",
+    "replay_validation_frames",
+    "sweep_table",
+    "test_frames",
+]
+
+
+def test_frames(n_test: int | None = None, seed: int = 0) -> list:
+    """The held-out test frames (:func:`lidiff_helpers.io.data.test_set`), or a seeded
+    stratified subset of ``n_test`` of them (:func:`lidiff_helpers.analysis.parity.select_frames`)."""
+    from lidiff_helpers.io import data
+
+    return parity.select_frames(data.test_set(), n_test, seed)
+
+
+test_frames.__test__ = False
+
+
+def replay_validation_frames(max_force_eV_A: float | None = 10.0, n_frames: int | None = None,
+                             seed: int = 0) -> list:
+    """The study's MPtrj replay validation frames (valid_mp_finetuning-MACE_100.xyz)
+    for the forgetting metric, without the outliers whose largest atomic force exceeds
+    ``max_force_eV_A`` (one frame reaches 197 eV/A and would dominate any RMSE; the
+    embedded model's pretraining drops the same frames, :data:`lidiff_helpers.training.embedded.
+    MAX_FORCE_EV_A`). None keeps every frame. ``n_frames``: a seeded subset of them."""
+    from lidiff_helpers.io import data
+
+    fr = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
+    if max_force_eV_A is not None:
+        fr = [a for a in fr
+              if float(np.linalg.norm(a.arrays["REF_forces"], axis=1).max()) <= max_force_eV_A]
+    if n_frames is not None and n_frames < len(fr):
+        idx = np.random.default_rng(seed).choice(len(fr), n_frames, replace=False)
+        fr = [fr[i] for i in sorted(idx)]
+    return fr
+
+
+def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,
+                   dtype: str = "float64", device: str = "cpu",
+                   energy_reference: str | None = "study",
+                   cache: str | Path | None = None) -> tuple[list[dict], str]:
+    """Parity metrics of a model on labelled LiF frames (rows by kind), and the offset text.
+
+    ``energy_reference``: ``study`` (trained with the study's E0s: no offset removed),
+    ``foreign``, or None (decide by magnitude). ``cache``: parity's ``.npz`` cache.
+    """
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.simulation.models import get_calculator
+
+    calc = get_calculator(str(model), device=device, dtype=dtype, head=head, verbose=False)
+    key = f"{sha256_file(model)}:{dtype}:{head}"
+    pred = parity.predict(calc, frames, cache=cache, cache_key=key, progress=False)
+    off = parity.decide_energy_offset(pred, energy_reference=energy_reference,
+                                      e0s=parity.model_e0s(calc))
+    return parity.parity_metrics(pred, off), off.short()
+
+
+def replay_force_rmse(model: str | Path, frames: Iterable, elements: Iterable[int],
+                      head: str | None = None, dtype: str = "float64",
+                      device: str = "cpu") -> tuple[float, int]:
+    """Force RMSE (meV/A) on the replay (MPtrj) frames a model can evaluate: forgetting.
+
+    Only frames made of ``elements`` (the model's atomic numbers) are used; energies are
+    not compared (a naive fine-tune has the LiF E0s, not the MPtrj ones). Returns
+    ``(rmse_f_meV_A, n_frames)``; NaN and 0 when no frame qualifies.
+    """
+    from lidiff_helpers.simulation.models import get_calculator
+
+    keep = {int(z) for z in elements}
+    fr = [a for a in frames if {int(z) for z in a.numbers} <= keep]
+    if not fr:
+        return float("nan"), 0
+    calc = get_calculator(str(model), device=device, dtype=dtype, head=head, verbose=False)
+    pred, ref = [], []
+    for a in fr:
+        b = a.copy()
+        b.calc = calc
+        pred.append(np.asarray(b.get_forces(), float))
+        ref.append(np.asarray(a.arrays["REF_forces"], float))
+    return 1e3 * parity.rmse(np.concatenate(pred), np.concatenate(ref)), len(fr)
+
+
+# ----------------------------------------------------------------------------- sweep table
+
+def _cached_eval(model: Path, cache: Path, key: dict, compute) -> dict:
+    import json
+
+    if cache.is_file():
+        body = json.loads(cache.read_text())
+        if body.get("key") == key:
+            return body["values"]
+    values = compute()
+    cache.write_text(json.dumps({"key": key, "values": values}, indent=1))
+    return values
+
+
+def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
+              head_replay: str | None = None, dtype: str = "float64", device: str = "cpu",
+              cache: Path | None = None, energy_reference: str | None = "study") -> dict:
+    """Test-set RMSEs (bulk, interstitial) and replay force RMSE of one model, as a row.
+
+    Columns ``{bulk,interstitial}_{E_rmse_meV_atom,F_rmse_meV_A,S_rmse_GPa,n_test}``,
+    ``energy_offset``, ``replay_F_rmse_meV_A``, ``replay_n_frames``. Cached in ``cache``
+    (JSON) keyed by the model's SHA256, the test and replay frames and the dtype.
+    """
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.io.data import frame_hash
+    from lidiff_helpers.training.finetune import foundation_elements
+
+    model = Path(model)
+
+    def compute() -> dict:
+        rows, offset = evaluate_model(model, test_frames, dtype=dtype, device=device,
+                                      energy_reference=energy_reference,
+                                      cache=Path(cache).with_suffix(".npz") if cache else None)
+        row = {"energy_offset": offset}
+        for r in rows:
+            if r["kind"] == "all" or not r["n_frames"]:
+                continue
+            k = r["kind"]
+            row.update({f"{k}_E_rmse_meV_atom": r["E_rmse_meV_atom"],
+                        f"{k}_F_rmse_meV_A": r["F_rmse_meV_A"],
+                        f"{k}_S_rmse_GPa": r["S_rmse_GPa"], f"{k}_n_test": r["n_frames"]})
+        rf, n = replay_force_rmse(model, replay_valid, foundation_elements(str(model)),
+                                  head=head_replay, dtype=dtype, device=device)
+        row.update({"replay_F_rmse_meV_A": rf, "replay_n_frames": n})
+        return row
+
+    key = {"model_sha256": sha256_file(model), "dtype": dtype, "head_replay": head_replay,
+           "energy_reference": energy_reference,
+           "test": sorted(frame_hash(a) for a in test_frames),
+           "replay": sorted(frame_hash(a) for a in replay_valid)}
+    if cache is None:
+        return compute()
+    return _cached_eval(model, Path(cache), key, compute)
+
+
+def sweep_table(results: Sequence, test_frames: Sequence, replay_valid: Sequence,
+                dtype: str = "float64", device: str = "cpu", progress: bool = True):
+    """One row per fine-tuning run: config, status, test/replay errors, cost, guard columns.
+
+    ``results`` are :class:`lidiff_helpers.training.finetune.FinetuneResult`. Columns with units:
+    ``{bulk,interstitial}_{E_rmse_meV_atom,F_rmse_meV_A,S_rmse_GPa}``, ``replay_F_rmse_meV_A``
+    (forgetting: force RMSE on the replay validation frames, the replay head for
+    multihead models), ``opt_s_per_epoch``, and the confound-guard columns
+    (:func:`lidiff_helpers.analysis.confound.guard_columns`). Returns a pandas DataFrame.
+    """
+    import pandas as pd
+
+    from lidiff_helpers.analysis import confound
+    from lidiff_helpers.training.finetune import epoch_times
+
+    it: Iterable = results
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(results, desc="evaluating models", unit="model")
+    rows = []
+    for r in it:
+        c = r.config
+        row = {"run": c.label, "method": c.arm, "strategy": c.strategy,
+               "selection": c.selection, "n_bulk": c.n_bulk,
+               "n_interstitial": c.n_interstitial, "n_frames": c.n_frames, "n_pt": c.n_pt,
+               "seed": c.seed, "status": r.status, "message": r.message}
+        if r.ok:
+            head = "pt_head" if c.strategy == "multihead" else None
+            row.update(model_row(r.model, test_frames, replay_valid, head, dtype, device,
+                                 cache=r.workdir / "evaluation.json"))
+            row.update(epoch_times(r.workdir))
+            row.update(confound.guard_columns(confound.read_run(r.workdir, c.label)))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,460 @@
+"""Labelling frames for active learning: DFT (Quantum ESPRESSO) or a surrogate model.
+
+One interface, ``labeller.label(frames) -> frames``: every returned frame is a copy of
+the input structure carrying ``info["REF_energy"]`` (eV), ``arrays["REF_forces"]``
+(eV/A), ``info["REF_stress"]`` (3x3, eV/A^3, ASE sign convention, as in the study's
+files) and ``info["label_source"]`` saying where the labels came from.
+
+:class:`QuantumEspressoLabeller`
+    the study's reference method (its Section 2.4): ``pw.x`` through ASE's ``Espresso``
+    calculator with PBE, PAW pseudopotentials (pslibrary 1.0.0
+    ``Li.pbe-s-kjpaw_psl.1.0.0.UPF`` and ``F.pbe-n-kjpaw_psl.1.0.0.UPF`` by default;
+    directory and names configurable), the Gamma point only, ``ecutwfc`` = 110 Ry,
+    ``ecutrho`` = 440 Ry, ``conv_thr`` = 5e-7 Ry, Gaussian smearing of 0.005 Ry, forces
+    and stress printed. ``label_source = "dft:qe-pw.x"``. Each frame runs in its own
+    folder named by its content hash (``labels.npz`` holds the finished labels); a frame
+    already labelled there is read back, so an interrupted labelling resumes. A 217-atom frame at these settings is hours of
+    CPU per SCF: run it on a cluster (``command="mpirun -np 64 pw.x"``).
+:class:`SurrogateLabeller`
+    any ASE calculator standing in for DFT (e.g. a fine-tuned model), for offline,
+    teaching runs of the active-learning loop. ``label_source =
+    "surrogate:<model name>"``; results and figures built from such labels must say so
+    (:func:`label_sources` collects them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
+           "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
+           "resolve_surrogate", "pw_available", "generate_test_paw_datasets"]
+
+#: the study's pw.x settings (Ry units, as pw.x takes them)
+STUDY_QE_SETTINGS: dict[str, Any] = {
+    "calculation": "scf",
+    "input_dft": "PBE",
+    "ecutwfc": 110.0,
+    "ecutrho": 440.0,
+    "conv_thr": 5e-7,
+    "occupations": "smearing",
+    "smearing": "gaussian",
+    "degauss": 0.005,
+    "tprnfor": True,
+    "tstress": True,
+}
+#: pslibrary 1.0.0 PAW datasets (PBE) of the study, by element
+STUDY_PSEUDOPOTENTIALS = {"Li": "Li.pbe-s-kjpaw_psl.1.0.0.UPF",
+                          "F": "F.pbe-n-kjpaw_psl.1.0.0.UPF"}
+
+
+class LabellingError(RuntimeError):
+    """A frame could not be labelled (names the frame, folder and the cause)."""
+
+
+def _frame_name(atoms, i: int) -> str:
+    return str(atoms.info.get("source") or atoms.info.get("hash") or f"frame {i}")
+
+
+def _store(atoms, energy: float, forces, stress, source: str):
+    """A clean copy of ``atoms`` with REF labels (stress given as Voigt-6 or 3x3)."""
+    from ase import Atoms
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
+                pbc=atoms.pbc)
+    out.info.update({k: v for k, v in atoms.info.items()
+                     if k not in ("REF_energy", "REF_stress", "label_source")})
+    s = np.asarray(stress, float).ravel()
+    s = voigt_6_to_full_3x3_stress(s) if s.size == 6 else s.reshape(3, 3)
+    out.info["REF_energy"] = float(energy)
+    out.info["REF_stress"] = np.asarray(s, float)
+    out.arrays["REF_forces"] = np.asarray(forces, float).reshape(len(atoms), 3)
+    out.info["label_source"] = source
+    return out
+
+
+def _check_labels(at, name: str, where: str) -> None:
+    e = at.info["REF_energy"]
+    f = at.arrays["REF_forces"]
+    s = at.info["REF_stress"]
+    if not (np.isfinite(e) and np.isfinite(f).all() and np.isfinite(s).all()):
+        raise LabellingError(f"{where}: {name}: non-finite energy/forces/stress")
+
+
+def label_sources(frames: Iterable) -> list[str]:
+    """Distinct ``label_source`` values of ``frames`` (``unknown`` when missing), sorted."""
+    return sorted({str(a.info.get("label_source", "unknown")) for a in frames})
+
+
+# ----------------------------------------------------------------------------- surrogate
+
+@dataclass
+class SurrogateLabeller:
+    """Labels from an ASE calculator standing in for DFT.
+
+    Parameters
+    ----------
+    calculator : any ASE calculator giving energy, forces and stress
+    name : model name recorded in ``label_source = "surrogate:<name>"``
+    spec : the model spec it was made from (for provenance), if any
+    """
+
+    calculator: Any = field(repr=False)
+    name: str = "model"
+    spec: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str, device: str = "cpu", dtype: str = "float64",
+                  name: str | None = None) -> "SurrogateLabeller":
+        """A surrogate labeller for a model spec (:func:`lidiff_helpers.simulation.models.get_calculator`)."""
+        from lidiff_helpers.simulation import models
+
+        m = models.resolve_spec(spec)
+        return cls(models.get_calculator(m, device=device, dtype=dtype, verbose=False),
+                   name or m.name, str(spec))
+
+    @property
+    def source(self) -> str:
+        return f"surrogate:{self.name}"
+
+    def label(self, frames: Sequence, progress: bool = False) -> list:
+        """Copies of ``frames`` with REF_energy / REF_forces / REF_stress from the model."""
+        it: Iterable = enumerate(frames)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(frames), desc=f"labelling ({self.source})", unit="frame")
+        out = []
+        for i, at in it:
+            work = at.copy()
+            work.calc = self.calculator
+            try:
+                e = work.get_potential_energy()
+                f = work.get_forces()
+                s = work.get_stress(voigt=True)
+            except Exception as exc:  # any calculator failure names the frame
+                raise LabellingError(f"{self.source}: {_frame_name(at, i)}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            lab = _store(at, e, f, s, self.source)
+            _check_labels(lab, _frame_name(at, i), self.source)
+            out.append(lab)
+        return out
+
+
+# ----------------------------------------------------------------------------- Quantum ESPRESSO
+
+def pw_available(command: str = "pw.x") -> bool:
+    """True if the executable of ``command`` (its last word that ends in ``.x``) is on PATH."""
+    words = command.split()
+    exe = next((w for w in reversed(words) if w.endswith(".x")), words[0] if words else "")
+    return bool(exe) and shutil.which(exe) is not None
+
+
+@dataclass
+class QuantumEspressoLabeller:
+    """DFT labels from ``pw.x`` with the study's settings (see the module docstring).
+
+    Parameters
+    ----------
+    pseudo_dir : folder holding the UPF files
+    workdir : where each frame's pw.x run lives (``<workdir>/<frame hash>/``)
+    pseudopotentials : element -> UPF file name (default :data:`STUDY_PSEUDOPOTENTIALS`)
+    command : how to start pw.x (``"pw.x"``, ``"mpirun -np 64 pw.x"``); ASE appends
+        ``-in espresso.pwi``
+    ecutwfc_Ry, ecutrho_Ry : plane-wave cutoffs of wavefunctions and density, Ry
+    conv_thr_Ry : SCF convergence threshold, Ry
+    degauss_Ry : Gaussian smearing width, Ry
+    input_data : further pw.x keywords (override the study's)
+    """
+
+    pseudo_dir: str | os.PathLike
+    workdir: str | os.PathLike
+    pseudopotentials: Mapping[str, str] = field(
+        default_factory=lambda: dict(STUDY_PSEUDOPOTENTIALS))
+    command: str = "pw.x"
+    ecutwfc_Ry: float = 110.0
+    ecutrho_Ry: float = 440.0
+    conv_thr_Ry: float = 5e-7
+    degauss_Ry: float = 0.005
+    input_data: Mapping[str, Any] = field(default_factory=dict)
+
+    source: str = "dft:qe-pw.x"
+
+    def settings(self) -> dict[str, Any]:
+        """The pw.x keywords written to every input (flat; ASE sorts them into namelists)."""
+        d = dict(STUDY_QE_SETTINGS)
+        d.update(ecutwfc=float(self.ecutwfc_Ry), ecutrho=float(self.ecutrho_Ry),
+                 conv_thr=float(self.conv_thr_Ry), degauss=float(self.degauss_Ry),
+                 pseudo_dir=str(Path(self.pseudo_dir).expanduser().resolve()))
+        d.update(dict(self.input_data))
+        return d
+
+    def _species(self, atoms) -> dict[str, str]:
+        syms = sorted(set(atoms.get_chemical_symbols()))
+        missing = [s for s in syms if s not in self.pseudopotentials]
+        if missing:
+            raise LabellingError(f"no pseudopotential named for {missing}; give "
+                                 "pseudopotentials={'El': 'file.UPF', ...}")
+        return {s: self.pseudopotentials[s] for s in syms}
+
+    def check_pseudopotentials(self, atoms) -> None:
+        """Raise :class:`LabellingError` if a UPF file for ``atoms`` is not in pseudo_dir."""
+        d = Path(self.pseudo_dir).expanduser()
+        missing = [f for f in self._species(atoms).values() if not (d / f).is_file()]
+        if missing:
+            raise LabellingError(
+                f"pseudopotential file(s) {missing} not found in pseudo_dir={d}. The study "
+                "used pslibrary 1.0.0 PAW datasets (PBE); put them there or pass "
+                "pseudopotentials={'Li': ..., 'F': ...} naming the files you have.")
+
+    def calculator(self, directory: str | os.PathLike, atoms):
+        """ASE ``Espresso`` calculator for one frame (Gamma point: ``kpts=None``)."""
+        from ase.calculators.espresso import Espresso, EspressoProfile
+
+        profile = EspressoProfile(command=self.command,
+                                  pseudo_dir=str(Path(self.pseudo_dir).expanduser().resolve()))
+        return Espresso(profile=profile, directory=str(directory), input_data=self.settings(),
+                        pseudopotentials=self._species(atoms), kpts=None)
+
+    def write_input(self, atoms, path: str | os.PathLike) -> Path:
+        """Write the pw.x input of ``atoms`` to ``path`` (what :meth:`label` runs)."""
+        from ase.io.espresso import write_espresso_in
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as fd:
+            write_espresso_in(fd, atoms, input_data=self.settings(),
+                              pseudopotentials=self._species(atoms), kpts=None,
+                              properties=["energy", "forces", "stress"])
+        return path
+
+    def _folder(self, atoms) -> Path:
+        from lidiff_helpers.io.data import frame_hash
+
+        return Path(self.workdir) / frame_hash(atoms)
+
+    def label(self, frames: Sequence, progress: bool = True) -> list:
+        """Run pw.x on every frame (or read a finished run back); REF labels in eV, A.
+
+        Raises
+        ------
+        LabellingError
+            pw.x is not on PATH, a pseudopotential is missing, or a run failed (names
+            the frame, its folder and the end of pw.x's output).
+        """
+        if not pw_available(self.command):
+            raise LabellingError(f"pw.x not found on PATH (command {self.command!r}); "
+                                 "install Quantum ESPRESSO (Debian: apt-get install "
+                                 "quantum-espresso) or use a SurrogateLabeller")
+        it: Iterable = enumerate(frames)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(frames), desc="labelling (pw.x)", unit="frame")
+        out = []
+        for i, at in it:
+            at = at.copy()
+            at.wrap()
+            self.check_pseudopotentials(at)
+            folder = self._folder(at)
+            done = folder / "labels.npz"
+            if done.is_file():
+                z = np.load(done)
+                if len(z["forces_eV_A"]) != len(at):
+                    raise LabellingError(f"{done}: labels of {len(z['forces_eV_A'])} atoms "
+                                         f"for a frame of {len(at)} (stale folder?)")
+                out.append(_store(at, float(z["energy_eV"]), z["forces_eV_A"],
+                                  z["stress_eV_A3"], self.source))
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            work = at.copy()
+            work.calc = self.calculator(folder, at)
+            try:
+                e = work.get_potential_energy()
+                f = work.get_forces()
+                s = work.get_stress(voigt=True)
+            except Exception as exc:  # ASE raises many types on failed runs
+                pwo = folder / "espresso.pwo"
+                tail = "\n".join(pwo.read_text(errors="replace").splitlines()[-15:]) \
+                    if pwo.is_file() else "(no output)"
+                raise LabellingError(f"pw.x failed for {_frame_name(at, i)} in {folder}: "
+                                     f"{type(exc).__name__}: {exc}\n{tail}") from exc
+            lab = _store(at, e, f, s, self.source)
+            _check_labels(lab, _frame_name(at, i), f"pw.x in {folder}")
+            tmp = folder / "labels.tmp.npz"
+            np.savez(tmp, energy_eV=lab.info["REF_energy"], forces_eV_A=lab.arrays["REF_forces"],
+                     stress_eV_A3=lab.info["REF_stress"])
+            tmp.replace(done)
+            out.append(lab)
+        return out
+
+
+# ----------------------------------------------------------------------------- choosing one
+
+#: registry meta keys read by ``best:<notebook>`` (lower is better), in order
+_ERROR_KEYS = ("valid_rmse_f_meV_A", "rmse_f_meV_A", "test_rmse_f_meV_A", "rmse_f_eV_A")
+
+
+def resolve_surrogate(value: str, foundation: str, results_dir: str | os.PathLike | None = None
+                      ) -> str:
+    """Model spec of the surrogate labeller.
+
+    ``foundation`` -> the foundation model itself (labels equal its predictions: the
+    committee then learns nothing new, a pure teaching run); ``registry:<name>`` -> a
+    model registered by an earlier notebook in ``results_dir``; ``best:<notebook>`` ->
+    of the models that notebook registered, the one with the lowest force error in its
+    registry meta (first key found of :data:`_ERROR_KEYS`), else the last registered,
+    else (none registered) the foundation model, saying so; anything else -> a model
+    spec or path.
+
+    Raises
+    ------
+    LabellingError
+        ``registry:<name>`` not registered (lists the registered names).
+    """
+    v = str(value)
+    if v == "foundation":
+        return str(foundation)
+    if v.startswith("best:"):
+        from lidiff_helpers.io.model_registry import registered_models
+
+        nb = v.split(":", 1)[1]
+        regs = registered_models(Path(results_dir or "."), notebook=nb)
+        if not regs:
+            print(f"[labelling] surrogate {v!r}: no model registered by {nb} in {results_dir}; "
+                  "falling back to the foundation model itself (labels = its predictions)")
+            return str(foundation)
+        for key in _ERROR_KEYS:
+            scored = [e for e in regs if isinstance(e.get(key), (int, float))]
+            if scored:
+                best = min(scored, key=lambda e: e[key])
+                print(f"[labelling] surrogate {v!r}: {best['name']} ({key} = {best[key]:.4g})")
+                return best["path"]
+        print(f"[labelling] surrogate {v!r}: no error metric in the registry meta; using the "
+              f"last model registered by {nb}: {regs[-1]['name']}")
+        return regs[-1]["path"]
+    if v.startswith("registry:"):
+        from lidiff_helpers.io.model_registry import registered_models
+
+        name = v.split(":", 1)[1]
+        reg = {e["name"]: e for e in registered_models(Path(results_dir or "."))}
+        if name not in reg:
+            raise LabellingError(f"surrogate model {v!r}: no model {name!r} registered in "
+                                 f"{results_dir} (registered: {sorted(reg) or 'none'}); run "
+                                 "the notebook that makes it first, or use 'foundation'")
+        return reg[name]["path"]
+    return v
+
+
+def make_labeller(kind: str, *, surrogate_model: str = "foundation",
+                  foundation: str = "auto", results_dir: str | os.PathLike | None = None,
+                  qe_pseudo_dir: str | os.PathLike | None = None, qe_command: str = "pw.x",
+                  qe_pseudopotentials: Mapping[str, str] | None = None,
+                  workdir: str | os.PathLike = "qe-runs", device: str = "cpu"):
+    """A labeller by name: ``surrogate`` (:class:`SurrogateLabeller` of
+    :func:`resolve_surrogate`) or ``qe`` (:class:`QuantumEspressoLabeller`)."""
+    if kind == "surrogate":
+        return SurrogateLabeller.from_spec(resolve_surrogate(surrogate_model, foundation,
+                                                             results_dir), device=device)
+    if kind == "qe":
+        if not qe_pseudo_dir:
+            raise LabellingError("labeller='qe' needs qe_pseudo_dir (the folder holding "
+                                 + ", ".join(STUDY_PSEUDOPOTENTIALS.values()) + ")")
+        return QuantumEspressoLabeller(
+            pseudo_dir=qe_pseudo_dir, workdir=workdir, command=qe_command,
+            pseudopotentials=dict(qe_pseudopotentials or STUDY_PSEUDOPOTENTIALS))
+    raise LabellingError(f"unknown labeller {kind!r}: use 'surrogate' or 'qe'")
+
+
+# ----------------------------------------------------------------------------- test datasets
+
+#: ld1.x inputs for small PBE PAW datasets of Li (1s in valence, like the study's "s"
+#: dataset) and F (adapted from Quantum ESPRESSO's ``atomic/paw_examples``, L. Paulatto).
+#: They stand in for the study's pslibrary files only to test that pw.x runs: they are
+#: NOT the study's pseudopotentials and are not validated for production.
+_LD1_INPUTS = {
+    "Li": """ &input
+   title='Li', prefix='Li', zed=3., rel=1, config='1s2 2s1 2p0', iswitch=3, dft='PBE'
+ /
+ &inputp
+   lpaw=.true., pseudotype=3, file_pseudopw='{out}', lloc=-1, rcloc=1.4,
+   which_augfun='PSQ', rmatch_augfun_nc=.true., nlcc=.false., tm=.true.
+ /
+4
+1S  1  0  2.00  0.00  1.10  1.40  0.0
+2S  2  0  1.00  0.00  1.10  1.40  0.0
+2P  2  1  0.00  0.00  1.30  1.60  0.0
+2P  2  1  0.00  0.30  1.30  1.60  0.0
+""",
+    "F": """ &input
+    title='F', prefix='F', zed=9., config='[He] 2s2 2p5 3d-2', iswitch=3, dft='PBE'
+ /
+ &inputp
+   pseudotype=3, lpaw=.true., lnc2paw=.false., which_augfun='BESSEL', rmatch_augfun=1.0,
+   nlcc=.true., new_core_ps=.true., rcore=0.8, lloc=2, tm=.true., file_pseudopw='{out}'
+ /
+5
+2S  1  0  2.00  0.00  1.00  1.45
+2S  1  0  0.00  0.05  1.00  1.45
+2P  2  1  5.00  0.00  1.00  1.60
+2P  2  1  0.00  0.10  1.00  1.60
+3D  3  2 -2.00  0.15  1.30  1.30
+""",
+}
+
+
+def generate_test_paw_datasets(out_dir: str | os.PathLike,
+                               ld1: str = "ld1.x") -> dict[str, str]:
+    """Generate small PBE PAW datasets for Li and F with ``ld1.x`` (for tests only).
+
+    The study's pslibrary 1.0.0 files cannot be downloaded here; these stand-ins let a
+    test run pw.x end to end. Returns element -> UPF file name in ``out_dir``.
+
+    Raises
+    ------
+    LabellingError
+        ld1.x is missing or did not write a dataset.
+    """
+    import subprocess
+
+    if shutil.which(ld1) is None:
+        raise LabellingError(f"{ld1} not on PATH (Debian's quantum-espresso ships it)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for el, text in _LD1_INPUTS.items():
+        name = f"{el}.pbe-test-paw.UPF"
+        if not (out_dir / name).is_file():
+            inp = out_dir / f"{el}.ld1.in"
+            inp.write_text(text.replace("{out}", name))
+            with open(inp) as fin, open(out_dir / f"{el}.ld1.out", "w") as fout:
+                subprocess.run([ld1], stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
+                               cwd=out_dir, timeout=300, check=False)
+            if not (out_dir / name).is_file():
+                tail = (out_dir / f"{el}.ld1.out").read_text().splitlines()[-10:]
+                raise LabellingError(f"ld1.x did not write {name} in {out_dir}:\n"
+                                     + "\n".join(tail))
+            _wrap_upf_lines(out_dir / name)
+        names[el] = name
+    return names
+
+
+def _wrap_upf_lines(path: Path, per_line: int = 4) -> None:
+    """Split long numeric lines of a UPF file (pw.x 6.7 cannot read ld1.x 6.7's own
+    1248-character lines: "xmlr_opentag: severe error, line too long")."""
+    out = []
+    for line in path.read_text().splitlines(keepends=True):
+        if len(line) > 200 and "<" not in line:
+            nums = line.split()
+            out += ["  " + "  ".join(nums[i:i + per_line]) + "\n"
+                    for i in range(0, len(nums), per_line)]
+        else:
+            out.append(line)
+    path.write_text("".join(out))
