@@ -4,6 +4,7 @@
 #   make paper    make all with PROFILE=paper (the study's settings; needs a GPU/cluster)
 #   make lab      JupyterLab on the notebooks
 #   make embedded-model  retrain the committed embedded foundation model (long)
+#   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
 #   make clean    remove results/ (keeps .venv and data/)
 # Both main commands create .venv on first use (torch 2.13.0 CPU first, then the package).
 
@@ -21,11 +22,11 @@ MODEL := data/models/lidiff-embedded.model
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-.PHONY: all test paper lab clean install data embedded-model help
+.PHONY: all test paper lab clean install data embedded-model benchmarks help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +65,16 @@ lab: $(STAMP)
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
+
+# every number in README.md and benchmarks/ comes from these commands (~20 CPU-min, quiet machine)
+FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n-valid 1 4 \
+	--epochs 4 --n-pt 100 --threads 1 --e0s fit
+benchmarks: $(STAMP)
+	$(PY) benchmarks/bench_msd.py
+	$(PY) benchmarks/bench_md.py
+	OMP_NUM_THREADS=1 $(PY) -m lidiff_helpers.finetune benchmark $(FT_BENCH)
+	$(PY) benchmarks/bench_notebooks.py
+	$(PY) -m lidiff_helpers.runner.readme_numbers
 
 clean:
 	rm -rf results

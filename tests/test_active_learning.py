@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lidiff_helpers.training import active_learning as al
+from lidiff_helpers.training import al_study
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -131,7 +132,6 @@ def test_trust_levels_exact():
 
 
 def test_diversity_inside_bands():
-    pytest.importorskip("lidiff_helpers.training.selection")
     rng = np.random.default_rng(7)
     dev = rng.normal(0.1, 0.02, size=300)
     desc = rng.normal(size=(300, 5))
@@ -144,13 +144,13 @@ def test_diversity_inside_bands():
 # ----------------------------------------------------------------------------- replay
 
 def test_replay_builds_ft1_ft2_with_study_sizes(study_data_dir):
-    steps = al.study_steps()
-    ds = al.replay_datasets(steps)
+    steps = al_study.study_steps()
+    ds = al_study.replay_datasets(steps)
     assert len(ds["FT1"]["train"]) == 156 and ds["FT1"]["counts"] == {"bulk": 16,
                                                                       "interstitial": 140}
     assert len(ds["FT2"]["train"]) == 144 and ds["FT2"]["counts"] == {"bulk": 44,
                                                                       "interstitial": 100}
-    t = al.replay_table(steps).set_index("step")
+    t = al_study.replay_table(steps).set_index("step")
     assert t.loc["step 0", ["added_bulk", "added_interstitial"]].tolist() == [16, 60]
     assert t.loc["FT1 step 1", ["added_bulk", "added_interstitial"]].tolist() == [0, 40]
     assert t.loc["FT1 step 2", ["added_bulk", "added_interstitial"]].tolist() == [0, 40]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lidiff_helpers.core import units
 from lidiff_helpers.core.provenance import sha256_file
 from lidiff_helpers.io import data
 from lidiff_helpers.simulation import models
@@ -50,12 +51,15 @@ _T900 = 900.0
 
 @pytest.mark.parametrize("temperature_K", [300.0, 600.0, _T900])
 def test_short_nvt_stability(tmp_path, temperature_K):
-    """ci version: 0.3 ps per temperature; the 20 ps version is the slow test below."""
+    """ci version of the documented criterion (:func:`embedded.stability_problems`: finished,
+    no pair closer than 1.2 A, mean T of the second half within 10 % of the target):
+    0.2 ps after 0.2 ps of equilibration (a lattice started at T needs ~0.2-0.4 ps to
+    reach T under the 100 fs Nose-Hoover damping); the 20 ps version is the slow test."""
     (r,) = embedded.stability_check(workdir=tmp_path, temperatures_K=(temperature_K,),
-                                    production_ps=0.3)
+                                    equilibration_ps=0.2, production_ps=0.2)
     assert r["status"] == "done", r
-    assert r["min_distance_A"] > 1.2, r
-    assert abs(r["mean_T_second_half_K"] / r["temperature_K"] - 1) < 0.25, r
+    assert not embedded.stability_problems(r), r
+    assert units.STABILITY_MAX_TEMPERATURE_DEVIATION == 0.10  # the documented criterion
 
 
 @pytest.mark.slow
@@ -133,7 +137,7 @@ def test_metrics_table_reads_the_committed_metrics_and_flags_failed_runs(tmp_pat
 def test_metrics_file_records_the_20ps_stability_runs():
     """The issue's acceptance runs (20 ps NVT, 217 atoms, 300/600/900 K, committed model)
     are recorded in the metrics file and meet the criteria. Rerun them with the slow test
-    above or `python -m lidiff_helpers.training.embedded --stability-only --stability-ps 20`."""
+    above or `python -m lidiff_helpers.embedded --stability-only --stability-ps 20`."""
     rec = json.loads(embedded.EMBEDDED_METRICS.read_text())
     long = {r["temperature_K"]: r for r in rec.get("stability_runs", [])
             if r["simulated_ps"] >= 20.0}

@@ -39,6 +39,36 @@ def test_all_notebooks_execute_in_ci(ci_results):
         assert part["wall_time_s"] < 600, f"{name} took {part['wall_time_s']} s in ci"
 
 
+def test_ci_notebooks_key_results(ci_results):
+    """Each notebook's headline results and data sources, from its summary: not only that
+    it ran."""
+    parts = json.loads((ci_results / "summary.json").read_text())["notebooks"]
+    v = {name[:2]: part["values"] for name, part in parts.items()}
+    prov = {name[:2]: part["provenance"] for name, part in parts.items()}
+    # 00: offline, so the embedded foundation model; the held-out test set is 120 frames
+    assert v["00"]["foundation_model"] == "embedded" and v["00"]["n_test"] == 120
+    # every notebook that reads the study's data records which files, by SHA256
+    for nb in ("00", "01", "02", "03"):
+        files = prov[nb].get("data_files") or prov[nb].get("data") or {}
+        assert files and all(len(str(h)) == 64 for h in files.values()), (nb, files)
+    # 01: a Table S1 row per compared model
+    assert len(v["01"]["table_s1"]) == len(v["01"]["models"]) >= 1
+    # 02: one row per arm of the planned grid, each trained (ci trains for real)
+    assert v["02"]["n_runs"] >= 2 and v["02"]["n_trained"] == v["02"]["n_runs"], v["02"]
+    # 03: the study's FT1/FT2 sizes (Table 2: 16 + 140 and 44 + 100 frames)
+    assert v["03"]["FT1_frames"]["n"] == 156 and v["03"]["FT2_frames"]["n"] == 144
+    # 04: every MD run of the grid finished, none failed
+    assert v["04"]["n_runs"] >= 1 and v["04"]["n_done"] == v["04"]["n_runs"], v["04"]
+    assert v["04"]["n_failed"] == 0
+    # 05: says which source it analysed; on synthetic runs it recovers the set D and Ea
+    assert v["05"]["source"] in ("manifest", "trajectories", "synthetic"), v["05"]
+    assert v["05"]["synthetic"] == (v["05"]["source"] == "synthetic")
+    if v["05"]["synthetic"]:
+        assert v["05"]["D_defect_max_rel_dev_from_true"] < 0.35, v["05"]
+        ea = v["05"]["synthetic-deepmd-law: Ea_eV"]
+        assert abs(ea - 0.24) < 0.1, v["05"]
+
+
 def test_kernel_is_this_interpreter_even_with_a_stale_user_kernelspec(tmp_path, monkeypatch):
     """A user-level 'python3' kernelspec pointing at another (or deleted) venv must not
     be what papermill starts."""

@@ -32,7 +32,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from lidiff_helpers.training import mace_train as training
+from lidiff_helpers.io.mace_logs import mace_log_files, read_mace_results
 
 __all__ = [
     "SETTINGS_COMPARED",
@@ -191,12 +191,12 @@ def read_run(workdir: str | Path, label: str | None = None) -> EffectiveSettings
         if the folder holds no mace log (the run never started).
     """
     wd = Path(workdir)
-    logs = training.mace_log_files(wd)
+    logs = mace_log_files(wd)
     if not logs:
         raise FileNotFoundError(f"{wd}: no mace log under logs/ (did the run start?)")
     parsed = read_log("\n".join(p.read_text(errors="replace") for p in logs))
     opts = json.loads((wd / "options.json").read_text()) if (wd / "options.json").is_file() else {}
-    epochs = {int(r["epoch"]) for r in training.read_mace_results(wd)
+    epochs = {int(r["epoch"]) for r in read_mace_results(wd)
               if r.get("mode") == "opt" and r.get("epoch") is not None}
     requested = {k: opts.get(k) for k in ("lr", "ema_decay", "multiheads_finetuning",
                                           "force_mh_ft_lr")}

@@ -25,6 +25,7 @@ UnknownParameterError    a parameter name no profile declares
 DataUnavailableError     a study file is neither local nor downloadable
 ModelUnavailableError    model weights are missing (with the download hint)
 ResultExistsError        writing would overwrite an existing result
+StaleResultError         a stored result was made with another model than the current one
 TrainingError            ``mace_run_train`` failed
 LabellingError           a DFT / surrogate labeller failed
 MDGuardError             an MD run left the physical guard rails
@@ -37,7 +38,7 @@ __all__ = [
     "LidiffError", "InputError", "DataError", "DataIntegrityError", "TrajectoryError",
     "WrappedTrajectoryError", "ParameterError", "SelectionError", "CheckpointError",
     "ModelFileError", "UnknownParameterError", "DataUnavailableError",
-    "ModelUnavailableError", "ResultExistsError", "TrainingError", "LabellingError",
+    "ModelUnavailableError", "ResultExistsError", "StaleResultError", "TrainingError", "LabellingError",
     "MDGuardError",
 ]
 
@@ -99,6 +100,11 @@ class ModelUnavailableError(LidiffError, FileNotFoundError):
 
 class ResultExistsError(LidiffError, FileExistsError):
     """Writing would overwrite an existing result (results are never overwritten)."""
+
+
+class StaleResultError(LidiffError, ValueError):
+    """A stored result (benchmark, metrics) was measured on another model than the current
+    one (SHA256 differs): regenerate it with the command it records."""
 
 
 class TrainingError(LidiffError, RuntimeError):

@@ -29,7 +29,7 @@ def learning_curves(results: Sequence, metric: str = "rmse_f_meV_A"):
     """
     import matplotlib.pyplot as plt
 
-    from lidiff_helpers.training.finetune import learning_curve
+    from lidiff_helpers.training.sweeps import learning_curve
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     any_pt = False

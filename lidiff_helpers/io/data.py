@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from lidiff_helpers.core import paths
+from lidiff_helpers.core.errors import DataError, DataIntegrityError, DataUnavailableError
 from lidiff_helpers.core.provenance import sha256_file
 
 __all__ = [
@@ -67,18 +68,6 @@ STARTING_STRUCTURES = {
     "450K_0": f"{_D}/mpa_300ps_data/mpa_450K_0_300ps.data",
     "450K_1": f"{_D}/mpa_300ps_data/mpa_450K_1_300ps.data",
 }
-
-
-class DataError(ValueError):
-    """A study file is malformed (names the file and frame)."""
-
-
-class DataUnavailableError(FileNotFoundError):
-    """A study file is neither in ``LIDIFF_DATA_DIR`` nor downloadable."""
-
-
-class DataIntegrityError(DataError):
-    """A study file's SHA256 differs from the registry."""
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,8 @@
-"""Execute the notebooks with papermill under a profile: ``python -m lidiff_helpers.runner.run``.
+"""Execute the notebooks with papermill under a profile: ``python -m lidiff_helpers.run``.
 
-    python -m lidiff_helpers.runner.run --profile quick                # every notebook, in order
-    python -m lidiff_helpers.runner.run --profile ci --only 05         # one notebook
-    python -m lidiff_helpers.runner.run --profile quick -p n_epochs 2  # override (validated)
+    python -m lidiff_helpers.run --profile quick                # every notebook, in order
+    python -m lidiff_helpers.run --profile ci --only 05         # one notebook
+    python -m lidiff_helpers.run --profile quick -p n_epochs 2  # override (validated)
 
 Executed copies go to ``results/<tag>/notebooks/`` (the sources are never overwritten);
 each notebook's summary is merged into ``results/<tag>/summary.json`` with provenance.
@@ -123,7 +123,7 @@ def execute(profile: str = "quick", only: list[str] | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.runner.run", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick", choices=profiles.PROFILES)
     ap.add_argument("--only", nargs="*", help="notebook prefixes, e.g. 01 05")

@@ -55,7 +55,7 @@ import numpy as np
 
 from lidiff_helpers.core import paths
 from lidiff_helpers.core.provenance import sha256_file
-from lidiff_helpers.io import data
+from lidiff_helpers.io import data, replay
 from lidiff_helpers.training import mace_train as training
 
 __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
@@ -64,7 +64,7 @@ __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
            "measure", "record_stability", "metrics_table"]
 
 #: replay frames with any |F| above this (eV/A) are excluded from pretraining
-MAX_FORCE_EV_A = 10.0
+MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
 #: bulk LiF DFT frames (forces + stress) in pretraining; 216-atom frames dominate the
 #: cost of an epoch on CPU (a batch of 4 costs ~10x a batch of MPtrj frames)
 N_LIF_BULK = 40
@@ -87,10 +87,6 @@ EMBEDDED_MODEL = paths.MODELS / "lidiff-embedded.model"
 EMBEDDED_METRICS = paths.MODELS / "lidiff-embedded.metrics.json"
 
 
-def _max_force(at) -> float:
-    return float(np.linalg.norm(at.arrays["REF_forces"], axis=1).max())
-
-
 def build_pretraining_set(workdir: Path, max_force_eV_A: float = MAX_FORCE_EV_A,
                           n_lif_bulk: int | None = None, n_lif_valid: int = N_LIF_VALID,
                           seed: int = 0) -> dict:
@@ -110,14 +106,12 @@ def build_pretraining_set(workdir: Path, max_force_eV_A: float = MAX_FORCE_EV_A,
     seed : seed of the LiF bulk draws
     """
     workdir = Path(workdir)
-    train, valid, dropped = [], [], []
-    for key, dest in (("train_900", train), ("train_100", train), ("valid_100", valid)):
-        for at in data.read_frames(data.REPLAY_FILES[key], lif=False):
-            at.info.pop("head", None)
-            if _max_force(at) > max_force_eV_A:
-                dropped.append((at.info["source"], round(_max_force(at), 1)))
-                continue
-            dest.append(at)
+    rtrain = replay.replay_frames(("train_900", "train_100"), max_force_eV_A=max_force_eV_A)
+    rvalid = replay.replay_frames("valid_100", max_force_eV_A=max_force_eV_A)
+    train, valid = rtrain.frames, rvalid.frames
+    dropped = [list(d) for d in rtrain.dropped_force + rvalid.dropped_force]
+    for at in train + valid:
+        at.info.pop("head", None)
     e0s = training.lsq_e0s(train)
     pool = data.lif_pool("deepmd")
     held = data.test_hashes()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lidiff_helpers.analysis import parity
+from lidiff_helpers.io import replay
 
 __all__ = [
     "evaluate_model",
@@ -43,23 +44,15 @@ def test_frames(n_test: int | None = None, seed: int = 0) -> list:
 test_frames.__test__ = False
 
 
-def replay_validation_frames(max_force_eV_A: float | None = 10.0, n_frames: int | None = None,
+def replay_validation_frames(max_force_eV_A: float | None = replay.MAX_REPLAY_FORCE_EV_A, n_frames: int | None = None,
                              seed: int = 0) -> list:
     """The study's MPtrj replay validation frames (valid_mp_finetuning-MACE_100.xyz)
     for the forgetting metric, without the outliers whose largest atomic force exceeds
     ``max_force_eV_A`` (one frame reaches 197 eV/A and would dominate any RMSE; the
-    embedded model's pretraining drops the same frames, :data:`lidiff_helpers.training.embedded.
-    MAX_FORCE_EV_A`). None keeps every frame. ``n_frames``: a seeded subset of them."""
-    from lidiff_helpers.io import data
-
-    fr = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
-    if max_force_eV_A is not None:
-        fr = [a for a in fr
-              if float(np.linalg.norm(a.arrays["REF_forces"], axis=1).max()) <= max_force_eV_A]
-    if n_frames is not None and n_frames < len(fr):
-        idx = np.random.default_rng(seed).choice(len(fr), n_frames, replace=False)
-        fr = [fr[i] for i in sorted(idx)]
-    return fr
+    embedded model's pretraining drops the same frames: :mod:`lidiff_helpers.io.replay`).
+    None keeps every frame. ``n_frames``: a seeded subset of them (``seeded_subset``)."""
+    fr = replay.replay_frames("valid_100", max_force_eV_A=max_force_eV_A).frames
+    return replay.seeded_subset(fr, n_frames, seed)
 
 
 def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,
@@ -175,7 +168,7 @@ def sweep_table(results: Sequence, test_frames: Sequence, replay_valid: Sequence
     import pandas as pd
 
     from lidiff_helpers.analysis import confound
-    from lidiff_helpers.training.finetune import epoch_times
+    from lidiff_helpers.training.sweeps import epoch_times
 
     it: Iterable = results
     if progress:

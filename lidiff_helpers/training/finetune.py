@@ -45,7 +45,6 @@ can check it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -56,40 +55,35 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lidiff_helpers.io import data
 from lidiff_helpers.training import mace_train as training
 from lidiff_helpers.training import selection
+from lidiff_helpers.training.finetune_data import (
+    STUDY_REPLAY,
+    _fit_e0s_cached,
+    fit_e0s,
+    replay_frames,
+)
 
 __all__ = [
     "STRATEGIES",
     "STUDY_ARCHITECTURE_FLAGS",
     "STUDY_FLAGS",
     "STUDY_REPLAY",
+    "fit_e0s",
     "TABLE1",
     "FinetuneConfig",
     "FinetuneResult",
-    "benchmark",
     "build_options",
-    "descriptor_source",
-    "epoch_times",
     "foundation_architecture",
     "foundation_elements",
-    "learning_curve",
-    "load_benchmark",
     "load_result",
     "mace_option_names",
     "map_option_names",
-    "plan_from_params",
-    "plan_sweep",
-    "plan_table",
-    "register_results",
+    "mace_version",
+    "prepare_data",
     "replay_frames",
     "run_finetune",
-    "run_sweep",
-    "summary_values",
-    "table1",
 ]
 
 STRATEGIES = ("naive", "multihead", "scratch")
@@ -117,9 +111,6 @@ STUDY_ARCHITECTURE_FLAGS: dict[str, Any] = {
 #: (``--distributed``, ``--num_workers=$SLURM_CPUS_PER_TASK``) and the CUDA-only
 #: cuEquivariance kernels (``--enable_cueq=True``); none changes the trained model
 STUDY_CLUSTER_FLAGS = ("distributed", "num_workers", "enable_cueq")
-#: the study's replay files per N_pt: (pt_train_file key, the --num_samples it passed)
-STUDY_REPLAY = {100: ("train_100", 200), 1000: ("train_900", 1000),
-                10000: ("train_10000", 1000)}
 #: epochs of the study's N_pt = 10 000 runs (ft700_pt10000, ft800_pt10000 scripts)
 STUDY_EPOCHS_PT10000 = 400
 #: Table 1: data size -> (bulk, interstitial), and the upstream training file
@@ -333,122 +324,6 @@ def foundation_elements(model_path: str) -> frozenset:
     return frozenset(int(z) for z in _load_model(model_path).atomic_numbers)
 
 
-def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
-                  elements: Iterable[int] | None = None,
-                  n_valid: int | None = None) -> tuple[list, list, dict]:
-    """Replay ("pre-training") frames for multihead fine-tuning.
-
-    Parameters
-    ----------
-    n_pt : number of replay training frames
-    source : ``study`` = the study's file for N_pt in :data:`STUDY_REPLAY` (100 ->
-        train_100, 1000 -> train_900 (900 frames), 10000 -> the upstream-only 10 000
-        frame file); otherwise, and for ``pool``, a seeded draw of ``n_pt`` frames from
-        train_900 + train_100
-    seed : seed of the draw
-    elements : keep only frames made of these elements (a foundation model that does not
-        know an element cannot replay it); None = all
-    n_valid : keep a seeded subset of this many replay validation frames (None = all)
-
-    Returns
-    -------
-    (train, valid, info) : frames, the study's replay validation frames
-        (valid_mp_finetuning-MACE_100), and a dict recording files and dropped frames.
-
-    Raises
-    ------
-    lidiff_helpers.io.data.DataUnavailableError
-        N_pt = 10 000 needs the upstream-only ``REF_10000_mp_finetuning-MACE_run-1.xyz``.
-    lidiff_helpers.io.data.DataError
-        more frames asked for than the local replay files hold.
-    """
-    keep = set(elements) if elements is not None else None
-
-    def ok(at) -> bool:
-        return keep is None or {int(z) for z in at.numbers} <= keep
-
-    info: dict[str, Any] = {"n_pt_requested": n_pt, "source": source}
-    if source == "study" and n_pt in STUDY_REPLAY:
-        key = STUDY_REPLAY[n_pt][0]
-        try:
-            raw = data.read_frames(data.REPLAY_FILES[key], lif=False)
-        except data.DataUnavailableError as exc:
-            raise data.DataUnavailableError(
-                f"multihead fine-tuning with N_pt = {n_pt} replays the study's "
-                f"{data.REPLAY_FILES[key]}, which is not available: {exc}") from exc
-        train = [a for a in raw if ok(a)]
-        info["files"] = [data.REPLAY_FILES[key]]
-    else:
-        raw = (data.read_frames(data.REPLAY_FILES["train_900"], lif=False)
-               + data.read_frames(data.REPLAY_FILES["train_100"], lif=False))
-        cands = [a for a in raw if ok(a)]
-        if n_pt > len(cands):
-            raise data.DataError(
-                f"asked for {n_pt} replay frames but the local replay files (train_900 + "
-                f"train_100) hold {len(cands)} usable ones"
-                + (f" made of elements {sorted(keep)}" if keep else "")
-                + "; N_pt = 10000 needs the upstream-only "
-                + Path(data.REPLAY_FILES["train_10000"]).name)
-        idx = np.random.default_rng(seed).choice(len(cands), size=n_pt, replace=False)
-        train = [cands[i] for i in sorted(idx)]
-        info["files"] = [data.REPLAY_FILES["train_900"], data.REPLAY_FILES["train_100"]]
-    valid_raw = data.read_frames(data.REPLAY_FILES["valid_100"], lif=False)
-    valid = [a for a in valid_raw if ok(a)]
-    if n_valid is not None and n_valid < len(valid):
-        idx = np.random.default_rng(seed + 1).choice(len(valid), n_valid, replace=False)
-        valid = [valid[i] for i in sorted(idx)]
-    info.update(n_train=len(train), n_valid=len(valid),
-                dropped_train=len(raw) - len(train) if source == "study" and n_pt in
-                STUDY_REPLAY else None, dropped_valid=len(valid_raw) - len(valid),
-                elements_filter=sorted(keep) if keep else None)
-    if not train or not valid:
-        raise data.DataError(f"no replay frames left after keeping elements {sorted(keep)} "
-                             "(the foundation model knows too few elements)")
-    return train, valid, info
-
-
-def fit_e0s(foundation_path: str | Path, frames: Sequence,
-            dtype: str = "float64") -> dict[int, float]:
-    """E0s (eV) that put the foundation's interaction energies on the frames' reference.
-
-    Least squares over the frames of ``E_ref - (E_model - sum_z n_z E0_model,z)`` =
-    ``sum_z n_z E0_z``; LiF needs bulk and interstitial frames (two compositions) for a
-    unique Li/F split.
-    """
-    from ase.data import atomic_numbers
-
-    from lidiff_helpers.analysis import parity
-    from lidiff_helpers.simulation.models import get_calculator
-
-    calc = get_calculator(str(foundation_path), dtype=dtype, verbose=False)
-    e0_model = {atomic_numbers[k]: v for k, v in (parity.model_e0s(calc) or {}).items()}
-    zs = sorted({int(z) for at in frames for z in at.numbers})
-    if any(z not in e0_model for z in zs):
-        raise ValueError(f"{foundation_path}: no stored E0 for some of elements {zs}")
-    a = np.zeros((len(frames), len(zs)))
-    b = np.zeros(len(frames))
-    for i, at in enumerate(frames):
-        x = at.copy()
-        x.calc = calc
-        counts = {z: int((at.numbers == z).sum()) for z in zs}
-        inter = x.get_potential_energy() - sum(n * e0_model[z] for z, n in counts.items())
-        a[i] = [counts[z] for z in zs]
-        b[i] = float(at.info["REF_energy"]) - inter
-    if np.linalg.matrix_rank(a) < len(zs):
-        raise ValueError("fit_e0s: the frames hold too few distinct compositions to fit "
-                         f"one E0 per element {zs} (LiF needs bulk and interstitial frames)")
-    sol = np.linalg.lstsq(a, b, rcond=None)[0]
-    return {z: float(v) for z, v in zip(zs, sol)}
-
-
-_E0_CACHE: dict[tuple, dict] = {}
-
-
-def _fit_e0s_cached(path: str, sha: str, hashes: tuple, frames: tuple) -> dict[int, float]:
-    key = (path, sha, hashes)
-    if key not in _E0_CACHE:
-        _E0_CACHE[key] = fit_e0s(path, list(frames))
-    return _E0_CACHE[key]
 
 
 def build_options(cfg: FinetuneConfig, files: Mapping[str, str | Path],
@@ -637,146 +512,6 @@ def load_result(workdir: str | Path) -> FinetuneResult:
                           "skipped" if model.is_file() else "unfinished")
 
 
-# ----------------------------------------------------------------------------- sweeps
-
-def plan_sweep(foundation_path: str | Path, subsets: Sequence[Sequence[int]],
-               n_pt_values: Sequence[int], selections: Sequence[str] = ("random",),
-               seeds: Sequence[int] = (1,), include_scratch: bool = False,
-               epochs: int = 800, epochs_pt10000: int = STUDY_EPOCHS_PT10000,
-               **common) -> list[FinetuneConfig]:
-    """The grid: subsets x replay (0 = naive, > 0 = multihead) x selections x seeds.
-
-    ``include_scratch`` adds one scratch run per subset, selection and seed. ``common``
-    are further :class:`FinetuneConfig` fields (lr, n_valid_*, force_mh_ft_lr, ...).
-    """
-    from lidiff_helpers.core.provenance import sha256_file
-
-    fpath = str(Path(foundation_path).resolve())
-    sha = sha256_file(fpath)
-    out = []
-    for nb, ni in subsets:
-        for sel in selections:
-            for seed in seeds:
-                arms = [("naive" if n == 0 else "multihead", int(n)) for n in n_pt_values]
-                if include_scratch:
-                    arms.append(("scratch", 0))
-                for strat, n in arms:
-                    ep = epochs_pt10000 if n >= 10000 else epochs
-                    out.append(FinetuneConfig(
-                        strategy=strat, foundation=fpath, foundation_sha256=sha,
-                        n_bulk=int(nb), n_interstitial=int(ni), selection=sel, n_pt=n,
-                        seed=int(seed), max_num_epochs=int(ep), **common))
-    return out
-
-
-def run_sweep(configs: Sequence[FinetuneConfig], root: str | Path,
-              descriptors: Mapping | Callable[[list], Mapping] | None = None,
-              threads: int | None = None, progress: bool = True) -> list[FinetuneResult]:
-    """Run every config in order (each skipped/resumed as :func:`run_finetune` does).
-
-    ``descriptors`` may be a callable (:func:`descriptor_source`) so they are computed
-    only if a diverse run still has to be trained.
-    """
-    it: Iterable = configs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(configs, desc="fine-tuning runs", unit="run")
-    out = []
-    for cfg in it:
-        res = run_finetune(cfg, root, descriptors, threads)
-        if progress:
-            it.set_postfix_str(f"{cfg.label}: {res.status}")
-        out.append(res)
-    return out
-
-
-def plan_from_params(p, foundation_path: str | Path) -> list[FinetuneConfig]:
-    """The sweep of a notebook's parameters (``run.p`` of ``02_finetune_sweeps``)."""
-    nvb, nvi = p.n_valid
-    return plan_sweep(foundation_path, p.subsets, p.n_pt_values, p.selections, p.seeds,
-                      p.include_scratch, epochs=p.epochs, epochs_pt10000=p.epochs_pt10000,
-                      replay_source=p.replay_source, n_valid_bulk=nvb,
-                      n_valid_interstitial=nvi, data_seed=p.seed, lr=p.lr,
-                      weight_decay=p.weight_decay, ema_decay=p.ema_decay,
-                      batch_size=p.batch_size, patience=p.patience,
-                      default_dtype=p.default_dtype, force_mh_ft_lr=p.force_mh_ft_lr,
-                      device=p.device, diverse_pool_max=p.diverse_pool_max, e0s=p.e0s,
-                      n_pt_valid=p.n_pt_valid)
-
-
-def plan_table(configs: Sequence[FinetuneConfig]):
-    """The planned runs as a DataFrame (label, method, data, replay, epochs, folder)."""
-    import pandas as pd
-
-    return pd.DataFrame([{"run": c.label, "method": c.arm, "selection": c.selection,
-                          "n_bulk": c.n_bulk, "n_interstitial": c.n_interstitial,
-                          "n_pt": c.n_pt, "max_epochs": c.max_num_epochs, "seed": c.seed,
-                          "lr": c.lr, "force_mh_ft_lr": c.force_mh_ft_lr,
-                          "folder": c.folder} for c in configs])
-
-
-def descriptor_source(model_path: str | Path, cache_dir: str | Path | None = None,
-                      dtype: str = "float32") -> Callable[[list], Mapping]:
-    """``f(hashes) -> {hash: descriptor}`` with ``model_path``'s MACE descriptors, computed
-    when first needed and cached in ``cache_dir`` (default: the lidiff cache, shared by
-    every profile and notebook; the file name holds the model's SHA256)."""
-    import functools
-
-    from lidiff_helpers.core import paths
-
-    cache_dir = cache_dir if cache_dir is not None else paths.CACHE / "descriptors"
-    return functools.partial(selection.pool_descriptors, str(model_path), cache_dir,
-                             dtype=dtype)
-
-
-# ----------------------------------------------------------------------------- outputs
-
-def learning_curve(workdir: str | Path):
-    """Validation errors per epoch from mace's results file (a pandas DataFrame).
-
-    Columns: ``epoch``, ``head``, ``rmse_e_meV_atom``, ``rmse_f_meV_A``,
-    ``rmse_stress_meV_A3``, ``mae_f_meV_A``; epoch -1 is the evaluation before training.
-    A resumed run's repeated epochs keep the later line.
-    """
-    import pandas as pd
-
-    rows = {}
-    for r in training.read_mace_results(workdir):
-        if r.get("mode") != "eval":
-            continue
-        ep = -1 if r.get("epoch") is None else int(r["epoch"])
-        rows[(ep, r.get("head", "Default"))] = {
-            "epoch": ep, "head": r.get("head", "Default"),
-            "rmse_e_meV_atom": 1e3 * r.get("rmse_e_per_atom", np.nan),
-            "rmse_f_meV_A": 1e3 * r.get("rmse_f", np.nan),
-            "rmse_stress_meV_A3": 1e3 * r.get("rmse_stress", np.nan),
-            "mae_f_meV_A": 1e3 * r.get("mae_f", np.nan)}
-    cols = ["epoch", "head", "rmse_e_meV_atom", "rmse_f_meV_A", "rmse_stress_meV_A3",
-            "mae_f_meV_A"]
-    df = pd.DataFrame(list(rows.values()), columns=cols)
-    return df.sort_values(["head", "epoch"]).reset_index(drop=True)
-
-
-def epoch_times(workdir: str | Path) -> dict[str, float]:
-    """Training cost per epoch from mace's results file.
-
-    ``opt_s_per_epoch``: optimiser time (sum of step times) per epoch, median over
-    epochs; ``eval_s_per_epoch``: validation time per epoch, median; ``n_epochs``.
-    """
-    opt: dict[int, float] = {}
-    ev: dict[int, float] = {}
-    for r in training.read_mace_results(workdir):
-        ep = r.get("epoch")
-        if ep is None:
-            continue
-        d = opt if r.get("mode") == "opt" else ev
-        d[int(ep)] = d.get(int(ep), 0.0) + float(r.get("time", 0.0))
-    return {"opt_s_per_epoch": float(np.median(list(opt.values()))) if opt else np.nan,
-            "eval_s_per_epoch": float(np.median(list(ev.values()))) if ev else np.nan,
-            "n_epochs": len(opt)}
-
-
 #: columns of the rendered Table 1 grid, in order
 TABLE1_COLUMNS = [
     "run", "n_bulk", "n_interstitial", "n_pt", "selection", "status",
@@ -784,234 +519,3 @@ TABLE1_COLUMNS = [
     "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa", "bulk_S_rmse_GPa",
     "replay_F_rmse_meV_A", "s_per_epoch", "epochs_run", "best_epoch", "lr_effective",
     "ema_decay_effective", "heads", "guard_notes", "message"]
-
-
-def table1(table, baseline: Mapping[str, Any] | None = None):
-    """The sweep rendered like the study's Table 1 (one row per run, grid order), with the
-    test/replay errors, cost per epoch and the confound-guard columns; the foundation
-    model's zero-shot row first when ``baseline`` is given."""
-    import pandas as pd
-
-    t = table.copy()
-    if "opt_s_per_epoch" in t:
-        t["s_per_epoch"] = t["opt_s_per_epoch"] + t["eval_s_per_epoch"]
-    rows = []
-    if baseline:
-        rows.append({"run": "foundation (zero-shot)", "n_bulk": 0, "n_interstitial": 0,
-                     "n_pt": 0, "selection": "-", "status": "-",
-                     **{k: v for k, v in baseline.items() if k in TABLE1_COLUMNS}})
-    out = pd.concat([pd.DataFrame(rows), t], ignore_index=True) if rows else t
-    return out[[c for c in TABLE1_COLUMNS if c in out]]
-
-
-def register_results(out: str | Path, results: Sequence[FinetuneResult], table=None,
-                     notebook: str = "02_finetune_sweeps") -> list[dict]:
-    """Register every finished model for notebooks 01/04/05 (``registry.register_model``).
-
-    Name: the run label; metadata: strategy, data, replay, selection, seed, foundation
-    SHA256, ``energy_reference="study"`` (trained with the study's E0s) and, when
-    ``table`` is given, its test-set force RMSEs.
-    """
-    from lidiff_helpers.io.model_registry import register_model
-
-    by_run = {} if table is None else {r["run"]: r for r in table.to_dict("records")}
-    out_entries = []
-    for r in results:
-        if not r.ok:
-            continue
-        c = r.config
-        meta = {"strategy": c.strategy, "method": c.arm, "selection": c.selection,
-                "n_bulk": c.n_bulk, "n_interstitial": c.n_interstitial, "n_pt": c.n_pt,
-                "seed": c.seed, "foundation_sha256": c.foundation_sha256,
-                "energy_reference": "study", "head": "Default", "workdir": str(r.workdir)}
-        row = by_run.get(c.label, {})
-        for k in ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A", "lr_effective"):
-            if k in row:
-                meta[k] = row[k]
-        out_entries.append(register_model(Path(out), c.label, r.model, notebook, meta))
-    return out_entries
-
-
-def summary_values(table, baseline: Mapping[str, Any] | None = None, flags=None) -> dict:
-    """Headline numbers of a sweep for ``run.save_summary``."""
-    ok = table.dropna(subset=["interstitial_F_rmse_meV_A"]) if \
-        "interstitial_F_rmse_meV_A" in table else table.iloc[0:0]
-    out: dict[str, Any] = {"n_runs": len(table), "n_trained": len(ok),
-                           "statuses": table["status"].value_counts().to_dict()}
-    if len(ok):
-        best = ok.loc[ok["interstitial_F_rmse_meV_A"].idxmin()]
-        out.update(best_run=best["run"],
-                   best_interstitial_F_rmse_meV_A=float(best["interstitial_F_rmse_meV_A"]),
-                   interstitial_F_rmse_meV_A={r["run"]: float(r["interstitial_F_rmse_meV_A"])
-                                              for r in ok.to_dict("records")})
-    if baseline:
-        out["foundation_interstitial_F_rmse_meV_A"] = baseline.get("interstitial_F_rmse_meV_A")
-    if flags is not None and len(flags):
-        out["confounded_pairs"] = int(flags["confounded"].sum())
-        out["compared_pairs"] = len(flags)
-    return out
-
-
-#: the measured strategy comparison (written by ``python -m lidiff_helpers.training.finetune benchmark``)
-BENCHMARK_JSON = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS_finetune.json"
-
-
-def load_benchmark(path: str | Path = BENCHMARK_JSON):
-    """The benchmark's table (pandas) and record, or ``(None, None)`` if not measured."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        return None, None
-    body = json.loads(path.read_text())
-    return pd.DataFrame(body["rows"]), {k: v for k, v in body.items() if k != "rows"}
-
-
-def benchmark(root: str | Path, foundation: str = "embedded", n_bulk: int = 10,
-              n_interstitial: int = 100, n_valid: Sequence[int] = (5, 45), epochs: int = 20,
-              n_pt: int = 100, threads: int = 2, dtype: str = "float32",
-              eval_dtype: str = "float32", e0s: str = "fit",
-              out: str | Path = BENCHMARK_JSON, command: str = "") -> dict:
-    """naive vs multihead vs scratch on the same frames, same epochs and same lr/EMA
-    (``--force_mh_ft_lr=True``); test-set RMSEs and CPU/wall time; writes ``out`` (JSON)
-    and the Markdown beside it."""
-    import resource
-
-    from lidiff_helpers.analysis import confound
-    from lidiff_helpers.simulation import models
-    from lidiff_helpers.training import evaluation
-
-    spec = models.resolve_spec(foundation)
-    cfgs = plan_sweep(spec.path, [[n_bulk, n_interstitial]], [0, n_pt],
-                      include_scratch=True, epochs=epochs, n_valid_bulk=n_valid[0],
-                      n_valid_interstitial=n_valid[1], default_dtype=dtype,
-                      force_mh_ft_lr=True, data_seed=20260101, e0s=e0s)
-    t0 = time.time()
-    results = [run_finetune(c, root, threads=threads) for c in cfgs]
-    bad = [f"{r.config.label}: {r.status}: {r.message[-400:]}" for r in results if not r.ok]
-    if bad:
-        raise RuntimeError("benchmark not written, runs did not finish:\n" + "\n".join(bad))
-    # cost of the session that trained each model (a rerun skips and reads it back)
-    done = [json.loads((r.workdir / "done.json").read_text()) for r in results]
-    cpu = [d.get("cpu_time_s_last_session", float("nan")) for d in done]
-    wall = [d.get("wall_time_s_last_session", float("nan")) for d in done]
-    wall_train = time.time() - t0
-    me0 = resource.getrusage(resource.RUSAGE_SELF)
-    test = evaluation.test_frames()
-    rv = evaluation.replay_validation_frames()
-    table = evaluation.sweep_table(results, test, rv, dtype=eval_dtype, progress=False)
-    table["train_cpu_s"] = cpu
-    table["train_wall_s"] = wall
-    base = evaluation.model_row(spec.path, test, rv, dtype=eval_dtype, energy_reference=None,
-                                cache=Path(root) / f"foundation-{spec.name}-eval.json")
-    me1 = resource.getrusage(resource.RUSAGE_SELF)
-    eval_cpu = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
-    flags = confound.find_confounds(confound.arms_from_results(results))
-    body = {"command": command, "foundation": models.model_identity(spec),
-            "settings": {"n_bulk": n_bulk, "n_interstitial": n_interstitial,
-                         "n_valid": list(n_valid), "epochs": epochs, "n_pt": n_pt,
-                         "threads": threads, "dtype": dtype, "eval_dtype": eval_dtype,
-                         "lr": 0.005, "e0s": e0s,
-                         "force_mh_ft_lr": True,
-                         "frames_used": n_bulk + n_interstitial + sum(n_valid)},
-            "train_cpu_s_total": round(float(np.sum(cpu)), 1),
-            "train_wall_s_total": round(float(np.sum(wall)), 1),
-            "eval_cpu_s": round(eval_cpu, 1),
-            "eval_wall_s": round(time.time() - t0 - wall_train, 1),
-            "foundation_zero_shot": base,
-            "confounded_pairs": int(flags["confounded"].sum()) if len(flags) else 0,
-            "rows": json.loads(table.to_json(orient="records"))}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(body, indent=1, default=str))
-    benchmark_markdown(body, out.with_suffix(".md"))
-    return body
-
-
-def benchmark_markdown(body: Mapping[str, Any], path: str | Path) -> Path:
-    """Write the Markdown report of a :func:`benchmark` record (its JSON body)."""
-    import pandas as pd
-
-    st = body["settings"]
-    table = pd.DataFrame(body["rows"])
-    cols = ["run", "status", "interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A",
-            "interstitial_E_rmse_meV_atom", "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa",
-            "replay_F_rmse_meV_A", "replay_n_frames", "epochs_run", "best_epoch",
-            "lr_effective", "ema_decay_effective", "train_cpu_s", "train_wall_s"]
-    base = body["foundation_zero_shot"]
-    f = body["foundation"]
-    setup = (f"Foundation: {f['name']} ({Path(f['path']).name}, sha256 {f['sha256'][:12]}). "
-             f"Data: {st['n_bulk']} bulk + {st['n_interstitial']} interstitial "
-             f"DeePMD-derived training frames (random, seeded), {st['n_valid'][0]} + "
-             f"{st['n_valid'][1]} validation frames ({st['frames_used']} frames in all), "
-             f"never a held-out test frame. {st['epochs']} epochs each, lr 0.005, EMA 0.995 "
-             f"for every arm (`--force_mh_ft_lr=True`), E0s `{st.get('e0s', 'study')}`, "
-             f"{st['dtype']}, {st['threads']} thread(s). Multihead replays {st['n_pt']} MPtrj "
-             "frames (the study's train_100 file). Test: the 120 held-out frames (20 bulk, "
-             f"100 interstitial), evaluated in {st.get('eval_dtype', 'float64')}.")
-    zero = (f"Foundation zero-shot (energy offset to the QE reference removed per "
-            f"composition): interstitial F RMSE {base.get('interstitial_F_rmse_meV_A'):.1f} "
-            f"meV/A, bulk {base.get('bulk_F_rmse_meV_A'):.1f} meV/A, replay (MPtrj) F RMSE "
-            f"{base.get('replay_F_rmse_meV_A'):.1f} meV/A on {base.get('replay_n_frames')} "
-            "frames.")
-    cost = (f"Cost: training {body['train_cpu_s_total'] / 60:.1f} CPU-min "
-            f"({body['train_wall_s_total'] / 60:.1f} wall-min), evaluation "
-            f"{body['eval_cpu_s'] / 60:.1f} CPU-min ({body['eval_wall_s'] / 60:.1f} "
-            "wall-min), on a 2-core machine shared with other jobs (wall >> CPU).")
-    notes = ("`replay_F_rmse_meV_A` (forgetting) uses the replay validation frames the "
-             "model can evaluate (`replay_n_frames`): the multihead model through its "
-             "replay head on all of them; the naive and scratch models keep only Li and F "
-             "(mace drops the other elements), so theirs is over the few Li/F-only MPtrj "
-             "frames and is not comparable.")
-    md = ["# Fine-tuning strategies on the embedded foundation model (measured)", "",
-          f"Command: `{body['command']}`", "", setup, "",
-          table[[c for c in cols if c in table]].to_markdown(index=False, floatfmt=".4g"),
-          "", zero, "", notes, "", cost, "",
-          f"Confound guard: {body['confounded_pairs']} confounded pair(s) among the arms.",
-          "", "Target (FIRE after fine-tuning): interstitial force RMSE <= 30 meV/A."]
-    if body.get("notes"):
-        md += ["", "## Notes", ""] + [f"- {n}" for n in body["notes"]]
-    path = Path(path)
-    path.write_text("\n".join(md) + "\n")
-    return path
-
-
-def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - CLI
-    import shlex
-    import sys
-
-    ap = argparse.ArgumentParser(description="lidiff fine-tuning runs")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run one config.json (skips/resumes)")
-    r.add_argument("config")
-    r.add_argument("--root", required=True)
-    r.add_argument("--threads", type=int, default=None)
-    b = sub.add_parser("benchmark", help="naive vs multihead vs scratch, measured")
-    b.add_argument("--root", required=True)
-    b.add_argument("--foundation", default="embedded")
-    b.add_argument("--n-bulk", type=int, default=10)
-    b.add_argument("--n-interstitial", type=int, default=100)
-    b.add_argument("--n-valid", type=int, nargs=2, default=[5, 45])
-    b.add_argument("--epochs", type=int, default=20)
-    b.add_argument("--n-pt", type=int, default=100)
-    b.add_argument("--threads", type=int, default=2)
-    b.add_argument("--dtype", default="float32")
-    b.add_argument("--eval-dtype", default="float32")
-    b.add_argument("--e0s", default="fit", choices=["fit", "study"])
-    b.add_argument("--out", default=str(BENCHMARK_JSON))
-    a = ap.parse_args(argv)
-    if a.cmd == "run":
-        cfg = FinetuneConfig.from_dict(json.loads(Path(a.config).read_text()))
-        res = run_finetune(cfg, a.root, threads=a.threads)
-        print(res.status, res.model or res.message)
-        return 0 if res.ok else 1
-    cmd = "python -m lidiff_helpers.training.finetune " + " ".join(
-        shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-    body = benchmark(a.root, a.foundation, a.n_bulk, a.n_interstitial, a.n_valid, a.epochs,
-                     a.n_pt, a.threads, a.dtype, a.eval_dtype, a.e0s, a.out, cmd)
-    print(json.dumps({k: v for k, v in body.items() if k != "rows"}, indent=1, default=str))
-    return 0
-
-
-if __name__ == "__main__":  # python -m lidiff_helpers.training.finetune {run,benchmark} ...
-    raise SystemExit(_main())

@@ -32,6 +32,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lidiff_helpers.core.errors import LabellingError
+
 __all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
            "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
            "resolve_surrogate", "pw_available", "generate_test_paw_datasets"]
@@ -52,10 +54,6 @@ STUDY_QE_SETTINGS: dict[str, Any] = {
 #: pslibrary 1.0.0 PAW datasets (PBE) of the study, by element
 STUDY_PSEUDOPOTENTIALS = {"Li": "Li.pbe-s-kjpaw_psl.1.0.0.UPF",
                           "F": "F.pbe-n-kjpaw_psl.1.0.0.UPF"}
-
-
-class LabellingError(RuntimeError):
-    """A frame could not be labelled (names the frame, folder and the cause)."""
 
 
 def _frame_name(atoms, i: int) -> str:

@@ -11,8 +11,7 @@ CLI. This module only
 * runs it in a work directory with its log beside it, skipping a finished run and
   resuming an interrupted one (``--restart_latest``),
 * finds the produced ``.model`` file,
-* reads what mace wrote: its per-epoch ``results/*_train.txt`` JSON lines
-  (:func:`read_mace_results`) and its log files (:func:`mace_log_files`).
+* and re-exports the readers of what mace wrote (:mod:`lidiff_helpers.io.mace_logs`).
 """
 
 from __future__ import annotations
@@ -27,12 +26,11 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from lidiff_helpers.core.errors import TrainingError
+from lidiff_helpers.io.mace_logs import mace_log_files, read_mace_results
+
 __all__ = ["write_extxyz", "build_args", "run_mace_train", "TrainingError", "lsq_e0s",
            "mace_train_executable", "read_mace_results", "mace_log_files"]
-
-
-class TrainingError(RuntimeError):
-    """mace_run_train failed; the message quotes the end of its log."""
 
 
 def mace_train_executable() -> str:
@@ -161,41 +159,3 @@ def run_mace_train(options: Mapping[str, Any], workdir: str | os.PathLike, *,
         raise TrainingError(f"mace_run_train failed in {workdir} (exit {proc.returncode}); "
                             f"log {log}:\n{tail}")
     return model
-
-
-def mace_log_files(workdir: str | os.PathLike) -> list[Path]:
-    """mace's own log files of a run folder (``logs/<name>_run-<seed>.log``), oldest first.
-
-    The ``*_debug.log`` twins are left out; an empty list means mace never started.
-    """
-    logs = Path(workdir) / "logs"
-    if not logs.is_dir():
-        return []
-    return sorted((p for p in logs.glob("*.log") if not p.name.endswith("_debug.log")),
-                  key=lambda p: p.stat().st_mtime)
-
-
-def read_mace_results(workdir: str | os.PathLike) -> list[dict]:
-    """The JSON lines mace writes to ``results/*_train.txt`` during training.
-
-    One dict per line: ``mode == "opt"`` lines (one per optimiser step: ``loss``,
-    ``time`` in s, ``epoch``) and ``mode == "eval"`` lines (one per validation pass and
-    head: ``epoch`` (None before training), ``head``, ``rmse_f``/``mae_f`` in eV/A,
-    ``rmse_e_per_atom`` in eV, ``rmse_stress`` in eV/A^3, ``time`` in s). A resumed run
-    appends to the same file, so an epoch can appear twice (the later line wins in
-    callers that tabulate). A truncated last line (killed run) is skipped.
-    """
-    out = []
-    res = Path(workdir) / "results"
-    if not res.is_dir():
-        return out
-    for f in sorted(res.glob("*_train.txt")):
-        for line in f.read_text().splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lidiff_helpers.core.errors import SelectionError
 from lidiff_helpers.io import data
 
 __all__ = [
@@ -43,10 +44,6 @@ __all__ = [
 
 #: species order of the per-species descriptor blocks (Li, F)
 SPECIES = (3, 9)
-
-
-class SelectionError(ValueError):
-    """A selection request that cannot be met (names what and why)."""
 
 
 # ----------------------------------------------------------------------------- pure maths

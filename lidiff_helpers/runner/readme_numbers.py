@@ -1,0 +1,168 @@
+"""The README's measured numbers, rendered from the result files that committed commands
+write, so that they can be regenerated and checked.
+
+README.md holds blocks between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``;
+each is rendered here from one or more result files:
+
+====================  ===================================================  ==========================================
+block                 result file(s)                                       written by
+====================  ===================================================  ==========================================
+``embedded-model``    ``data/models/lidiff-embedded.metrics.json``         ``python -m lidiff_helpers.embedded``
+``benchmarks``        ``benchmarks/RESULTS_{msd,md,finetune,notebooks}``   ``make benchmarks``
+                      ``.json``
+====================  ===================================================  ==========================================
+
+``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
+``--check`` exits with status 1 (and says which block) when README.md differs from what
+the files give. A test runs the check, so a number edited by hand, or a result file
+regenerated without updating the README, fails the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from lidiff_helpers.core import paths
+
+__all__ = ["BLOCKS", "render", "render_all", "update", "check", "main"]
+
+README = paths.ROOT / "README.md"
+BENCH = paths.ROOT / "benchmarks"
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _embedded_model() -> str:
+    from lidiff_helpers.training import embedded
+
+    return embedded.metrics_table().to_markdown(index=False)
+
+
+def _msd(d: dict) -> str:
+    r = {row["method"]: row for row in d["rows"]}
+    mda = r.get("mdanalysis", {})
+    return (f"- **MSD / D** (`{d['command']}`, {d['n_atoms']} atoms x {d['n_frames']} "
+            f"frames, float32, {d['date']}, load average {d['load_before']:.1f}): "
+            f"`diffusion.msd` {r['msd']['wall_s']:.1f} s, the full `diffusion_coefficient` "
+            f"{r['D']['wall_s']:.1f} s, peak RSS {r['msd']['rss_x']:.2f}x / "
+            f"{r['D']['rss_x']:.2f}x the trajectory; MDAnalysis `EinsteinMSD(fft=True)` "
+            + (f"{mda['wall_s']:.1f} s and {mda['rss_x']:.2f}x." if "wall_s" in mda
+               else f"not measured ({mda.get('error', 'missing')}).") )
+
+
+def _md(d: dict) -> str:
+    rows = ", ".join(f"{x['atoms']} atoms {x['runner_ms']:.0f} ms/step ({x['ps_day']:.0f} "
+                     f"ps/day, runner overhead {100 * x['over_wall']:+.1f} %)"
+                     for x in d["rows"])
+    one = (f"; 217 atoms on 1 thread {d['one_thread_ms']:.0f} ms/step"
+           if d.get("one_thread_ms") else "")
+    return (f"- **MD throughput** (`{d['command']}`, model `{d['model']}` "
+            f"{d['sha256'][:12]}, float32, {d['threads']} threads, {d['date']}, load average "
+            f"{d['load_before']:.1f}): {rows}{one}.")
+
+
+def _finetune(d: dict) -> str:
+    from lidiff_helpers.core.errors import StaleResultError
+    from lidiff_helpers.training.finetune_benchmark import BENCHMARK_JSON, load_benchmark
+
+    try:
+        load_benchmark(BENCHMARK_JSON)
+    except StaleResultError as exc:
+        msg = str(exc).replace(str(paths.ROOT) + "/", "")
+        return f"- **Fine-tuning strategies**: stale, not shown ({msg})."
+    rows = ", ".join(f"{r['run'].split('-')[0]} {r['interstitial_F_rmse_meV_A']:.1f}"
+                     for r in d["rows"])
+    st, f = d["settings"], d["foundation"]
+    return (f"- **Fine-tuning strategies** (`{d['command']}`, foundation `{f['name']}` "
+            f"{str(f['sha256'])[:12]}): {st['n_bulk']} bulk + {st['n_interstitial']} "
+            f"interstitial frames, {st['epochs']} epochs per arm; held-out interstitial force "
+            f"RMSE {rows} meV/A (zero-shot "
+            f"{d['foundation_zero_shot']['interstitial_F_rmse_meV_A']:.1f}); "
+            f"{d['train_cpu_s_total'] / 60:.1f} CPU-min of training.")
+
+
+def _notebooks(d: dict) -> str:
+    times = ", ".join(f"{k.split('_')[0]} {v:.0f} s" for k, v in d["wall_time_s"].items())
+    return (f"- **ci notebooks** (`{d['command']}`, {d['date']}, load average "
+            f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s.")
+
+
+_BENCHMARKS: dict[str, Callable[[dict], str]] = {
+    "RESULTS_msd.json": _msd, "RESULTS_md.json": _md, "RESULTS_finetune.json": _finetune,
+    "RESULTS_notebooks.json": _notebooks}
+
+
+def _benchmarks() -> str:
+    lines = []
+    for name, fn in _BENCHMARKS.items():
+        d = _json(BENCH / name)
+        lines.append(fn(d) if d else f"- `benchmarks/{name}`: not measured yet "
+                                     "(`make benchmarks`).")
+    return "\n".join(lines)
+
+
+#: block name -> renderer
+BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
+                                        "benchmarks": _benchmarks}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- generated:{re.escape(name)} -->\n)(.*?)(<!-- /generated:"
+                      rf"{re.escape(name)} -->)", re.S)
+
+
+def render(name: str) -> str:
+    return BLOCKS[name]().rstrip() + "\n"
+
+
+def render_all(text: str) -> str:
+    """``text`` with every generated block re-rendered (a block must exist once)."""
+    for name in BLOCKS:
+        pat = _pattern(name)
+        if len(pat.findall(text)) != 1:
+            raise ValueError(f"README: block '{name}' must appear exactly once "
+                             f"(<!-- generated:{name} --> ... <!-- /generated:{name} -->)")
+        body = render(name)
+        text = pat.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
+    return text
+
+
+def update(path: Path = README) -> bool:
+    """Rewrite the blocks in ``path``; True when something changed."""
+    old = path.read_text()
+    new = render_all(old)
+    if new != old:
+        path.write_text(new)
+    return new != old
+
+
+def check(path: Path = README) -> list[str]:
+    """Names of the blocks whose text in ``path`` differs from the result files."""
+    text = path.read_text()
+    return [name for name in BLOCKS
+            if (m := _pattern(name).search(text)) is None or m.group(2) != render(name)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="README numbers from result files")
+    ap.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    a = ap.parse_args(argv)
+    if a.check:
+        stale = check()
+        for name in stale:
+            print(f"README.md block '{name}' differs from its result files: run "
+                  "python -m lidiff_helpers.runner.readme_numbers", file=sys.stderr)
+        return 1 if stale else 0
+    print("README.md updated" if update() else "README.md already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

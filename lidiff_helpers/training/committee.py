@@ -1,0 +1,210 @@
+r"""A committee of models: force deviation (the study's Eq. 4) and committee training.
+
+    sigma = max_i sqrt( 1/N sum_k | F_i^k - <F_i> |^2 ),   <F_i> = 1/N sum_k F_i^k   (Eq. 4)
+
+with ``F_i^k`` the force on atom i predicted by member k (eV/A). :func:`force_deviation`
+computes it (and the mean over atoms) for many frames at once; :func:`train_committee`
+trains the members with ``mace_run_train`` (the study's active-learning flags).
+See :mod:`lidiff_helpers.training.active_learning` for the loop that uses them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from lidiff_helpers.io import data
+
+__all__ = ["ForceDeviation", "force_deviation", "committee_deviation", "deviation_stats",
+           "STUDY_AL_LOSS_WEIGHTS", "train_committee"]
+
+
+# ============================================================================ Eq. 4
+
+@dataclass(frozen=True)
+class ForceDeviation:
+    """Committee force deviation per frame (Eq. 4), eV/A.
+
+    Attributes
+    ----------
+    max_eV_A : (n_frames,) Eq. 4: the largest atomic deviation of each frame
+    mean_eV_A : (n_frames,) the mean over atoms of the atomic deviation
+    argmax_atom : (n_frames,) index of the atom with the largest deviation
+    n_models : committee size N
+    """
+
+    max_eV_A: np.ndarray
+    mean_eV_A: np.ndarray
+    argmax_atom: np.ndarray
+    n_models: int
+
+    def __len__(self) -> int:
+        return len(self.max_eV_A)
+
+
+def _atomic_deviation(f: np.ndarray) -> np.ndarray:
+    """(n_frames, n_models, n_atoms, 3) -> (n_frames, n_atoms) sqrt(<|F - <F>|^2>)."""
+    mean = f.mean(axis=1, keepdims=True)
+    return np.sqrt(((f - mean) ** 2).sum(axis=-1).mean(axis=1))
+
+
+def force_deviation(forces: np.ndarray | Sequence[np.ndarray]) -> ForceDeviation:
+    """Eq. 4 for many frames at once.
+
+    Parameters
+    ----------
+    forces : array (n_frames, n_models, n_atoms, 3), or one frame (n_models, n_atoms, 3),
+        or a list of per-frame (n_models, n_atoms, 3) arrays (frames may differ in
+        n_atoms, e.g. 216 and 217; frames of equal shape are evaluated together), eV/A
+
+    Raises
+    ------
+    ValueError
+        wrong shape, fewer than two models, or non-finite forces (naming the frame).
+    """
+    if isinstance(forces, np.ndarray) or (not isinstance(forces, (list, tuple))):
+        f = np.asarray(forces, float)
+        if f.ndim == 3:
+            f = f[None]
+        if f.ndim != 4 or f.shape[-1] != 3:
+            raise ValueError(f"forces must be (n_frames, n_models, n_atoms, 3), got {f.shape}")
+        if f.shape[1] < 2:
+            raise ValueError(f"a committee needs at least 2 models, got {f.shape[1]}")
+        bad = ~np.isfinite(f).all(axis=(1, 2, 3))
+        if bad.any():
+            raise ValueError(f"non-finite forces in frame {int(np.flatnonzero(bad)[0])}")
+        dev = _atomic_deviation(f)
+        return ForceDeviation(dev.max(axis=1), dev.mean(axis=1), dev.argmax(axis=1),
+                              int(f.shape[1]))
+    frames = [np.asarray(x, float) for x in forces]
+    if not frames:
+        return ForceDeviation(np.zeros(0), np.zeros(0), np.zeros(0, int), 0)
+    for i, x in enumerate(frames):
+        if x.ndim != 3 or x.shape[-1] != 3:
+            raise ValueError(f"frame {i}: forces must be (n_models, n_atoms, 3), got {x.shape}")
+    n_models = {x.shape[0] for x in frames}
+    if len(n_models) != 1:
+        raise ValueError(f"frames have different committee sizes {sorted(n_models)}")
+    mx, mn, am = np.zeros(len(frames)), np.zeros(len(frames)), np.zeros(len(frames), int)
+    by_shape: dict[tuple, list[int]] = {}
+    for i, x in enumerate(frames):
+        by_shape.setdefault(x.shape, []).append(i)
+    for idx in by_shape.values():
+        try:
+            part = force_deviation(np.stack([frames[i] for i in idx]))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (of the frames with shape "
+                             f"{frames[idx[0]].shape}: list index {idx})") from exc
+        mx[idx], mn[idx], am[idx] = part.max_eV_A, part.mean_eV_A, part.argmax_atom
+    return ForceDeviation(mx, mn, am, n_models.pop())
+
+
+def committee_deviation(committee, frames: Sequence, progress: bool = False) -> ForceDeviation:
+    """Eq. 4 of a :class:`lidiff_helpers.simulation.models.Committee` on ASE frames."""
+    it: Iterable = frames
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(frames, desc="committee forces", unit="frame")
+    return force_deviation([committee.forces_per_model(at) for at in it])
+
+
+def deviation_stats(dev: np.ndarray, prefix: str = "dev") -> dict[str, float]:
+    """n, mean, std, median, 95th percentile and max of deviations (eV/A)."""
+    d = np.asarray(dev, float)
+    if d.size == 0:
+        return {f"{prefix}_n": 0}
+    return {f"{prefix}_n": int(d.size), f"{prefix}_mean_eV_A": float(d.mean()),
+            f"{prefix}_std_eV_A": float(d.std()), f"{prefix}_median_eV_A": float(np.median(d)),
+            f"{prefix}_p95_eV_A": float(np.percentile(d, 95)),
+            f"{prefix}_max_eV_A": float(d.max())}
+
+
+# ============================================================================ committee
+
+#: loss weights (energy, forces, stress) of the study's active-learning fine-tunes
+#: (upstream ``Fine-tuning_with_MACE-MPA-0_data/*/my0.sh``: 1, 1, 10)
+STUDY_AL_LOSS_WEIGHTS = (1.0, 1.0, 10.0)
+
+
+def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: str | Path,
+                    seeds: Sequence[int] = (1, 2, 3, 4), max_num_epochs: int = 600,
+                    patience: int = 50, loss_weights: Sequence[float] = STUDY_AL_LOSS_WEIGHTS,
+                    e0s: str = "study", extra: Mapping[str, Any] | None = None,
+                    device: str = "cpu", n_parallel: int = 1, threads: int | None = None,
+                    progress: bool = True) -> list[Path]:
+    """Naive fine-tunes of ``foundation`` on the same frames with different seeds.
+
+    Uses :func:`lidiff_helpers.training.finetune.build_options` (the study's flags) with the
+    active-learning loss weights and :func:`lidiff_helpers.training.mace_train.run_mace_train`
+    (finished members are skipped, interrupted ones resume). ``e0s``: ``study`` (the
+    study's isolated-atom QE energies, for DFT labels) or ``foundation`` (the
+    foundation model's own E0s, for labels made by a surrogate derived from it).
+    Returns the model files, in seed order.
+    """
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.training import finetune
+    from lidiff_helpers.training import mace_train as training
+
+    if len(seeds) < 1:
+        raise ValueError("train_committee needs at least one seed")
+    if e0s not in ("study", "foundation"):
+        raise ValueError(f"e0s must be 'study' or 'foundation', got {e0s!r}")
+    if not train or not valid:
+        raise ValueError(f"{workdir}: committee needs training and validation frames "
+                         f"(got {len(train)} and {len(valid)})")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec = models.resolve_spec(foundation)
+    files = {"train": workdir / "train.xyz", "valid": workdir / "valid.xyz"}
+    manifest = workdir / "data.json"
+    hashes = {"train": [data.frame_hash(a) for a in train],
+              "valid": [data.frame_hash(a) for a in valid]}
+    if manifest.is_file():
+        old = json.loads(manifest.read_text())
+        if {k: old.get(k) for k in hashes} != hashes:
+            raise FileExistsError(f"{workdir}: holds a committee trained on other frames; "
+                                  "delete it or use another folder")
+    for k, frames in (("train", train), ("valid", valid)):
+        if not files[k].is_file():
+            tmp = files[k].with_suffix(".tmp.xyz")
+            training.write_extxyz(frames, tmp)
+            tmp.replace(files[k])
+    manifest.write_text(json.dumps({**hashes, "label_sources": sorted(
+        {str(a.info.get("label_source", "unknown")) for a in list(train) + list(valid)})},
+        indent=1))
+    n_b = sum((a.info.get("kind") or data.classify(a)) == "bulk" for a in train)
+    ew, fw, sw = (float(x) for x in loss_weights)
+    base_extra = {"energy_weight": ew, "forces_weight": fw, "stress_weight": sw}
+    if e0s == "foundation":
+        base_extra["E0s"] = "foundation"
+    base_extra.update(dict(extra or {}))
+    sha = sha256_file(spec.path)
+
+    def one(seed: int) -> Path:
+        cfg = finetune.FinetuneConfig(
+            strategy="naive", foundation=str(spec.path), foundation_sha256=sha,
+            n_bulk=n_b, n_interstitial=len(train) - n_b, seed=int(seed),
+            max_num_epochs=int(max_num_epochs), patience=int(patience), device=device,
+            extra=base_extra)
+        opts = finetune.build_options(cfg, files, name=f"committee_s{seed}")
+        return training.run_mace_train(opts, workdir / f"s{seed}", threads=threads)
+
+    if n_parallel > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(int(n_parallel)) as pool:
+            return list(pool.map(one, seeds))
+    it: Iterable = seeds
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(list(seeds), desc=f"committee {workdir.name}", unit="model")
+    return [one(s) for s in it]
+
+

@@ -1,0 +1,87 @@
+"""Notebook 02 (the study's Table 1): from the profile's parameters to the fine-tuning
+sweep, its evaluation on the held-out test set and replay frames, Table 1 and the
+summary. Each function is one step of the notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lidiff_helpers.simulation import models
+from lidiff_helpers.training import evaluation, sweeps
+from lidiff_helpers.training.finetune import TABLE1_COLUMNS
+
+__all__ = ["plan", "train", "evaluate", "table1", "summary_values"]
+
+
+def plan(P, run):
+    """The foundation model (recorded in the run's provenance) and the sweep's configs."""
+    foundation = models.resolve_spec(P.foundation_model)
+    run.add_model(models.model_identity(foundation))
+    print(f"foundation: {foundation.name} ({foundation.path}) {foundation.note}")
+    return foundation, sweeps.plan_from_params(P, foundation.path)
+
+
+def train(P, run, foundation, configs) -> list:
+    """Run (or skip, or resume) every config under the run's ``finetune`` folder."""
+    results = sweeps.run_sweep(configs, run.work("finetune"), threads=P.train_threads,
+                               descriptors=sweeps.descriptor_source(foundation.path))
+    for r in results:
+        print(f"{r.config.label:45s} {r.status:12s} {r.wall_time_s:7.1f} s  {r.message[:160]}")
+    return results
+
+
+def evaluate(P, run, results, foundation):
+    """Test-set and replay errors of every run and of the foundation (zero-shot), and
+    Table 1; saves ``finetune_sweep_full`` and ``table1_finetune_grid``."""
+    test = evaluation.test_frames(P.n_test, P.seed)
+    replay_valid = evaluation.replay_validation_frames(n_frames=P.n_forgetting, seed=P.seed)
+    table = evaluation.sweep_table(results, test, replay_valid, dtype=P.eval_dtype,
+                                   device=P.device)
+    cache = run.work("finetune") / f"foundation-{foundation.name}-eval.json"
+    baseline = evaluation.model_row(foundation.path, test, replay_valid, dtype=P.eval_dtype,
+                                    device=P.device, energy_reference=None, cache=cache)
+    grid = table1(table, baseline)
+    run.save_table(table, "finetune_sweep_full")
+    run.save_table(grid, "table1_finetune_grid")
+    return table, baseline, grid
+
+
+def table1(table, baseline: Mapping[str, Any] | None = None):
+    """The sweep rendered like the study's Table 1 (one row per run, grid order), with the
+    test/replay errors, cost per epoch and the confound-guard columns; the foundation
+    model's zero-shot row first when ``baseline`` is given."""
+    import pandas as pd
+
+    t = table.copy()
+    if "opt_s_per_epoch" in t:
+        t["s_per_epoch"] = t["opt_s_per_epoch"] + t["eval_s_per_epoch"]
+    rows = []
+    if baseline:
+        rows.append({"run": "foundation (zero-shot)", "n_bulk": 0, "n_interstitial": 0,
+                     "n_pt": 0, "selection": "-", "status": "-",
+                     **{k: v for k, v in baseline.items() if k in TABLE1_COLUMNS}})
+    out = pd.concat([pd.DataFrame(rows), t], ignore_index=True) if rows else t
+    return out[[c for c in TABLE1_COLUMNS if c in out]]
+
+
+def summary_values(table, baseline: Mapping[str, Any] | None = None, flags=None) -> dict:
+    """Headline numbers of a sweep for ``run.save_summary``."""
+    ok = table.dropna(subset=["interstitial_F_rmse_meV_A"]) if \
+        "interstitial_F_rmse_meV_A" in table else table.iloc[0:0]
+    out: dict[str, Any] = {"n_runs": len(table), "n_trained": len(ok),
+                           "statuses": table["status"].value_counts().to_dict()}
+    if len(ok):
+        best = ok.loc[ok["interstitial_F_rmse_meV_A"].idxmin()]
+        out.update(best_run=best["run"],
+                   best_interstitial_F_rmse_meV_A=float(best["interstitial_F_rmse_meV_A"]),
+                   interstitial_F_rmse_meV_A={r["run"]: float(r["interstitial_F_rmse_meV_A"])
+                                              for r in ok.to_dict("records")})
+    if baseline:
+        out["foundation_interstitial_F_rmse_meV_A"] = baseline.get("interstitial_F_rmse_meV_A")
+    if flags is not None and len(flags):
+        out["confounded_pairs"] = int(flags["confounded"].sum())
+        out["compared_pairs"] = len(flags)
+    return out
+
