@@ -34,7 +34,7 @@ L = np.array([2.0, 2.0, 0.0])    # a lattice site next to T1 (distance sqrt(3) A
 T2 = np.array([3.0, 3.0, 1.0])   # a tetrahedral site next to L, across from T1
 T3 = np.array([5.0, 3.0, 1.0])   # the tetrahedral site a/2 from T2 along x
 B = int(np.flatnonzero(np.all(np.isclose(LI, L), axis=1))[0])   # the Li on L
-I = len(LI) + len(F)            # the interstitial's index (after all Li and F)
+INT = len(LI) + len(F)            # the interstitial's index (after all Li and F)
 
 
 def _frames(n_frames: int, moves: list[tuple[int, int, np.ndarray, np.ndarray]], seed=0,
@@ -66,12 +66,12 @@ def _same_point(h, code, want_A):
 
 def test_knockoff_then_direct_hop_detected_exactly():
     # knock-off at frame 50: I goes T1 -> L while B goes L -> T2; then B hops T2 -> T3
-    x = _frames(200, [(I, 50, T1, L), (B, 50, L, T2), (B, 120, T2, T3)])
+    x = _frames(200, [(INT, 50, T1, L), (B, 50, L, T2), (B, 120, T2, T3)])
     h = detect_hops(_traj(x))
     assert h.counts == {"knockoff": 1, "direct": 1, "lattice_hop": 0, "frenkel": 0,
                         "recombination": 0}
     ko, direct = h.events
-    assert ko.kind == "knockoff" and ko.atoms == (I, B)
+    assert ko.kind == "knockoff" and ko.atoms == (INT, B)
     assert ko.frame == 51 and ko.frame_left == 49
     assert ko.time_ps == pytest.approx(5.1)
     _same_point(h, ko.lattice_site, L)
@@ -88,7 +88,7 @@ def test_knockoff_then_direct_hop_detected_exactly():
 
 def test_brief_visit_is_no_event_and_lone_moves_are_classified():
     # I visits L's core for 2 frames (0.2 ps < min_residence 0.5 ps) and returns: nothing
-    visit = _frames(100, [(I, 40, T1, L), (I, 42, L, T1)], seed=1)
+    visit = _frames(100, [(INT, 40, T1, L), (INT, 42, L, T1)], seed=1)
     assert sum(detect_hops(_traj(visit)).counts.values()) == 0
     # ... but with min_residence_ps = 0 the same visit counts (the test is sharp)
     assert sum(detect_hops(_traj(visit), min_residence_ps=0.0).counts.values()) > 0
@@ -98,6 +98,6 @@ def test_brief_visit_is_no_event_and_lone_moves_are_classified():
     assert fr.n_interstitial[0] == 1 and fr.n_interstitial[-1] == 2
     # I entering L while B stays: no partner leaves, so it is not a knock-off
     # (B moved away far later than the pair window): a recombination then a frenkel
-    late = detect_hops(_traj(_frames(200, [(B, 30, L, T2), (I, 150, T1, L)], seed=3)))
+    late = detect_hops(_traj(_frames(200, [(B, 30, L, T2), (INT, 150, T1, L)], seed=3)))
     assert late.counts["knockoff"] == 0
     assert late.counts["frenkel"] == 1 and late.counts["recombination"] == 1
