@@ -4,7 +4,8 @@
                                              [--out benchmarks/RESULTS_msd.md] [--keep]
 
 Data: a synthetic interstitial-Li trajectory
-(:func:`lidiff_helpers.analysis.hops.synthetic_interstitial_run`, 450 K, the study's DeePMD D) of
+(:func:`lidiff_helpers.synthetic.trajectories.synthetic_interstitial_run`, 450 K, the study's
+DeePMD D) of
 a 5x5x5 LiF cell plus one Li (1001 atoms, 501 Li) with 90 000 frames (9 ns every 0.1 ps,
 the study's production run), written as float32 in the compendium's trajectory format
 (1.08 GB) and read back as a ``numpy.memmap``.
@@ -48,15 +49,15 @@ def _rss_bytes() -> int:
 
 
 def make_data(path: Path, n_frames: int, n_cells: int) -> dict:
-    from lidiff_helpers.analysis import hops
     from lidiff_helpers.analysis.arrhenius import arrhenius_D_cm2_s
     from lidiff_helpers.core import reference
+    from lidiff_helpers.synthetic.trajectories import synthetic_interstitial_run
 
     deepmd = reference.TABLE3["deepmd"]
     D = arrhenius_D_cm2_s(450.0, deepmd.Ea_eV, deepmd.D0_cm2_s)
     t0 = time.perf_counter()
-    run = hops.synthetic_interstitial_run(450.0, D, duration_ps=(n_frames - 1) * 0.1,
-                                          timestep_ps=0.1, n_cells=n_cells, seed=1)
+    run = synthetic_interstitial_run(450.0, D, duration_ps=(n_frames - 1) * 0.1,
+                                     frame_interval_ps=0.1, n_cells=n_cells, seed=1)
     traj = run.write(path, info={"model": "synthetic", "benchmark": True})
     return {"n_frames": traj.n_frames, "n_atoms": traj.n_atoms,
             "n_li": int((traj.numbers == 3).sum()), "D_true_cm2_s": D,
@@ -80,7 +81,7 @@ def worker(kind: str, path: str, mda_frames: int | None) -> dict:
 
             tracemalloc.start()
         t0, c0 = time.perf_counter(), time.process_time()
-        res = diffusion.msd(traj.positions_A, traj.timestep_ps, atoms=li)
+        res = diffusion.msd(traj.positions_A, traj.frame_interval_ps, atoms=li)
         out["wall_s"] = time.perf_counter() - t0
         out["cpu_s"] = time.process_time() - c0
         if kind == "msd_tracemalloc":
@@ -105,7 +106,7 @@ def worker(kind: str, path: str, mda_frames: int | None) -> dict:
         u = mda.Universe.empty(traj.n_atoms, trajectory=False)
         u.add_TopologyAttr("type", np.where(traj.numbers == 3, "Li", "F"))
         u.load_new(np.asarray(traj.positions_A[:n]), format=MemoryReader,
-                   dt=traj.timestep_ps)
+                   dt=traj.frame_interval_ps)
         out["load_s"] = time.perf_counter() - t_load
         t0, c0 = time.perf_counter(), time.process_time()
         m = EinsteinMSD(u, select="type Li", msd_type="xyz", fft=True).run()
@@ -113,7 +114,7 @@ def worker(kind: str, path: str, mda_frames: int | None) -> dict:
         out["cpu_s"] = time.process_time() - c0
         out["n_frames"] = n
         ours = np.load(Path(path) / "msd_lidiff.npy") if n == traj.n_frames else \
-            diffusion.msd(traj.positions_A, traj.timestep_ps, atoms=li, frames=(0, n)).msd_A2
+            diffusion.msd(traj.positions_A, traj.frame_interval_ps, atoms=li, frames=(0, n)).msd_A2
         out["max_abs_diff_A2"] = float(np.max(np.abs(m.results.timeseries - ours)))
         out["max_msd_A2"] = float(np.max(ours))
     out["peak_rss_bytes"] = _rss_bytes()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lidiff_helpers.analysis import diffusion, hops
+from lidiff_helpers.analysis import diffusion
 from lidiff_helpers.analysis.diffusion import (
     CM2_S_PER_A2_PS,
     WrappedTrajectoryError,
@@ -17,6 +17,9 @@ from lidiff_helpers.analysis.diffusion import (
 )
 from lidiff_helpers.io import lammps_dump
 from lidiff_helpers.io.trajectory import TrajectoryWriter
+from lidiff_helpers.synthetic.trajectories import synthetic_interstitial_run
+
+FS = lammps_dump.STUDY_TIMESTEP_FS  # the study's MD timestep, fs
 
 
 def _random_walk(n_frames, n_atoms, D_A2_ps, dt_ps, seed, start_spread_A=20.0):
@@ -86,8 +89,8 @@ def walk():
 
 def test_random_walk_tracer_and_sum_conventions_within_5_percent(walk):
     x, D_true, dt = walk
-    tr = diffusion_coefficient(x, timestep_ps=dt, convention="tracer")
-    de = diffusion_coefficient(x, timestep_ps=dt, convention="defect")
+    tr = diffusion_coefficient(x, frame_interval_ps=dt, convention="tracer")
+    de = diffusion_coefficient(x, frame_interval_ps=dt, convention="defect")
     assert tr.D_cm2_s == pytest.approx(D_true, rel=0.05)
     assert de.D_cm2_s == pytest.approx(200 * D_true, rel=0.05)
     assert de.D_cm2_s == pytest.approx(200 * tr.D_cm2_s, rel=1e-12)
@@ -101,7 +104,7 @@ def test_random_walk_tracer_and_sum_conventions_within_5_percent(walk):
 def test_wrong_D_would_fail(walk):
     x, D_true, dt = walk
     # same data read with the wrong frame interval: D off by 2x, outside the 5 % test
-    res = diffusion_coefficient(x, timestep_ps=2 * dt, convention="tracer")
+    res = diffusion_coefficient(x, frame_interval_ps=2 * dt, convention="tracer")
     assert res.D_cm2_s == pytest.approx(D_true / 2, rel=0.05)
     assert res.D_cm2_s != pytest.approx(D_true, rel=0.05)
 
@@ -111,7 +114,7 @@ def test_block_error_is_calibrated_over_seeds():
     D_A2_ps, dt = 0.05, 0.1
     vals, errs = [], []
     for seed in range(40):
-        r = diffusion_coefficient(_random_walk(2000, 20, D_A2_ps, dt, seed), timestep_ps=dt,
+        r = diffusion_coefficient(_random_walk(2000, 20, D_A2_ps, dt, seed), frame_interval_ps=dt,
                                   convention="tracer")
         vals.append(r.D_cm2_s)
         errs.append(r.D_err_cm2_s)
@@ -126,20 +129,20 @@ def test_fit_window_rule_and_explicit_window(walk):
     with pytest.raises(ValueError, match="too short"):
         diffusion.default_fit_window_ps(5.0, n_blocks=5, min_start_ps=1.0)
     x, _, dt = walk
-    r = diffusion_coefficient(x[:1000], timestep_ps=dt, fit_window_ps=(2.0, 15.0))
+    r = diffusion_coefficient(x[:1000], frame_interval_ps=dt, fit_window_ps=(2.0, 15.0))
     assert r.fit_window_ps == (2.0, 15.0)
     with pytest.raises(ValueError, match="inside one of the 5 blocks"):
-        diffusion_coefficient(x[:1000], timestep_ps=dt, fit_window_ps=(2.0, 50.0))
+        diffusion_coefficient(x[:1000], frame_interval_ps=dt, fit_window_ps=(2.0, 50.0))
 
 
 def test_bad_convention_and_species():
     x = _random_walk(200, 3, 0.05, 0.1, 0)
     with pytest.raises(ValueError, match="convention"):
-        diffusion_coefficient(x, timestep_ps=0.1, convention="mean")
+        diffusion_coefficient(x, frame_interval_ps=0.1, convention="mean")
     with pytest.raises(ValueError, match="no Na atoms"):
-        diffusion_coefficient(x, timestep_ps=0.1, numbers=[3, 3, 9], species="Na",
+        diffusion_coefficient(x, frame_interval_ps=0.1, numbers=[3, 3, 9], species="Na",
                               fit_window_ps=(0.2, 3.0))
-    with pytest.raises(ValueError, match="timestep_ps"):
+    with pytest.raises(ValueError, match="frame_interval_ps"):
         diffusion_coefficient(x)
 
 
@@ -151,20 +154,20 @@ def test_wrapped_array_refused_with_and_without_cell():
     x = _random_walk(3000, 30, 0.5, 0.1, seed=5, start_spread_A=L)
     wrapped = np.mod(x, L)
     with pytest.raises(WrappedTrajectoryError, match="wrapped"):
-        diffusion_coefficient(wrapped, timestep_ps=0.1, cell_A=np.eye(3) * L)
+        diffusion_coefficient(wrapped, frame_interval_ps=0.1, cell_A=np.eye(3) * L)
     with pytest.raises(WrappedTrajectoryError):
-        diffusion_coefficient(wrapped, timestep_ps=0.1)
+        diffusion_coefficient(wrapped, frame_interval_ps=0.1)
     # the unwrapped original passes the same check
     assert diffusion.check_unwrapped(x, np.eye(3) * L) < L / 2
 
 
 def test_wrapped_trajectory_directory_refused(tmp_path):
-    run = hops.synthetic_interstitial_run(500, 1e-5, duration_ps=300, n_cells=2, seed=2)
+    run = synthetic_interstitial_run(500, 1e-5, duration_ps=300, n_cells=2, seed=2)
     x = run.positions_A()
     L = run.cell_A[0, 0]
-    with TrajectoryWriter(tmp_path / "wrapped", run.numbers, run.cell_A, run.timestep_ps) as w:
+    with TrajectoryWriter(tmp_path / "wrapped", run.numbers, run.cell_A, run.frame_interval_ps) as w:
         for i, frame in enumerate(np.mod(x + 0.3 * L, L)):
-            w.append(frame, i * run.timestep_ps)
+            w.append(frame, i * run.frame_interval_ps)
     with pytest.raises(WrappedTrajectoryError):
         diffusion_coefficient(tmp_path / "wrapped")
 
@@ -173,10 +176,10 @@ def test_wrapped_trajectory_directory_refused(tmp_path):
 
 
 def test_trajectory_directory_matches_array(tmp_path):
-    run = hops.synthetic_interstitial_run(450, 6.8e-6, duration_ps=400, n_cells=2, seed=4)
+    run = synthetic_interstitial_run(450, 6.8e-6, duration_ps=400, n_cells=2, seed=4)
     traj = run.write(tmp_path / "run")
     a = diffusion_coefficient(tmp_path / "run")
-    b = diffusion_coefficient(np.asarray(traj.positions_A), timestep_ps=run.timestep_ps,
+    b = diffusion_coefficient(np.asarray(traj.positions_A), frame_interval_ps=run.frame_interval_ps,
                               numbers=run.numbers, cell_A=run.cell_A)
     assert a.D_cm2_s == pytest.approx(b.D_cm2_s, rel=1e-12)
     assert a.n_atoms == int((run.numbers == 3).sum()) == 33
@@ -201,26 +204,27 @@ def _write_dump(path, frames, ids, types, box_A, columns="id type xu yu zu", ste
 
 
 def test_lammps_dump_in_study_format(tmp_path):
-    run = hops.synthetic_interstitial_run(500, 1.2e-5, duration_ps=120, n_cells=2, seed=7)
+    run = synthetic_interstitial_run(500, 1.2e-5, duration_ps=120, n_cells=2, seed=7)
     x = run.positions_A().astype(np.float64)
     ids = np.arange(1, run.numbers.size + 1)
     types = np.where(run.numbers == 3, 1, 2)
     dump = tmp_path / "dump.lammpstrj"
     _write_dump(dump, x, ids, types, run.cell_A[0, 0])
     assert lammps_dump.is_lammps_dump(dump)
-    traj = lammps_dump.read_lammps_dump(dump)  # 1 fs timestep, dump every 100 steps
-    assert traj.timestep_ps == pytest.approx(0.1)
+    traj = lammps_dump.read_lammps_dump(dump, timestep_fs=FS)  # 1 fs, dump every 100 steps
+    assert traj.frame_interval_ps == pytest.approx(0.1)
     assert traj.positions_A.shape == x.shape
     np.testing.assert_allclose(traj.positions_A, x, atol=2e-6)
     np.testing.assert_array_equal(traj.numbers, run.numbers)
     np.testing.assert_allclose(traj.cell_A, run.cell_A, atol=1e-6)
-    a = diffusion_coefficient(dump)
-    b = diffusion_coefficient(x, timestep_ps=0.1, numbers=run.numbers, cell_A=run.cell_A)
+    a = diffusion_coefficient(dump, lammps_timestep_fs=FS)
+    assert traj.info["timestep_fs"] == FS
+    b = diffusion_coefficient(x, frame_interval_ps=0.1, numbers=run.numbers, cell_A=run.cell_A)
     assert a.D_cm2_s == pytest.approx(b.D_cm2_s, rel=1e-3)
     # streamed conversion to the trajectory format gives the same frames
-    conv = lammps_dump.convert_lammps_dump(dump, tmp_path / "converted")
+    conv = lammps_dump.convert_lammps_dump(dump, tmp_path / "converted", timestep_fs=FS)
     np.testing.assert_allclose(np.asarray(conv.positions_A), traj.positions_A)
-    assert conv.timestep_ps == pytest.approx(0.1)
+    assert conv.frame_interval_ps == pytest.approx(0.1)
 
 
 def test_lammps_restart_dumps_concatenate(tmp_path):
@@ -228,12 +232,14 @@ def test_lammps_restart_dumps_concatenate(tmp_path):
     ids, types = np.arange(1, 5), np.array([1, 1, 2, 2])
     _write_dump(tmp_path / "a.lammpstrj", x[:11], ids, types, 30.0)
     _write_dump(tmp_path / "b.lammpstrj", x[10:], ids, types, 30.0)  # restart repeats frame 10
-    traj = lammps_dump.read_lammps_dump([tmp_path / "a.lammpstrj", tmp_path / "b.lammpstrj"])
+    traj = lammps_dump.read_lammps_dump([tmp_path / "a.lammpstrj", tmp_path / "b.lammpstrj"],
+                                        timestep_fs=FS)
     assert traj.positions_A.shape[0] == 21
     np.testing.assert_allclose(traj.time_ps, np.arange(21) * 0.1)
     np.testing.assert_allclose(traj.positions_A, x, atol=2e-6)
     with pytest.raises(ValueError, match="previous dump's last frame"):
-        lammps_dump.read_lammps_dump([tmp_path / "b.lammpstrj", tmp_path / "a.lammpstrj"])
+        lammps_dump.read_lammps_dump([tmp_path / "b.lammpstrj", tmp_path / "a.lammpstrj"],
+                                     timestep_fs=FS)
 
 
 def test_lammps_wrapped_dump_refused_and_image_flags_unwrapped(tmp_path):
@@ -244,12 +250,12 @@ def test_lammps_wrapped_dump_refused_and_image_flags_unwrapped(tmp_path):
     ids, types = np.arange(1, 7), np.array([1, 1, 1, 2, 2, 2])
     _write_dump(tmp_path / "w.lammpstrj", wrapped, ids, types, L, columns="id type x y z")
     with pytest.raises(WrappedTrajectoryError, match="xu yu zu"):
-        lammps_dump.read_lammps_dump(tmp_path / "w.lammpstrj")
+        lammps_dump.read_lammps_dump(tmp_path / "w.lammpstrj", timestep_fs=FS)
     with pytest.raises(WrappedTrajectoryError):
-        diffusion_coefficient(tmp_path / "w.lammpstrj")
+        diffusion_coefficient(tmp_path / "w.lammpstrj", lammps_timestep_fs=FS)
     _write_dump(tmp_path / "i.lammpstrj", wrapped, ids, types, L,
                 columns="id type x y z ix iy iz", images=img)
-    traj = lammps_dump.read_lammps_dump(tmp_path / "i.lammpstrj")
+    traj = lammps_dump.read_lammps_dump(tmp_path / "i.lammpstrj", timestep_fs=FS)
     np.testing.assert_allclose(traj.positions_A, x, atol=2e-5)
 
 
@@ -258,10 +264,10 @@ def test_lammps_wrapped_dump_refused_and_image_flags_unwrapped(tmp_path):
 
 def test_framework_drift_removal_restores_collective_displacement():
     # no vibration: the recoil of momentum conservation is the only difference
-    run = hops.synthetic_interstitial_run(500, 1.3e-5, duration_ps=1500, n_cells=2, seed=9,
+    run = synthetic_interstitial_run(500, 1.3e-5, duration_ps=1500, n_cells=2, seed=9,
                                           vibration_A={3: 0.0, 9: 0.0})
     x = run.positions_A()
-    kw = {"timestep_ps": run.timestep_ps, "numbers": run.numbers, "cell_A": run.cell_A}
+    kw = {"frame_interval_ps": run.frame_interval_ps, "numbers": run.numbers, "cell_A": run.cell_A}
     on = diffusion_coefficient(x, remove_drift=True, **kw)
     off = diffusion_coefficient(x, remove_drift=False, **kw)
     m_li, m_f = 6.94, 18.998

@@ -1,4 +1,5 @@
-"""Hop events in rock-salt LiF: exact counts on scripted trajectories (lidiff_helpers.analysis.hops)."""
+"""Hop events in rock-salt LiF: exact counts on scripted synthetic trajectories
+(lidiff_helpers.analysis.hops; hand-placed positions in tests/test_hops_handplaced.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pytest
 
 from lidiff_helpers.analysis import hops
 from lidiff_helpers.analysis.diffusion import WrappedTrajectoryError, diffusion_coefficient
+from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.io.trajectory import Trajectory
+from lidiff_helpers.synthetic.trajectories import (
+    synthetic_interstitial_run,
+    write_synthetic_runs,
+)
 
 SCRIPT = [(5.0, "knockoff"), (12.0, "knockoff"), (20.0, "direct"), (27.5, "knockoff"),
           (33.0, "direct"), (40.0, "knockoff"), (46.0, "knockoff")]
@@ -18,12 +24,12 @@ SCRIPT = [(5.0, "knockoff"), (12.0, "knockoff"), (20.0, "direct"), (27.5, "knock
 def _traj(run, x=None):
     x = run.positions_A() if x is None else x
     return Trajectory(path=None, numbers=run.numbers, cell_A=run.cell_A, pbc=(True,) * 3,
-                      timestep_ps=run.timestep_ps, positions_A=x,
-                      time_ps=np.arange(len(x)) * run.timestep_ps, unwrapped=True, info={})
+                      frame_interval_ps=run.frame_interval_ps, positions_A=x,
+                      time_ps=np.arange(len(x)) * run.frame_interval_ps, unwrapped=True, info={})
 
 
 def test_scripted_knockoffs_counted_exactly():
-    run = hops.synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
+    run = synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
                                           scripted_events=SCRIPT)
     h = hops.detect_hops(_traj(run))
     assert h.counts == {"knockoff": 5, "direct": 2, "lattice_hop": 0, "frenkel": 0,
@@ -45,13 +51,13 @@ def test_scripted_knockoffs_counted_exactly():
 
 def test_knockoff_count_would_fail_if_events_were_missed():
     # one scripted knock-off fewer is a different count: the test above is sharp
-    run = hops.synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
+    run = synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
                                           scripted_events=SCRIPT[:-1])
     assert hops.detect_hops(_traj(run)).n_knockoff == 4
 
 
 def test_thermal_vibration_is_not_a_hop_but_would_be_without_hysteresis():
-    run = hops.synthetic_interstitial_run(450, 0.0, duration_ps=200, n_cells=2, seed=3,
+    run = synthetic_interstitial_run(450, 0.0, duration_ps=200, n_cells=2, seed=3,
                                           vibration_A={3: 0.30, 9: 0.15})
     assert len(run.events) == 0
     tr = _traj(run)
@@ -63,7 +69,7 @@ def test_thermal_vibration_is_not_a_hop_but_would_be_without_hysteresis():
 
 def test_poisson_run_event_D_matches_generated_events():
     D = 1.3e-5
-    run = hops.synthetic_interstitial_run(500, D, duration_ps=1000, n_cells=2, seed=5)
+    run = synthetic_interstitial_run(500, D, duration_ps=1000, n_cells=2, seed=5)
     h = hops.detect_hops(_traj(run))
     want = run.counts
     assert h.n_knockoff == want.get("knockoff", 0) and h.n_direct == want.get("direct", 0)
@@ -77,10 +83,10 @@ def test_poisson_run_event_D_matches_generated_events():
 
 def test_synthetic_D_recovered_by_msd_and_events():
     D = 2.0e-5  # cm^2/s, defect convention
-    run = hops.synthetic_interstitial_run(550, D, duration_ps=20000, timestep_ps=1.0,
+    run = synthetic_interstitial_run(550, D, duration_ps=20000, frame_interval_ps=1.0,
                                           n_cells=2, seed=8, min_gap_ps=1.0)
     x = run.positions_A()
-    res = diffusion_coefficient(x, timestep_ps=run.timestep_ps, numbers=run.numbers,
+    res = diffusion_coefficient(x, frame_interval_ps=run.frame_interval_ps, numbers=run.numbers,
                                 cell_A=run.cell_A)
     assert res.D_defect_cm2_s == pytest.approx(D, rel=0.1)
     assert abs(res.D_defect_cm2_s - D) < 3 * res.D_defect_err_cm2_s
@@ -100,19 +106,19 @@ def test_site_geometry_and_origin_fit():
     assert sites.is_tet(codes[1]) and not sites.is_tet(codes[3])
     np.testing.assert_allclose(sites.site_position_A(codes[[0, 1, 3]]), pts[[0, 1, 3]])
     # the lattice fit follows an arbitrary rigid shift of the crystal
-    run = hops.synthetic_interstitial_run(300, 0.0, duration_ps=1, n_cells=3, seed=0)
+    run = synthetic_interstitial_run(300, 0.0, duration_ps=1, n_cells=3, seed=0)
     x = run.positions_A()[0]
     shift = np.array([1.3, -0.7, 2.1])
     fitted = hops.fit_rocksalt_sites(run.cell_A, (x + shift)[run.numbers == 9])
     li = (x + shift)[run.numbers == 3]
     assert np.all(fitted.classify(li, 0.7) >= 0)
-    assert fitted.a_A == pytest.approx(hops.LIF_LATTICE_CONSTANT_A)
+    assert fitted.a_A == pytest.approx(LIF_A_STUDY_A)
     with pytest.raises(ValueError, match="4 n"):
         hops.fit_rocksalt_sites(run.cell_A, x[run.numbers == 9][:-1])
 
 
 def test_wrapped_positions_refused():
-    run = hops.synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
+    run = synthetic_interstitial_run(450, 0.0, duration_ps=55, n_cells=2, seed=1,
                                           scripted_events=SCRIPT)
     x = run.positions_A()
     L = run.cell_A[0, 0]
@@ -123,9 +129,9 @@ def test_wrapped_positions_refused():
 def test_write_synthetic_runs_reuses_cache(tmp_path):
     kw = {"Ea_eV": 0.24, "D0_cm2_s": 3.3e-3, "n_replicas": 1, "duration_ps": 60,
           "n_cells": 2, "seed": 1}
-    runs = hops.write_synthetic_runs(tmp_path, [450.0], **kw)
+    runs = write_synthetic_runs(tmp_path, [450.0], **kw)
     mtime = (tmp_path / "synthetic_450K_r0" / "positions.bin").stat().st_mtime_ns
-    again = hops.write_synthetic_runs(tmp_path, [450.0], **kw)
+    again = write_synthetic_runs(tmp_path, [450.0], **kw)
     assert again == runs
     assert (tmp_path / "synthetic_450K_r0" / "positions.bin").stat().st_mtime_ns == mtime
     assert runs[0]["D_defect_true_cm2_s"] == pytest.approx(6.77e-6, rel=1e-3)

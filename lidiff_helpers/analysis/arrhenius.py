@@ -13,7 +13,8 @@ temperatures for an uncertainty). ``D0_err_cm2_s`` = D0 x sigma(ln D0), the firs
 error; the interval is asymmetric in D0 (``D0_interval_cm2_s``).
 :meth:`ArrheniusFit.predict` propagates the full covariance to D(T).
 
-k_B = 8.617333262e-5 eV/K (CODATA 2018, exact in the SI).
+k_B is :data:`lidiff_helpers.core.units.KB_EV_PER_K` (from :mod:`ase.units`), re-exported
+here as :data:`K_B_EV_PER_K`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lidiff_helpers.core.errors import ParameterError
+from lidiff_helpers.core.reference import TABLE3
+from lidiff_helpers.core.units import KB_EV_PER_K
+
 __all__ = [
     "K_B_EV_PER_K",
     "ArrheniusFit",
@@ -35,8 +40,8 @@ __all__ = [
     "table3",
 ]
 
-#: Boltzmann constant, eV/K
-K_B_EV_PER_K = 8.617333262e-5
+#: Boltzmann constant, eV/K (the one of :mod:`lidiff_helpers.core.units`; old name)
+K_B_EV_PER_K = KB_EV_PER_K
 
 
 def arrhenius_D_cm2_s(temperature_K, Ea_eV: float, D0_cm2_s: float):
@@ -141,17 +146,17 @@ def fit_arrhenius(T_K: Sequence[float], D_cm2_s: Sequence[float],
 
     Raises
     ------
-    ValueError
-        for non-positive D or errors, or fewer than two distinct temperatures.
+    ParameterError
+        (a ValueError) for non-positive D or errors, or fewer than two distinct temperatures.
     """
     T = np.asarray(T_K, dtype=float)
     D = np.asarray(D_cm2_s, dtype=float)
     if T.shape != D.shape or T.ndim != 1:
-        raise ValueError("T_K and D_cm2_s must be 1-D and the same length")
+        raise ParameterError("T_K and D_cm2_s must be 1-D and the same length")
     if np.any(D <= 0) or np.any(T <= 0):
-        raise ValueError(f"D and T must be positive (D = {D.tolist()})")
+        raise ParameterError(f"D and T must be positive (D = {D.tolist()})")
     if np.unique(T).size < 2:
-        raise ValueError("an Arrhenius fit needs at least two distinct temperatures")
+        raise ParameterError("an Arrhenius fit needs at least two distinct temperatures")
     x = 1.0 / (K_B_EV_PER_K * T)
     y = np.log(D)
     X = np.column_stack([np.ones_like(x), -x])
@@ -161,7 +166,7 @@ def fit_arrhenius(T_K: Sequence[float], D_cm2_s: Sequence[float],
     if D_err_cm2_s is not None:
         E = np.asarray(D_err_cm2_s, dtype=float)
         if E.shape != D.shape or np.any(~np.isfinite(E)) or np.any(E <= 0):
-            raise ValueError(f"D_err_cm2_s must be positive and finite (got {E.tolist()})")
+            raise ParameterError(f"D_err_cm2_s must be positive and finite (got {E.tolist()})")
         w = (D / E) ** 2
         A = X.T @ (w[:, None] * X)
         cov = np.linalg.inv(A)
@@ -234,8 +239,6 @@ def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
         ``D_<T>K_err_cm2_s`` and ``study_*`` counterparts.
     """
     import pandas as pd
-
-    from lidiff_helpers.core.reference import TABLE3
 
     ref = {k.lower(): v for k, v in (TABLE3 if reference is None else reference).items()}
     aliases = {str(k).lower(): str(v).lower() for k, v in (aliases or {}).items()}

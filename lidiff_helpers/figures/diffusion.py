@@ -1,7 +1,9 @@
 """Figures of notebook 05 (diffusion and Arrhenius analysis); no computation here.
 
-Each function takes results of :mod:`lidiff_helpers.analysis.diffusion`, :mod:`~lidiff_helpers.analysis.arrhenius`
-and :mod:`~lidiff_helpers.analysis.hops` and returns a matplotlib figure; axes carry units. Figure
+Each function takes results of :mod:`lidiff_helpers.analysis.diffusion`,
+:mod:`~lidiff_helpers.analysis.arrhenius`, :mod:`~lidiff_helpers.analysis.hops` or
+:mod:`lidiff_helpers.workflows.arrhenius_analysis` (``RunAnalyses``, passed in, not
+imported) and returns a matplotlib figure; axes carry units. Figure
 numbers follow the study (Alghamdi et al., J. Phys. Energy 2026): Figure 1 knock-off
 snapshots, Figure 2 Arrhenius plot, Figure 3 D per model at 400 and 450 K.
 """
@@ -16,6 +18,7 @@ import numpy as np
 
 from lidiff_helpers.analysis.arrhenius import ArrheniusFit, arrhenius_D_cm2_s
 from lidiff_helpers.core import paths
+from lidiff_helpers.io.loading import load_trajectory
 
 __all__ = [
     "benchmark_markdown",
@@ -217,11 +220,9 @@ def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, radius_A: flo
     """
     from ase.visualize.plot import plot_atoms
 
-    from lidiff_helpers.analysis.diffusion import load_trajectory
-
     plt = _plt()
     traj = load_trajectory(trajectory)
-    dt = traj.timestep_ps
+    dt = traj.frame_interval_ps
     n = traj.positions_A.shape[0]
     k = max(1, round(offset_ps / dt))
     frames = {"before": max(0, event.frame_left - k),
@@ -262,10 +263,8 @@ def event_widget(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.
         import nglview
     except ImportError:
         return None
-    from lidiff_helpers.analysis.diffusion import load_trajectory
-
     traj = load_trajectory(trajectory)
-    k = max(1, round(pad_ps / traj.timestep_ps))
+    k = max(1, round(pad_ps / traj.frame_interval_ps))
     box = np.diag(traj.cell_A)
     center = np.asarray(traj.positions_A[event.frame, event.atoms[0]], float)
     frames = range(max(0, event.frame_left - k), min(traj.positions_A.shape[0], event.frame + k))

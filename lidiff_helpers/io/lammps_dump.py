@@ -1,8 +1,8 @@
 """Reader for LAMMPS text dumps as the study wrote them.
 
 The study's MD inputs (``in.lammps`` of ``AlghamdiNada/Li_diffusion_with_MACE``) use
-``units metal`` (timestep 0.001 ps = 1 fs), ``pair_coeff * * model.pt Li F`` (type 1 =
-Li, type 2 = F) and::
+``units metal`` (timestep 0.001 ps = 1 fs, :data:`STUDY_TIMESTEP_FS`), ``pair_coeff * *
+model.pt Li F`` (type 1 = Li, type 2 = F) and::
 
     dump myDump all custom 100 dump.lammpstrj id type xu yu zu
 
@@ -11,11 +11,17 @@ i.e. one frame every 100 steps = 0.1 ps with **unwrapped** Cartesian coordinates
 with its own ``dump.lammpstrj`` starting again at step 0 with the previous run's last
 frame; :func:`read_lammps_dump` concatenates such a list and drops the repeated frame.
 
+A dump records step numbers, not times: the MD timestep is an argument
+(``timestep_fs``, required; pass :data:`STUDY_TIMESTEP_FS` for the study's inputs) and
+is recorded in the result's ``info``.
+
 Coordinates are taken, in order of preference, from ``xu yu zu``, ``xsu ysu zsu``
 (scaled unwrapped), or ``x y z`` / ``xs ys zs`` together with image flags ``ix iy iz``.
 Wrapped coordinates without image flags are refused
-(:class:`lidiff_helpers.analysis.diffusion.WrappedTrajectoryError`), never silently analysed.
-Only orthogonal boxes are supported (the study's cells are cubic).
+(:class:`lidiff_helpers.core.errors.WrappedTrajectoryError`), never silently analysed.
+Only orthogonal boxes are supported (the study's cells are cubic). Malformed step, box
+or atom lines and non-finite coordinates are a
+:class:`~lidiff_helpers.core.errors.TrajectoryError` naming the file, line and step.
 
 A paper-scale dump (90 000 frames x 1001 atoms, ~4 GB of text) is best converted once
 to the streaming trajectory format with :func:`convert_lammps_dump` and then read as a
@@ -32,10 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lidiff_helpers.analysis.diffusion import WrappedTrajectoryError
+from lidiff_helpers.core.errors import ParameterError, TrajectoryError, WrappedTrajectoryError
 from lidiff_helpers.io.trajectory import Trajectory, TrajectoryWriter, open_trajectory
 
 __all__ = [
+    "STUDY_TIMESTEP_FS",
     "STUDY_TYPE_SYMBOLS",
     "DumpFrame",
     "convert_lammps_dump",
@@ -46,6 +53,8 @@ __all__ = [
 
 #: LAMMPS atom types of the study's inputs (``pair_coeff * * ... Li F``)
 STUDY_TYPE_SYMBOLS = {1: "Li", 2: "F"}
+#: MD timestep of the study's inputs (``units metal``, ``timestep 0.001``), fs
+STUDY_TIMESTEP_FS = 1.0
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,103 @@ def _positions(cols: list[str], data: np.ndarray, lo: np.ndarray, hi: np.ndarray
                 f"{where}: the dump has wrapped scaled coordinates 'xs ys zs' and no image "
                 "flags; dump 'xu yu zu' or add 'ix iy iz'.")
         return lo + (take(("xs", "ys", "zs")) + take(("ix", "iy", "iz"))) * L
-    raise ValueError(f"{where}: no position columns among {cols} "
-                     "(expected xu yu zu, xsu ysu zsu, or x y z / xs ys zs with ix iy iz)")
+    raise TrajectoryError(f"{where}: no position columns among {cols} "
+                          "(expected xu yu zu, xsu ysu zsu, or x y z / xs ys zs with ix iy iz)")
+
+
+class _Lines:
+    """A dump file read line by line, counting lines for error messages."""
+
+    def __init__(self, f, path: Path):
+        self.f, self.path, self.line, self.step = f, path, 0, None
+
+    def where(self) -> str:
+        step = "" if self.step is None else f", step {self.step}"
+        return f"{self.path}, line {self.line}{step}"
+
+    def next(self, what: str) -> bytes:
+        raw = self.f.readline()
+        self.line += 1
+        if not raw:
+            raise TrajectoryError(f"{self.where()}: file ends where {what} was expected "
+                                  "(truncated dump)")
+        return raw.strip()
+
+    def expect(self, header: bytes) -> bytes:
+        got = self.next(f"'{header.decode()}'")
+        if not got.startswith(header):
+            raise TrajectoryError(f"{self.where()}: expected '{header.decode()}', got "
+                                  f"{got[:60]!r}")
+        return got
+
+    def integer(self, what: str) -> int:
+        got = self.next(what)
+        try:
+            return int(got)
+        except ValueError:
+            raise TrajectoryError(f"{self.where()}: malformed {what} line {got[:60]!r} "
+                                  "(expected one integer)") from None
+
+
+def _read_box(lines: _Lines) -> tuple[np.ndarray, np.ndarray]:
+    hdr = lines.expect(b"ITEM: BOX BOUNDS").decode().split()
+    if any(t in hdr for t in ("xy", "xz", "yz")):
+        raise TrajectoryError(f"{lines.where()}: triclinic box; only orthogonal boxes are "
+                              "supported")
+    bounds = np.empty((3, 2))
+    for ax in range(3):
+        got = lines.next("a box bounds line")
+        try:
+            bounds[ax] = [float(v) for v in got.split()[:2]]
+            ok = len(got.split()) >= 2 and np.all(np.isfinite(bounds[ax])) \
+                and bounds[ax, 1] > bounds[ax, 0]
+        except ValueError:
+            ok = False
+        if not ok:
+            raise TrajectoryError(f"{lines.where()}: malformed box bounds line {got[:60]!r} "
+                                  f"for {'xyz'[ax]} (expected 'lo hi' with lo < hi, A)")
+    return bounds[:, 0], bounds[:, 1]
+
+
+def _bad_atom_line(lines: _Lines, raw: list[bytes], first: int, cols: list[str]):
+    """The error for the first atom line that is not ``len(cols)`` numbers."""
+    for i, got in enumerate(raw):
+        try:
+            ok = len([float(v) for v in got.split()]) == len(cols)
+        except ValueError:
+            ok = False
+        if not ok:
+            return TrajectoryError(f"{lines.path}, line {first + i}, step {lines.step}: "
+                                   f"malformed atom line {got.strip()[:60]!r} (expected "
+                                   f"{len(cols)} numbers: {' '.join(cols)})")
+    return TrajectoryError(f"{lines.where()}: malformed atom lines")
+
+
+def _read_atoms(lines: _Lines, n: int) -> tuple[list[str], np.ndarray]:
+    cols = lines.expect(b"ITEM: ATOMS").decode().split()[2:]
+    if "id" not in cols or "type" not in cols:
+        raise TrajectoryError(f"{lines.where()}: the dump needs 'id' and 'type' columns, "
+                              f"has {cols}")
+    first = lines.line + 1
+    raw = list(islice(lines.f, n))
+    lines.line += len(raw)
+    if len(raw) < n:
+        raise TrajectoryError(f"{lines.where()}: truncated frame ({len(raw)} of {n} atom "
+                              "lines)")
+    try:
+        data = np.array(b" ".join(raw).split(), dtype=np.float64)
+    except ValueError:
+        data = None
+    if data is None or data.size != n * len(cols):
+        raise _bad_atom_line(lines, raw, first, cols)
+    data = data.reshape(n, len(cols))
+    bad = np.flatnonzero(~np.isfinite(data).all(axis=1))
+    if bad.size:
+        raise TrajectoryError(f"{lines.path}, line {first + int(bad[0])}, step {lines.step}: "
+                              f"non-finite value (NaN or inf) in an atom line "
+                              f"({bad.size} such atoms in this frame): the MD run diverged "
+                              "or the dump is corrupt")
+    return cols, data
 
 
 def iter_lammps_dump(path: str | os.PathLike) -> Iterator[DumpFrame]:
@@ -111,59 +215,52 @@ def iter_lammps_dump(path: str | os.PathLike) -> Iterator[DumpFrame]:
 
     Raises
     ------
-    ValueError
-        on a malformed or triclinic frame (names file and step).
+    TrajectoryError
+        on a malformed, truncated or triclinic frame, or non-finite coordinates (names
+        file, line and step).
     WrappedTrajectoryError
         if the coordinates are wrapped and no image flags are present.
     """
     p = Path(path)
     with open(p, "rb") as f:
+        lines = _Lines(f, p)
         while True:
-            line = f.readline()
-            if not line:
+            raw = f.readline()
+            lines.line += 1
+            if not raw:
                 return
-            if not line.strip():
+            if not raw.strip():
                 continue
-            if line.strip() != b"ITEM: TIMESTEP":
-                raise ValueError(f"{p}: expected 'ITEM: TIMESTEP', got {line[:60]!r}")
-            step = int(f.readline())
-            where = f"{p} (step {step})"
-            if f.readline().strip() != b"ITEM: NUMBER OF ATOMS":
-                raise ValueError(f"{where}: expected 'ITEM: NUMBER OF ATOMS'")
-            n = int(f.readline())
-            box_hdr = f.readline().decode().split()
-            if box_hdr[:3] != ["ITEM:", "BOX", "BOUNDS"]:
-                raise ValueError(f"{where}: expected 'ITEM: BOX BOUNDS'")
-            if any(t in box_hdr for t in ("xy", "xz", "yz")):
-                raise ValueError(f"{where}: triclinic box; only orthogonal boxes are supported")
-            bounds = np.array([f.readline().split()[:2] for _ in range(3)], dtype=float)
-            atoms_hdr = f.readline().decode().split()
-            if atoms_hdr[:2] != ["ITEM:", "ATOMS"]:
-                raise ValueError(f"{where}: expected 'ITEM: ATOMS ...'")
-            cols = atoms_hdr[2:]
-            lines = list(islice(f, n))
-            if len(lines) < n:
-                raise ValueError(f"{where}: truncated frame ({len(lines)} of {n} atom lines)")
-            data = np.array(b" ".join(lines).split(), dtype=np.float64)
-            if data.size != n * len(cols):
-                raise ValueError(f"{where}: expected {len(cols)} columns per atom line")
-            data = data.reshape(n, len(cols))
-            if "id" not in cols or "type" not in cols:
-                raise ValueError(f"{where}: the dump needs 'id' and 'type' columns, has {cols}")
-            order = np.argsort(data[:, cols.index("id")], kind="stable")
-            data = data[order]
-            lo, hi = bounds[:, 0], bounds[:, 1]
-            yield DumpFrame(step=step, ids=data[:, cols.index("id")].astype(np.int64),
+            if raw.strip() != b"ITEM: TIMESTEP":
+                raise TrajectoryError(f"{lines.where()}: expected 'ITEM: TIMESTEP', got "
+                                      f"{raw[:60]!r}")
+            lines.step = None
+            lines.step = lines.integer("step")
+            lines.expect(b"ITEM: NUMBER OF ATOMS")
+            n = lines.integer("number of atoms")
+            lo, hi = _read_box(lines)
+            cols, data = _read_atoms(lines, n)
+            data = data[np.argsort(data[:, cols.index("id")], kind="stable")]
+            yield DumpFrame(step=lines.step, ids=data[:, cols.index("id")].astype(np.int64),
                             types=data[:, cols.index("type")].astype(np.int64),
-                            positions_A=_positions(cols, data, lo, hi, where),
+                            positions_A=_positions(cols, data, lo, hi,
+                                                   f"{p} (step {lines.step})"),
                             box_lo_A=lo, box_hi_A=hi)
+
+
+def _numbers(path, types: np.ndarray, type_symbols: dict) -> np.ndarray:
+    from ase.data import atomic_numbers
+
+    try:
+        return np.array([atomic_numbers[type_symbols[int(ty)]] for ty in types])
+    except KeyError as exc:
+        raise TrajectoryError(f"{path}: LAMMPS type {exc} has no element in "
+                              f"type_symbols={type_symbols}") from None
 
 
 def _frames(paths: Sequence, timestep_fs: float, type_symbols: dict, stride: int,
             max_frames: int | None):
     """Yield (time_ps, positions, numbers, cell) across consecutive restart dumps."""
-    from ase.data import atomic_numbers
-
     ref = None
     t_offset = 0.0
     last_t, last_pos = None, None
@@ -173,16 +270,11 @@ def _frames(paths: Sequence, timestep_fs: float, type_symbols: dict, stride: int
         for fr in iter_lammps_dump(path):
             t = fr.step * timestep_fs * 1e-3 + t_offset
             if ref is None:
-                try:
-                    numbers = np.array([atomic_numbers[type_symbols[int(ty)]]
-                                        for ty in fr.types])
-                except KeyError as exc:
-                    raise ValueError(f"{path}: LAMMPS type {exc} has no element in "
-                                     f"type_symbols={type_symbols}") from None
-                ref = (fr.ids, fr.types, numbers, np.diag(fr.box_hi_A - fr.box_lo_A))
+                ref = (fr.ids, fr.types, _numbers(path, fr.types, type_symbols),
+                       np.diag(fr.box_hi_A - fr.box_lo_A))
             elif not (np.array_equal(fr.ids, ref[0]) and np.array_equal(fr.types, ref[1])):
-                raise ValueError(f"{path} (step {fr.step}): atom ids/types differ from the "
-                                 "first frame")
+                raise TrajectoryError(f"{path} (step {fr.step}): atom ids/types differ from "
+                                      "the first frame")
             if first_of_file and k > 0:
                 # a restart: steps start again at 0 from the previous run's last frame
                 t_offset = last_t - fr.step * timestep_fs * 1e-3
@@ -190,9 +282,9 @@ def _frames(paths: Sequence, timestep_fs: float, type_symbols: dict, stride: int
                 first_of_file = False
                 if last_pos is not None and np.allclose(fr.positions_A, last_pos, atol=1e-4):
                     continue
-                raise ValueError(f"{path}: first frame is not the previous dump's last frame; "
-                                 "pass the restarts in order (each dump must start where the "
-                                 "previous ended)")
+                raise TrajectoryError(f"{path}: first frame is not the previous dump's last "
+                                      "frame; pass the restarts in order (each dump must start "
+                                      "where the previous ended)")
             first_of_file = False
             last_t, last_pos = t, fr.positions_A
             if count % stride == 0:
@@ -208,19 +300,32 @@ def _as_list(paths) -> list[Path]:
     return [Path(p) for p in paths]
 
 
+def _check_timestep(timestep_fs, files) -> float:
+    if timestep_fs is None:
+        raise ParameterError(f"{files[0]}: a LAMMPS dump records step numbers, not times; "
+                             "pass timestep_fs (the MD timestep in fs; the study's inputs: "
+                             f"STUDY_TIMESTEP_FS = {STUDY_TIMESTEP_FS:g} fs)")
+    ts = float(timestep_fs)
+    if not (np.isfinite(ts) and ts > 0):
+        raise ParameterError(f"{files[0]}: timestep_fs must be a positive number of fs, got "
+                             f"{timestep_fs!r}")
+    return ts
+
+
 def _check_uniform(time_ps: np.ndarray, where) -> float:
     if time_ps.size < 2:
-        return float("nan")
+        raise TrajectoryError(f"{where}: {time_ps.size} frame(s); a frame interval (and an "
+                              "MSD) needs at least 2")
     dts = np.diff(time_ps)
     dt = float(np.median(dts))
     if not np.allclose(dts, dt, rtol=1e-6, atol=1e-9):
-        raise ValueError(f"{where}: frames are not evenly spaced in time "
-                         f"(intervals {np.unique(np.round(dts, 6))[:5]} ps); the MSD needs a "
-                         "constant dump interval")
+        raise TrajectoryError(f"{where}: frames are not evenly spaced in time "
+                              f"(intervals {np.unique(np.round(dts, 6))[:5]} ps); the MSD "
+                              "needs a constant dump interval")
     return dt
 
 
-def read_lammps_dump(paths, *, timestep_fs: float = 1.0,
+def read_lammps_dump(paths, *, timestep_fs: float | None = None,
                      type_symbols: dict | None = None, stride: int = 1,
                      max_frames: int | None = None) -> Trajectory:
     """Read one LAMMPS text dump, or consecutive restart dumps, into memory.
@@ -228,7 +333,8 @@ def read_lammps_dump(paths, *, timestep_fs: float = 1.0,
     Parameters
     ----------
     paths : a dump file, or a list of dumps of consecutive restarts in order
-    timestep_fs : MD timestep in fs (the study: 1 fs, ``timestep 0.001`` in metal units)
+    timestep_fs : MD timestep in fs, required (the study: :data:`STUDY_TIMESTEP_FS`,
+        ``timestep 0.001`` in metal units); recorded in ``info``
     type_symbols : LAMMPS type -> element (default :data:`STUDY_TYPE_SYMBOLS`)
     stride : keep every ``stride``-th frame
     max_frames : stop after this many kept frames
@@ -237,56 +343,59 @@ def read_lammps_dump(paths, *, timestep_fs: float = 1.0,
     -------
     Trajectory
         positions (n_frames, n_atoms, 3) float32, unwrapped, A; atoms in id order;
-        ``timestep_ps`` = time between kept frames; ``info`` names the source files.
+        ``frame_interval_ps`` = time between kept frames; ``info`` names the source
+        files and ``timestep_fs``.
     """
     files = _as_list(paths)
+    ts_fs = _check_timestep(timestep_fs, files)
     ts, pos = [], []
     numbers = cell = None
-    for t, x, numbers, cell in _frames(files, timestep_fs, type_symbols or STUDY_TYPE_SYMBOLS,
+    for t, x, numbers, cell in _frames(files, ts_fs, type_symbols or STUDY_TYPE_SYMBOLS,
                                        stride, max_frames):
         ts.append(t)
         pos.append(x.astype(np.float32))
     if not pos:
-        raise ValueError(f"{files}: no frames")
+        raise TrajectoryError(f"{files}: no frames")
     time_ps = np.asarray(ts)
     dt = _check_uniform(time_ps, files[0])
     return Trajectory(path=files[0], numbers=numbers, cell_A=cell, pbc=(True, True, True),
-                      timestep_ps=dt, positions_A=np.stack(pos), time_ps=time_ps, unwrapped=True,
-                      info={"source": [str(p) for p in files], "format": "lammps-dump",
-                            "timestep_fs": timestep_fs})
+                      frame_interval_ps=dt, positions_A=np.stack(pos), time_ps=time_ps,
+                      unwrapped=True, info={"source": [str(p) for p in files],
+                                            "format": "lammps-dump", "timestep_fs": ts_fs})
 
 
-def convert_lammps_dump(paths, out_dir: str | os.PathLike, *, timestep_fs: float = 1.0,
+def convert_lammps_dump(paths, out_dir: str | os.PathLike, *, timestep_fs: float | None = None,
                         type_symbols: dict | None = None, stride: int = 1,
                         info: dict | None = None) -> Trajectory:
     """Stream a dump (or restart dumps) into a trajectory directory; return it opened.
 
-    Reuses ``out_dir`` when it already holds a trajectory newer than every dump.
-    Memory use is one frame at a time.
+    ``timestep_fs`` is required, as for :func:`read_lammps_dump`. Reuses ``out_dir`` when
+    it already holds a trajectory newer than every dump. Memory use is one frame at a time.
     """
     files = _as_list(paths)
+    ts_fs = _check_timestep(timestep_fs, files)
     out = Path(out_dir)
     if (out / "meta.json").is_file() and (out / "time_ps.bin").is_file():
         newest = max(p.stat().st_mtime for p in files)
         if (out / "time_ps.bin").stat().st_mtime > newest:
             return open_trajectory(out)
     w = None
+    times = []
+    meta = {"source": [str(p) for p in files], "format": "lammps-dump",
+            "timestep_fs": ts_fs, **(info or {})}
     try:
-        for t, x, numbers, cell in _frames(files, timestep_fs,
-                                           type_symbols or STUDY_TYPE_SYMBOLS, stride, None):
+        for t, x, numbers, cell in _frames(files, ts_fs, type_symbols or STUDY_TYPE_SYMBOLS,
+                                           stride, None):
             if w is None:
-                meta = {"source": [str(p) for p in files], "format": "lammps-dump",
-                        "timestep_fs": timestep_fs, **(info or {})}
-                # timestep_ps is fixed after the second frame; write a provisional header
-                w = TrajectoryWriter(out, numbers, cell, timestep_ps=0.0, info=meta,
-                                     n_frames=0)
+                # the frame interval is known at the end; a provisional header until then
+                w = TrajectoryWriter(out, numbers, cell, 0.0, info=meta, n_frames=0)
             w.append(x, t)
+            times.append(t)
     finally:
         if w is not None:
             w.close()
     if w is None:
-        raise ValueError(f"{files}: no frames")
-    traj = open_trajectory(out)
-    dt = _check_uniform(traj.time_ps, files[0])
-    TrajectoryWriter(out, traj.numbers, traj.cell_A, timestep_ps=dt, info=traj.info).close()
+        raise TrajectoryError(f"{files}: no frames")
+    dt = _check_uniform(np.asarray(times), files[0])
+    TrajectoryWriter(out, numbers, cell, dt, info=meta).close()
     return open_trajectory(out)

@@ -4,9 +4,11 @@ The MD runner (:mod:`lidiff_helpers.simulation.md`) writes, and the diffusion an
 (:mod:`lidiff_helpers.analysis.diffusion`) reads, one format: a directory holding
 
 ``meta.json``
-    ``numbers`` (atomic numbers), ``cell_A`` (3x3, A), ``pbc``, ``timestep_ps`` (time
-    between *saved* frames, ps), ``n_atoms``, ``dtype`` (``float32``), ``unwrapped``
-    (always ``true`` for files written here) and free-form ``info``.
+    ``format`` (``lidiff-trajectory-2``), ``numbers`` (atomic numbers), ``n_atoms``,
+    ``cell_A`` (3x3, A), ``pbc``, ``frame_interval_ps`` (time between *saved* frames, ps;
+    called ``timestep_ps`` in format ``lidiff-trajectory-1``, which is still read),
+    ``dtype`` (``float32``), ``unwrapped`` (always ``true`` for files written here) and
+    free-form ``info``.
 ``positions.bin``
     raw little-endian float32, shape (n_frames, n_atoms, 3), unwrapped positions in A,
     appended frame by frame.
@@ -17,26 +19,63 @@ Why not ``.traj``/extxyz: a paper-scale run (90 000 frames x 1001 atoms, 1.1 GB 
 must be appendable in chunks, truncatable to the last checkpoint on resume, and readable
 as a ``numpy.memmap`` so that the FFT MSD can stream over atoms without loading it whole.
 
-The number of frames is the length of ``time_ps.bin``; ``positions.bin`` is trimmed to
-match on open, so a writer killed mid-frame leaves a readable file.
+Validation
+----------
+:func:`open_trajectory` refuses a header that lacks a key, has an unknown ``format``, or
+whose ``n_atoms`` disagrees with ``numbers`` (:class:`~lidiff_helpers.core.errors.
+TrajectoryError`, naming the file and the problem).
+
+An incomplete last frame (``positions.bin`` or ``time_ps.bin`` ends inside a frame, or one
+holds more frames than the other) is what a writer killed mid-frame leaves, and what a
+reader sees while an MD run is still appending. It is **reported, never dropped
+silently**: by default the complete frames are returned with an
+:class:`IncompleteFrameWarning` naming the file and frame, and the count is recorded in
+:attr:`Trajectory.n_incomplete_frames`; with ``strict=True`` it is a
+:class:`~lidiff_helpers.core.errors.TrajectoryError`. (A warning rather than an error by
+default because resumable MD truncates to its last checkpoint anyway, and a run in
+progress must stay readable.) :class:`TrajectoryWriter` repairs it on resume.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TrajectoryWriter", "Trajectory", "open_trajectory", "is_trajectory"]
+from lidiff_helpers.core.errors import TrajectoryError
+from lidiff_helpers.io.renamed import deprecated_attribute, renamed_keyword
+
+__all__ = [
+    "FORMAT",
+    "KNOWN_FORMATS",
+    "IncompleteFrameWarning",
+    "Trajectory",
+    "TrajectoryWriter",
+    "is_trajectory",
+    "open_trajectory",
+]
+
+#: format written by :class:`TrajectoryWriter`
+FORMAT = "lidiff-trajectory-2"
+#: formats :func:`open_trajectory` reads (1: frame interval stored as ``timestep_ps``)
+KNOWN_FORMATS = ("lidiff-trajectory-1", FORMAT)
+#: keys every header must have (besides the frame interval, under its name of the format)
+HEADER_KEYS = ("format", "numbers", "n_atoms", "cell_A")
 
 _META = "meta.json"
 _POS = "positions.bin"
 _TIME = "time_ps.bin"
 _POS_DTYPE = np.dtype("<f4")
 _TIME_DTYPE = np.dtype("<f8")
+
+
+class IncompleteFrameWarning(UserWarning):
+    """A trajectory ends inside a frame; the complete frames were read."""
 
 
 def is_trajectory(path: str | os.PathLike) -> bool:
@@ -51,24 +90,30 @@ class Trajectory:
 
     Attributes
     ----------
-    path : Path
+    path : Path (None for in-memory arrays)
     numbers : np.ndarray  (n_atoms,) atomic numbers
     cell_A : np.ndarray  (3, 3) cell vectors in A
-    timestep_ps : float  time between saved frames in ps
+    pbc : tuple of 3 bool
+    frame_interval_ps : float  time between saved frames in ps
     positions_A : np.memmap  (n_frames, n_atoms, 3) unwrapped positions in A (float32)
     time_ps : np.ndarray  (n_frames,) frame times in ps
+    unwrapped : bool  whether the positions are unwrapped
     info : dict  free-form metadata written by the producer (model, temperature, ...)
+    n_incomplete_frames : frames at the end left out because they were incomplete
     """
 
-    path: Path
+    path: Path | None
     numbers: np.ndarray
     cell_A: np.ndarray
     pbc: tuple
-    timestep_ps: float
+    frame_interval_ps: float
     positions_A: np.ndarray
     time_ps: np.ndarray
     unwrapped: bool
     info: dict
+    n_incomplete_frames: int = 0
+
+    timestep_ps = deprecated_attribute("timestep_ps", "frame_interval_ps")
 
     @property
     def n_frames(self) -> int:
@@ -87,40 +132,90 @@ class Trajectory:
 
 
 def _read_meta(path: Path) -> dict:
+    """The header of ``path``, validated (keys, format, n_atoms against numbers)."""
+    f = path / _META
     try:
-        return json.loads((path / _META).read_text())
+        meta = json.loads(f.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path / _META}: not a readable lidiff trajectory header ({exc})") from exc
+        raise TrajectoryError(f"{f}: not a readable lidiff trajectory header ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise TrajectoryError(f"{f}: the header is not a JSON object")
+    missing = [k for k in HEADER_KEYS if k not in meta]
+    if missing:
+        raise TrajectoryError(f"{f}: header lacks {missing} (a lidiff trajectory header has "
+                              f"{list(HEADER_KEYS)} and frame_interval_ps)")
+    if meta["format"] not in KNOWN_FORMATS:
+        raise TrajectoryError(f"{f}: unknown format {meta['format']!r}; this version reads "
+                              f"{list(KNOWN_FORMATS)}")
+    key = "timestep_ps" if meta["format"] == "lidiff-trajectory-1" else "frame_interval_ps"
+    if key not in meta:
+        raise TrajectoryError(f"{f}: header lacks {key!r} (time between saved frames, ps)")
+    try:
+        numbers = [int(z) for z in meta["numbers"]]
+        n_atoms = int(meta["n_atoms"])
+        cell = np.asarray(meta["cell_A"], dtype=float).reshape(3, 3)
+        dt = float(meta[key])
+    except (TypeError, ValueError) as exc:
+        raise TrajectoryError(f"{f}: malformed header value ({exc})") from None
+    if n_atoms != len(numbers):
+        raise TrajectoryError(f"{f}: n_atoms = {n_atoms} but numbers lists {len(numbers)} "
+                              "atoms")
+    return {**meta, "numbers": numbers, "n_atoms": n_atoms, "cell_A": cell,
+            "frame_interval_ps": dt}
 
 
-def open_trajectory(path: str | os.PathLike) -> Trajectory:
+def _frame_counts(path: Path, n_atoms: int) -> tuple[int, int]:
+    """(complete frames, frames with partial data beyond them) from the file sizes."""
+    frame_bytes = n_atoms * 3 * _POS_DTYPE.itemsize
+    pos_bytes = (path / _POS).stat().st_size if (path / _POS).exists() else 0
+    t_bytes = (path / _TIME).stat().st_size if (path / _TIME).exists() else 0
+    n = min(pos_bytes // frame_bytes, t_bytes // _TIME_DTYPE.itemsize) if frame_bytes else 0
+    started = max(math.ceil(pos_bytes / frame_bytes) if frame_bytes else 0,
+                  math.ceil(t_bytes / _TIME_DTYPE.itemsize))
+    return int(n), int(started - n)
+
+
+def open_trajectory(path: str | os.PathLike, *, strict: bool = False) -> Trajectory:
     """Open a trajectory directory lazily (positions are a ``numpy.memmap``).
+
+    Parameters
+    ----------
+    path : the trajectory directory
+    strict : an incomplete last frame is an error (default: a warning, see the module
+        docstring)
 
     Raises
     ------
     FileNotFoundError
         if ``path`` is not a trajectory directory.
+    TrajectoryError
+        for a malformed header, or (``strict``) an incomplete last frame.
     """
     p = Path(path)
     if not is_trajectory(p):
-        raise FileNotFoundError(f"{p}: not a lidiff trajectory (expected {_META} and {_POS} inside)")
+        raise FileNotFoundError(f"{p}: not a lidiff trajectory (expected {_META} and {_POS} "
+                                "inside)")
     meta = _read_meta(p)
-    n_atoms = int(meta["n_atoms"])
-    t_bytes = (p / _TIME).stat().st_size if (p / _TIME).exists() else 0
-    n_t = t_bytes // _TIME_DTYPE.itemsize
-    frame_bytes = n_atoms * 3 * _POS_DTYPE.itemsize
-    n_pos = (p / _POS).stat().st_size // frame_bytes
-    n = int(min(n_t, n_pos))
+    n_atoms = meta["n_atoms"]
+    n, partial = _frame_counts(p, n_atoms)
+    if partial:
+        msg = (f"{p}: frame {n} is incomplete ({_POS} or {_TIME} ends inside it, or one "
+               f"holds more frames than the other); {n} complete frames")
+        if strict:
+            raise TrajectoryError(msg)
+        warnings.warn(msg + " read, the incomplete one left out", IncompleteFrameWarning,
+                      stacklevel=2)
     time_ps = (np.fromfile(p / _TIME, dtype=_TIME_DTYPE, count=n) if n else np.zeros(0))
     if n:
         pos = np.memmap(p / _POS, dtype=_POS_DTYPE, mode="r", shape=(n, n_atoms, 3))
     else:
         pos = np.zeros((0, n_atoms, 3), dtype=_POS_DTYPE)
     return Trajectory(path=p, numbers=np.asarray(meta["numbers"], dtype=int),
-                      cell_A=np.asarray(meta["cell_A"], dtype=float),
+                      cell_A=meta["cell_A"],
                       pbc=tuple(bool(x) for x in meta.get("pbc", (True, True, True))),
-                      timestep_ps=float(meta["timestep_ps"]), positions_A=pos, time_ps=time_ps,
-                      unwrapped=bool(meta.get("unwrapped", True)), info=dict(meta.get("info", {})))
+                      frame_interval_ps=meta["frame_interval_ps"], positions_A=pos,
+                      time_ps=time_ps, unwrapped=bool(meta.get("unwrapped", True)),
+                      info=dict(meta.get("info", {})), n_incomplete_frames=partial)
 
 
 class TrajectoryWriter:
@@ -131,37 +226,40 @@ class TrajectoryWriter:
     path : directory to create or append to
     numbers : atomic numbers (n_atoms,)
     cell_A : (3, 3) cell in A
-    timestep_ps : time between saved frames in ps
+    frame_interval_ps : time between saved frames in ps (old keyword: ``timestep_ps``,
+        deprecated)
     pbc : periodic flags
     info : metadata stored in ``meta.json``
     n_frames : if given, truncate an existing trajectory to this many frames first
         (used on resume so frames written after the last checkpoint are dropped, never
-        duplicated).
+        duplicated). An incomplete last frame is always dropped.
     """
 
-    def __init__(self, path: str | os.PathLike, numbers, cell_A, timestep_ps: float,
+    @renamed_keyword("timestep_ps", "frame_interval_ps")
+    def __init__(self, path: str | os.PathLike, numbers, cell_A, frame_interval_ps: float,
                  pbc=(True, True, True), info: dict | None = None, n_frames: int | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.n_atoms = int(len(numbers))
-        meta = {"format": "lidiff-trajectory-1", "numbers": [int(z) for z in numbers],
+        self.n_atoms = len(numbers)
+        meta = {"format": FORMAT, "numbers": [int(z) for z in numbers],
                 "n_atoms": self.n_atoms, "cell_A": np.asarray(cell_A, float).tolist(),
-                "pbc": [bool(x) for x in pbc], "timestep_ps": float(timestep_ps),
+                "pbc": [bool(x) for x in pbc], "frame_interval_ps": float(frame_interval_ps),
                 "dtype": "float32", "unwrapped": True, "info": info or {}}
         if (self.path / _META).exists():
             old = _read_meta(self.path)
             if old["numbers"] != meta["numbers"]:
-                raise ValueError(f"{self.path}: existing trajectory has different atoms; "
-                                 "refusing to append (move it away or pick another run name)")
+                raise TrajectoryError(f"{self.path}: existing trajectory has different atoms; "
+                                      "refusing to append (move it away or pick another run "
+                                      "name)")
         (self.path / _META).write_text(json.dumps(meta, indent=1))
         for name in (_POS, _TIME):
             (self.path / name).touch()
-        current = open_trajectory(self.path).n_frames
+        current, _ = _frame_counts(self.path, self.n_atoms)
         keep = current if n_frames is None else min(int(n_frames), current)
         self._truncate(keep)
         self.n_frames = keep
-        self._fpos = open(self.path / _POS, "ab")
-        self._ftime = open(self.path / _TIME, "ab")
+        self._fpos = open(self.path / _POS, "ab")  # noqa: SIM115 - closed by close()
+        self._ftime = open(self.path / _TIME, "ab")  # noqa: SIM115 - closed by close()
 
     def _truncate(self, n: int) -> None:
         frame_bytes = self.n_atoms * 3 * _POS_DTYPE.itemsize
@@ -174,7 +272,8 @@ class TrajectoryWriter:
         """Append one frame of unwrapped positions (A) at time ``time_ps`` (ps)."""
         pos = np.ascontiguousarray(positions_A, dtype=_POS_DTYPE)
         if pos.shape != (self.n_atoms, 3):
-            raise ValueError(f"{self.path}: frame has shape {pos.shape}, expected ({self.n_atoms}, 3)")
+            raise TrajectoryError(f"{self.path}: frame {self.n_frames} has shape {pos.shape}, "
+                                  f"expected ({self.n_atoms}, 3)")
         self._fpos.write(pos.tobytes())
         self._ftime.write(np.asarray([time_ps], dtype=_TIME_DTYPE).tobytes())
         self.n_frames += 1

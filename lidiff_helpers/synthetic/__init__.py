@@ -1,0 +1,1 @@
+"""Synthetic and test-data generators (never imported by analysis code)."""

@@ -1,0 +1,87 @@
+"""Notebook 05's glue (lidiff_helpers.workflows.arrhenius_analysis): from the profile's
+parameters to runs, tables and summary, on small synthetic runs with a known D."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from lidiff_helpers.analysis.hops import knockoff_sum_sq_jump_A2
+from lidiff_helpers.core.errors import ParameterError
+from lidiff_helpers.core.units import LIF_A_STUDY_A
+from lidiff_helpers.runner import profiles
+from lidiff_helpers.workflows import arrhenius_analysis as wf
+
+SMALL = {"source": "synthetic", "synthetic_temperatures_K": [450.0, 550.0],
+         "synthetic_replicas": 1, "synthetic_duration_ps": 300.0, "synthetic_n_cells": 2,
+         "fit_min_start_ps": 0.2, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    P = SimpleNamespace(**profiles.resolve("05_arrhenius_analysis", "ci", SMALL))
+    d = tmp_path_factory.mktemp("wf05")
+    sel = wf.select_runs(P, manifest_path=d / "md" / "manifest.json",
+                         synthetic_dir=d / "synthetic")
+    analyses = wf.analyse(P, sel.runs)
+    tables = wf.arrhenius_tables(analyses)
+    return P, sel, analyses, tables
+
+
+def test_profile_declares_the_renamed_frame_interval():
+    params = profiles.resolve("05_arrhenius_analysis", "ci", {})
+    assert params["synthetic_frame_interval_ps"] == pytest.approx(0.1)
+    assert "synthetic_timestep_ps" not in params
+
+
+def test_synthetic_runs_selected_and_analysed(notebook):
+    _, sel, analyses, _ = notebook
+    assert sel.synthetic and sel.source == "synthetic" and "requested" in sel.message
+    assert list(sel.overview()["temperature_K"]) == [450.0, 550.0]
+    tab = analyses.table
+    assert len(tab) == 2 and not analyses.skipped
+    # the known D (the study's DeePMD law) is recovered within the block error
+    dev = np.abs(tab["D_defect_cm2_s"] - tab["D_defect_true_cm2_s"])
+    assert np.all(dev < 4 * tab["D_defect_err_cm2_s"])
+    np.testing.assert_allclose(tab["lattice_constant_A"], LIF_A_STUDY_A, rtol=1e-9)
+    assert set(wf.hop_table(analyses).columns) >= {"n_knockoff", "D_event_sum_cm2_s"}
+
+
+def test_conventions_use_the_analysed_cell(notebook):
+    _, _, analyses, _ = notebook
+    conv = wf.conventions_table(analyses, temperature_K=450.0)
+    assert np.allclose(conv["sum_sq_jump_A2"], knockoff_sum_sq_jump_A2(LIF_A_STUDY_A))
+    assert knockoff_sum_sq_jump_A2(LIF_A_STUDY_A) == pytest.approx(2 * 3 / 16 * 4.083428 ** 2)
+    study = conv[conv["source"].str.startswith("study")].set_index("convention")
+    # read as the defect's D: one knock-off every ~15 ps; read per atom: 501x more often
+    assert study.loc["defect", "event_interval_ps"] == pytest.approx(15.3, rel=0.02)
+    assert study.loc["tracer", "event_interval_ps"] == pytest.approx(
+        study.loc["defect", "event_interval_ps"] / 501)
+
+
+def test_tables_and_summary(notebook):
+    P, sel, analyses, tables = notebook
+    assert list(tables.fits) == [wf.SYNTHETIC_MODEL]
+    assert tables.table3.iloc[0]["study_model"].lower() == "deepmd"
+    s = wf.summary(sel, analyses, tables, P)
+    json.dumps(s)  # the summary is written as JSON
+    assert s["source"] == "synthetic" and s["synthetic"] is True and s["n_runs"] == 2
+    assert s["n_skipped"] == 0 and s["n_knockoff"] == int(analyses.table["n_knockoff"].sum())
+    assert 0 <= s["D_defect_max_rel_dev_from_true"] < 0.5
+    assert math.isfinite(s[f"{wf.SYNTHETIC_MODEL}: Ea_eV"])
+    assert set(s) >= {f"{wf.SYNTHETIC_MODEL}: D_450K_cm2_s", "haven_ratio_mean"}
+
+
+def test_bad_source_and_empty_trajectories(tmp_path):
+    kw = {"manifest_path": tmp_path / "m.json", "trajectories": [], "synthetic_dir": tmp_path,
+          "synthetic_settings": {}}
+    with pytest.raises(ParameterError, match="source must be one of"):
+        wf.collect_runs("everything", **kw)
+    with pytest.raises(ParameterError, match="trajectories parameter is empty"):
+        wf.collect_runs("trajectories", **kw)
+    with pytest.raises(FileNotFoundError, match="no manifest with finished runs"):
+        wf.collect_runs("manifest", **kw)
