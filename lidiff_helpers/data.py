@@ -4,8 +4,10 @@ Re-exports :mod:`lidiff_helpers.io.data` (documentation there); no logic lives h
 """
 
 from lidiff_helpers.io.data import *  # noqa: F403
-from lidiff_helpers.io.data import __all__  # noqa: F401
-from lidiff_helpers.io.data import main
+from lidiff_helpers.io.data import (
+    __all__,  # noqa: F401
+    main,
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -4,8 +4,10 @@ Re-exports :mod:`lidiff_helpers.training.embedded` (documentation there); no log
 """
 
 from lidiff_helpers.training.embedded import *  # noqa: F403
-from lidiff_helpers.training.embedded import __all__  # noqa: F401
-from lidiff_helpers.training.embedded import main
+from lidiff_helpers.training.embedded import (
+    __all__,  # noqa: F401
+    main,
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -4,8 +4,10 @@ Re-exports :mod:`lidiff_helpers.runner.run` (documentation there); no logic live
 """
 
 from lidiff_helpers.runner.run import *  # noqa: F403
-from lidiff_helpers.runner.run import __all__  # noqa: F401
-from lidiff_helpers.runner.run import main
+from lidiff_helpers.runner.run import (
+    __all__,  # noqa: F401
+    main,
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -114,10 +114,10 @@ from lidiff_helpers.analysis.frames import (
     scan_frames,
 )
 from lidiff_helpers.analysis.msd import MSDResult, msd, msd_direct
+from lidiff_helpers.core.deprecation import deprecated_attribute, renamed_keyword
 from lidiff_helpers.core.errors import ParameterError, TrajectoryError, WrappedTrajectoryError
 from lidiff_helpers.core.units import CM2_S_PER_A2_PS, DIMENSIONS
 from lidiff_helpers.io.loading import MANIFEST_KEYS, load_trajectory, read_manifest, species_number
-from lidiff_helpers.io.renamed import deprecated_attribute, renamed_keyword
 from lidiff_helpers.io.trajectory import Trajectory, is_trajectory
 
 __all__ = [

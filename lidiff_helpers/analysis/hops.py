@@ -58,10 +58,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lidiff_helpers.analysis.frames import check_finite, check_unwrapped, scan_frames
+from lidiff_helpers.core.deprecation import deprecated_attribute, renamed_keyword
 from lidiff_helpers.core.errors import ParameterError, TrajectoryError
 from lidiff_helpers.core.units import CM2_S_PER_A2_PS, DIMENSIONS, LIF_A_STUDY_A
 from lidiff_helpers.io.loading import load_trajectory, species_number
-from lidiff_helpers.io.renamed import deprecated_attribute, renamed_keyword
 
 __all__ = [
     "EVENT_KINDS",

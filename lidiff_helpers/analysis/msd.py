@@ -19,8 +19,8 @@ import numpy as np
 import scipy.fft
 
 from lidiff_helpers.analysis.frames import index_or_slice
+from lidiff_helpers.core.deprecation import renamed_keyword
 from lidiff_helpers.core.errors import ParameterError
-from lidiff_helpers.io.renamed import renamed_keyword
 
 __all__ = ["MSDResult", "msd", "msd_direct"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lidiff_helpers.core.deprecation import renamed_keyword
 from lidiff_helpers.core.errors import InputError, ParameterError, TrajectoryError
 from lidiff_helpers.io import lammps_dump
-from lidiff_helpers.io.renamed import renamed_keyword
 from lidiff_helpers.io.trajectory import Trajectory, is_trajectory, open_trajectory
 
 __all__ = ["MANIFEST_KEYS", "load_trajectory", "read_manifest", "species_number"]

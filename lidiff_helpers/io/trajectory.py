@@ -47,8 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lidiff_helpers.core.deprecation import deprecated_attribute, renamed_keyword
 from lidiff_helpers.core.errors import TrajectoryError
-from lidiff_helpers.io.renamed import deprecated_attribute, renamed_keyword
 
 __all__ = [
     "FORMAT",

@@ -22,9 +22,9 @@ import numpy as np
 
 from lidiff_helpers.analysis.arrhenius import arrhenius_D_cm2_s
 from lidiff_helpers.analysis.hops import RockSaltSites
+from lidiff_helpers.core.deprecation import deprecated_attribute, renamed_keyword
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.core.units import CM2_S_PER_A2_PS, DIMENSIONS, LIF_A_STUDY_A
-from lidiff_helpers.io.renamed import deprecated_attribute, renamed_keyword
 from lidiff_helpers.io.trajectory import TrajectoryWriter, is_trajectory, open_trajectory
 
 __all__ = [
