@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -155,6 +156,17 @@ def main(argv=None) -> int:
                   "threads_per_run=1) beat one 2-thread run when that factor is below 2."]
     lines += ["", "Overhead target: at most 5 %. ps/day = 86400 s / (ms per step) x 1 fs.", ""]
     Path(args.out).write_text("\n".join(lines))
+    from lidiff_helpers.core import provenance
+
+    body = {"command": "benchmarks/bench_md.py " + " ".join(argv if argv is not None
+                                                              else sys.argv[1:]),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "model": ident["name"], "sha256": str(ident["sha256"]), "dtype": "float32",
+            "threads": torch.get_num_threads(), "repeats": args.repeats,
+            "load_before": load0[0], "load_after": load1[0], "rows": rows,
+            "one_thread_ms": one_thread, "note": note or None,
+            "provenance": provenance.record(models=[ident])}
+    Path(args.out).with_suffix(".json").write_text(json.dumps(body, indent=1, default=str))
     print("\n".join(lines))
     return 0
 

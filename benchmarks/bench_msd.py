@@ -197,6 +197,24 @@ def report(meta: dict, res: dict, out: Path) -> str:
               "Targets: <= 60 s, <= 1.5 x the trajectory size, faster than MDAnalysis."), ""]
     text = "\n".join(lines)
     raw = json.dumps({"meta": meta, "results": res}, indent=1)
+    from lidiff_helpers.core import provenance
+
+    def summary_row(method: str, r: dict) -> dict:
+        if "wall_s" not in r:
+            return {"method": method, "error": r.get("error", "not measured")}
+        return {"method": method, "wall_s": r["wall_s"], "cpu_s": r.get("cpu_s"),
+                "rss_x": r["peak_rss_bytes"] / size, "n_frames": r.get("n_frames",
+                                                                        meta["n_frames"])}
+
+    body = {"command": meta.get("command", "benchmarks/bench_msd.py"),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "n_atoms": meta["n_atoms"], "n_li": meta["n_li"], "n_frames": meta["n_frames"],
+            "load_before": meta["load_before"], "load_after": meta["load_after"],
+            "rows": [summary_row(k, res[key]) for k, key in
+                     (("msd", "msd"), ("msd_tracemalloc", "msd_tracemalloc"), ("D", "D"),
+                      ("mdanalysis", "mda"))],
+            "meta": meta, "results": res, "provenance": provenance.record()}
+    out.with_suffix(".json").write_text(json.dumps(body, indent=1, default=str))
     out.write_text(text + "\n<details><summary>raw measurements (JSON)</summary>\n\n```json\n"
                    + raw + "\n```\n</details>\n")
     return text
@@ -220,6 +238,8 @@ def main(argv=None) -> int:
     data = tmp / "traj"
     try:
         meta = make_data(data, a.frames, a.cells)
+        meta["command"] = "benchmarks/bench_msd.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
         print("data:", meta, flush=True)
         res = {}
         meta["load_before"] = os.getloadavg()[0]
