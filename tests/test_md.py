@@ -418,22 +418,23 @@ def test_a_run_owned_by_a_live_process_is_not_started_twice(tmp_path):
 
 
 def test_collect_models_foundation_extra_and_registered(tmp_path, capsys):
-    import shutil
-
     from lidiff_helpers.io import model_registry as registry
 
     ft = tmp_path / "ft-naive.model"
-    shutil.copy(TINY, ft)
+    ft.write_bytes(TINY.read_bytes() + b"\0")          # other weights (other SHA256)
     registry.register_model(tmp_path, "ft-naive-110", ft, "02_finetune_sweeps", {"n": 110})
-    registry.register_model(tmp_path, "ft-al", ft, "03_active_learning")
+    registry.register_model(tmp_path, "ft-al", ft, "03_active_learning")  # same weights
     got = md_grid.collect_models(tmp_path, str(TINY), [], include_registered=True,
-                            max_extra_models=1)
+                                 max_extra_models=1)
     assert [m["name"] for m in got] == ["tiny-lif", "ft-naive-110"]
     assert got[0]["foundation"] and not got[1]["foundation"]
     assert got[1]["spec"] == str(ft.resolve()) and got[1]["source"].endswith("02_finetune_sweeps")
-    assert "not running ft-al" in capsys.readouterr().out
+    assert "ft-al (registered by 03_active_learning): same weights" in capsys.readouterr().out
     assert len(md_grid.collect_models(tmp_path, str(TINY), [], include_registered=False)) == 1
-    assert len(md_grid.collect_models(tmp_path, str(TINY), [], True, None)) == 3
+    assert len(md_grid.collect_models(tmp_path, str(TINY), [], True, None)) == 2
+    registry.register_model(tmp_path, "ft-other", TINY, "03_active_learning")
+    md_grid.collect_models(tmp_path, str(TINY), [str(ft)], True, max_extra_models=0)
+    assert "not comparing ft-naive" in capsys.readouterr().out
 
 
 def test_grid_run_names_follow_the_definition():
@@ -445,6 +446,7 @@ def test_grid_run_names_follow_the_definition():
               equilibration_ps=0.1, foundation_equilibration_ps=0.1, seed=1)
     a = md_grid.build_grid(MODELS, **kw)[0]
     assert a.name.startswith("embedded_800K_r0_arrhenius-") and len(a.name.split("-")[-1]) == 8
-    assert md_grid.build_grid(MODELS, **kw)[0].name == a.name                        # stable
-    assert md_grid.build_grid(MODELS, **{**kw, "foundation_equilibration_ps": 0.4})[0].name != a.name
+    assert md_grid.build_grid(MODELS, **kw)[0].name == a.name    # stable
+    longer_eq = {**kw, "foundation_equilibration_ps": 0.4}
+    assert md_grid.build_grid(MODELS, **longer_eq)[0].name != a.name
     assert md_grid.build_grid(MODELS, **{**kw, "arrhenius_production_ps": 2.0})[0].name == a.name

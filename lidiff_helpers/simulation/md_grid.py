@@ -24,6 +24,7 @@ import numpy as np
 from lidiff_helpers.simulation.md import run_job
 from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun
 from lidiff_helpers.simulation.md_files import read_status, write_json
+from lidiff_helpers.simulation.model_set import models_to_compare
 
 __all__ = ["collect_models", "replica_seed", "build_grid", "definition_hash",
            "write_manifest", "run_grid"]
@@ -32,40 +33,12 @@ __all__ = ["collect_models", "replica_seed", "build_grid", "definition_hash",
 def collect_models(out: str | os.PathLike, foundation_model: str,
                    extra_models: Sequence[str] = (), include_registered: bool = True,
                    max_extra_models: int | None = None) -> list[dict]:
-    """The models notebook 04 runs: the foundation model, ``extra_models`` specs and the
-    models notebooks 02/03 registered in ``out`` (:mod:`lidiff_helpers.io.model_registry`).
-
-    Returns dicts ``name`` (display), ``spec`` (resolved: a foundation name or a file
-    path, so a later ``auto`` cannot silently switch models), ``sha256``, ``foundation``,
-    ``source``; at most ``max_extra_models`` besides the foundation (None: all).
-    """
-    from lidiff_helpers.io import model_registry as registry
-    from lidiff_helpers.simulation import models
-
-    named = {"embedded", "chgnet", *models.FOUNDATION_MODELS}
-
-    def entry(spec, source, foundation=False, name=None):
-        m = models.resolve_spec(spec)
-        ident = models.model_identity(m)
-        return {"name": name or m.name, "spec": m.name if m.name in named else str(m.path),
-                "sha256": ident["sha256"], "foundation": foundation, "source": source}
-
-    out_list = [entry(foundation_model, f"foundation_model={foundation_model}", True)]
-    extras = [entry(s, "extra_models") for s in extra_models or ()]
-    if include_registered:
-        extras += [entry(e["path"], f"registered by {e['notebook']}", name=e["name"])
-                   for e in registry.registered_models(out)]
-    seen = {out_list[0]["name"]}
-    for e in extras:
-        if e["name"] in seen:
-            continue
-        if max_extra_models is not None and len(out_list) - 1 >= int(max_extra_models):
-            print(f"[md] not running {e['name']} ({e['source']}): max_extra_models = "
-                  f"{max_extra_models}")
-            continue
-        seen.add(e["name"])
-        out_list.append(e)
-    return out_list
+    """The models notebook 04 runs, as the grid's dicts (``name``, ``spec``, ``sha256``,
+    ``foundation``, ``source``): :func:`lidiff_helpers.simulation.model_set.
+    models_to_compare` (one rule for every notebook: same weights SHA256 kept once)."""
+    return [m.as_dict() for m in models_to_compare(
+        foundation_model, extra_models, out=out, include_registered=include_registered,
+        max_extra_models=max_extra_models)]
 
 
 def _slug(text: str) -> str:
