@@ -345,7 +345,8 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
     ok, bad, new = entries
     assert (ok["status"], bad["status"], new["status"]) == ("done", "failed", "pending")
     assert bad["failure"]["check"] == "non_finite" and bad["failure"]["step"] == 29
-    assert ok["n_frames"] == 6 and ok["timestep_ps"] == pytest.approx(0.05)
+    assert ok["n_frames"] == 6 and ok["frame_interval_ps"] == pytest.approx(0.05)
+    assert ok["timestep_ps"] == ok["frame_interval_ps"]         # the older name, kept
     assert ok["ps_per_day"] > 0 and 2.0 < ok["min_distance_A"] < 2.6
     assert open_trajectory(tmp_path / ok["trajectory"]).n_frames == 6
     assert ok["provenance"]["packages"]["ase"]

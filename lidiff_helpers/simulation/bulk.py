@@ -40,6 +40,7 @@ import numpy as np
 from ase import Atoms, units
 
 from lidiff_helpers.core.cache import cached_call, cached_json
+from lidiff_helpers.core.units import LIF_A_PBE_A
 from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
 
 __all__ = [
@@ -65,8 +66,9 @@ __all__ = [
     "validation_models",
 ]
 
-#: starting guess of the LiF lattice constant (A), between experiment and PBE
-LIF_A_GUESS_A = 4.04
+#: starting guess of the LiF lattice constant (A): the PBE value
+#: (:data:`lidiff_helpers.core.units.LIF_A_PBE_A`, 4.06 A)
+LIF_A_GUESS_A = LIF_A_PBE_A
 
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
