@@ -165,7 +165,8 @@ _NUMBER_FIELDS = ("temperature_K", "timestep_fs", "tdamp_fs", "production_ps",
 _INTEGER_FIELDS = ("replica", "seed", "tchain", "tloop", "save_every")
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
+    """An int or float (numpy ones too), not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
@@ -180,11 +181,11 @@ def _definition_problems(run: MDRun) -> list[str]:
     if run.velocities not in ("maxwell-boltzmann", "file"):
         bad.append(f"velocities must be 'maxwell-boltzmann' or 'file', got {run.velocities!r}")
     bad += [f"{k} must be a number, got {getattr(run, k)!r} ({type(getattr(run, k)).__name__})"
-            for k in _NUMBER_FIELDS if not _is_number(getattr(run, k))]
+            for k in _NUMBER_FIELDS if not is_number(getattr(run, k))]
     bad += [f"{k} must be an integer, got {getattr(run, k)!r}" for k in _INTEGER_FIELDS
             if not isinstance(getattr(run, k), (int, np.integer)) or isinstance(getattr(run, k),
                                                                                  bool)]
-    if run.init_temperature_K is not None and not (_is_number(run.init_temperature_K)
+    if run.init_temperature_K is not None and not (is_number(run.init_temperature_K)
                                                    and run.init_temperature_K > 0):
         bad.append(f"init_temperature_K must be None or > 0, got {run.init_temperature_K!r}")
     if bad:

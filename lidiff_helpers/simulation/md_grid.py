@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.simulation.md import run_job
-from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun
+from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun, is_number
 from lidiff_helpers.simulation.md_files import read_status, write_json
 from lidiff_helpers.simulation.model_set import models_to_compare
 
@@ -82,18 +83,15 @@ def build_grid(models: Sequence[Mapping[str, Any]], *, arrhenius_models: Sequenc
     """
     from lidiff_helpers.simulation.structures import study_start_structure
 
-    names = [m["name"] for m in models]
-    if len(set(names)) != len(names):
-        raise ValueError(f"model names must be unique, got {names}")
-    want = set(arrhenius_models)
-    if "all" in want:
-        want = set(names)
-    if "foundation" in want:
-        want = (want - {"foundation"}) | {m["name"] for m in models if m.get("foundation")}
-    unknown = sorted(want - set(names))
-    if unknown:
-        raise ValueError(f"arrhenius_models {unknown} are not among the models {names} "
-                         "(use a model's display name, 'foundation' or 'all')")
+    models = [m.as_dict() if hasattr(m, "as_dict") else m for m in models]
+    _check_grid_arguments(
+        arrhenius_models=arrhenius_models, arrhenius_temperatures_K=arrhenius_temperatures_K,
+        comparison_temperatures_K=comparison_temperatures_K,
+        arrhenius_replicas=arrhenius_replicas, comparison_replicas=comparison_replicas,
+        arrhenius_production_ps=arrhenius_production_ps,
+        comparison_production_ps=comparison_production_ps, equilibration_ps=equilibration_ps,
+        foundation_equilibration_ps=foundation_equilibration_ps)
+    want = _arrhenius_set(models, arrhenius_models)
     runs = []
     for m in models:
         plan = []
@@ -119,6 +117,53 @@ def build_grid(models: Sequence[Mapping[str, Any]], *, arrhenius_models: Sequenc
                 **settings)
             runs.append(replace(run, name=f"{run.name}-{definition_hash(run)}"))
     return runs
+
+
+def _check_grid_arguments(**kw) -> None:
+    """Types and signs of :func:`build_grid`'s arguments, before any run is defined.
+
+    Raises
+    ------
+    ParameterError
+        a scalar where a list belongs (``arrhenius_temperatures_K=900``), a temperature
+        that is not a positive number, a negative replica count or length.
+    """
+    bad = []
+    for k in ("arrhenius_models", "arrhenius_temperatures_K", "comparison_temperatures_K"):
+        v = kw[k]
+        if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, (list, tuple)):
+            bad.append(f"{k} must be a list, got {v!r} ({type(v).__name__}); write [{v!r}] "
+                       "for one value")
+    for k in ("arrhenius_temperatures_K", "comparison_temperatures_K"):
+        if isinstance(kw[k], (list, tuple)):
+            bad += [f"{k} holds {t!r}: temperatures must be numbers > 0 K" for t in kw[k]
+                    if not (is_number(t) and t > 0)]
+    for k in ("arrhenius_replicas", "comparison_replicas"):
+        if not isinstance(kw[k], (int, np.integer)) or isinstance(kw[k], bool) or kw[k] < 0:
+            bad.append(f"{k} must be an integer >= 0, got {kw[k]!r}")
+    for k in ("arrhenius_production_ps", "comparison_production_ps", "equilibration_ps",
+              "foundation_equilibration_ps"):
+        if not (is_number(kw[k]) and kw[k] >= 0):
+            bad.append(f"{k} must be a number >= 0 ps, got {kw[k]!r}")
+    if bad:
+        raise ParameterError("MD grid: " + "; ".join(bad))
+
+
+def _arrhenius_set(models: Sequence[Mapping], arrhenius_models: Sequence[str]) -> set:
+    """Display names of the models that get Arrhenius runs (``all``, ``foundation``)."""
+    names = [m["name"] for m in models]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"MD grid: model names must be unique, got {names}")
+    want = set(arrhenius_models)
+    if "all" in want:
+        want = set(names)
+    if "foundation" in want:
+        want = (want - {"foundation"}) | {m["name"] for m in models if m.get("foundation")}
+    unknown = sorted(want - set(names))
+    if unknown:
+        raise ParameterError(f"arrhenius_models {unknown} are not among the models {names} "
+                             "(use a model's display name, 'foundation' or 'all')")
+    return want
 
 
 def definition_hash(run: MDRun) -> str:

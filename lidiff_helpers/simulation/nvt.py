@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lidiff_helpers.analysis.rdf import RDFResult, partial_rdf, rocksalt_a_from_cell
+from lidiff_helpers.core.errors import MDGuardError, ParameterError
 
 __all__ = ["nvt_frames", "nvt_rdf"]
 
@@ -61,7 +62,7 @@ def nvt_frames(calc, atoms, temperature_K: float = 300.0, timestep_fs: float = 2
         dyn = NoseHooverChainNVT(at, dt, temperature_K=temperature_K,
                                  tdamp=tdamp_fs * units.fs)
     else:
-        raise ValueError(f"unknown thermostat {thermostat!r}; use 'langevin' or 'nose-hoover'")
+        raise ParameterError(f"unknown thermostat {thermostat!r}; use 'langevin' or 'nose-hoover'")
     frames = []
     total = int(n_equil_steps) + int(n_steps)
     bar = None
@@ -83,11 +84,11 @@ def nvt_frames(calc, atoms, temperature_K: float = 300.0, timestep_fs: float = 2
     if bar is not None:
         bar.close()
     if not frames:
-        raise ValueError(f"nvt_frames: no frame sampled (n_steps={n_steps}, "
+        raise ParameterError(f"nvt_frames: no frame sampled (n_steps={n_steps}, "
                          f"sample_every={sample_every})")
     temps = [f.info["temperature_K"] for f in frames]
     if not np.isfinite(temps).all() or max(temps) > 20 * temperature_K:
-        raise RuntimeError(f"nvt_frames: the run at {temperature_K} K blew up (kinetic "
+        raise MDGuardError(f"nvt_frames: the run at {temperature_K} K blew up (kinetic "
                            f"temperatures up to {max(temps):.0f} K); the model is unstable")
     return frames
 
