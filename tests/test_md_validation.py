@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_md import TINY, MODELS, MorseSF, cu, cu_run
+from test_md import MODELS, TINY, MorseSF, cu, cu_run
 
 from lidiff_helpers.core.errors import CheckpointError, ParameterError
 from lidiff_helpers.simulation import md, md_grid
