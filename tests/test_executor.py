@@ -15,7 +15,7 @@ from lidiff_helpers.core.executor import (
     sbatch_text,
     slurm_parameters,
 )
-from lidiff_helpers.simulation.md import replica_seed
+from lidiff_helpers.simulation.md_grid import replica_seed
 
 JOBS = [dict(seed=1, temperature_K=400.0, replica=0), dict(seed=1, temperature_K=450.0,
                                                            replica=1),

@@ -24,7 +24,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from lidiff_helpers.io.trajectory import open_trajectory
-from lidiff_helpers.simulation import md
+from lidiff_helpers.simulation import md, md_grid
+from lidiff_helpers.workflows import md_diffusion
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -300,7 +301,7 @@ MODELS = [{"name": "embedded", "spec": "embedded", "sha256": "a" * 64, "foundati
 
 
 def test_build_grid_purposes_seeds_and_study_starts():
-    grid = md.build_grid(
+    grid = md_grid.build_grid(
         MODELS, arrhenius_models=["foundation"], arrhenius_temperatures_K=[400, 450, 500],
         arrhenius_replicas=2, arrhenius_production_ps=9000, comparison_temperatures_K=[400, 450],
         comparison_replicas=2, comparison_production_ps=3000, start_structure="study",
@@ -320,7 +321,7 @@ def test_build_grid_purposes_seeds_and_study_starts():
     assert len({r.seed for r in grid if r.model == "embedded"}) == 6
     assert len({r.name for r in grid}) == len(grid)
     with pytest.raises(ValueError, match="not among the models"):
-        md.build_grid(MODELS, arrhenius_models=["nope"], arrhenius_temperatures_K=[400],
+        md_grid.build_grid(MODELS, arrhenius_models=["nope"], arrhenius_temperatures_K=[400],
                       arrhenius_replicas=1, arrhenius_production_ps=1,
                       comparison_temperatures_K=[], comparison_replicas=1,
                       comparison_production_ps=1, start_structure="lif:3", equilibration_ps=0,
@@ -334,7 +335,7 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
     md.run_md(r_ok, tmp_path / "md", calculator=MorseSF(), atoms=cu(), progress=False)
     md.run_md(r_bad, tmp_path / "md", calculator=MorseSF(nan_from_call=30), atoms=cu(),
               progress=False, raise_on_failure=False)
-    entries = md.write_manifest(tmp_path, [r_ok, r_bad, r_new])
+    entries = md_grid.write_manifest(tmp_path, [r_ok, r_bad, r_new])
     on_disk = json.loads((tmp_path / "md" / "manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(entries, default=str))
     need = {"model", "model_spec", "model_sha256", "temperature_K", "replica", "seed", "purpose",
@@ -344,7 +345,8 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
     ok, bad, new = entries
     assert (ok["status"], bad["status"], new["status"]) == ("done", "failed", "pending")
     assert bad["failure"]["check"] == "non_finite" and bad["failure"]["step"] == 29
-    assert ok["n_frames"] == 6 and ok["timestep_ps"] == pytest.approx(0.05)
+    assert ok["n_frames"] == 6 and ok["frame_interval_ps"] == pytest.approx(0.05)
+    assert ok["timestep_ps"] == ok["frame_interval_ps"]         # the older name, kept
     assert ok["ps_per_day"] > 0 and 2.0 < ok["min_distance_A"] < 2.6
     assert open_trajectory(tmp_path / ok["trajectory"]).n_frames == 6
     assert ok["provenance"]["packages"]["ase"]
@@ -352,7 +354,7 @@ def test_manifest_entries_read_by_notebook_05(tmp_path):
 
     done = diffusion.read_manifest(tmp_path / "md" / "manifest.json")
     assert [d["model"] for d in done] == ["Morse-Cu"] and Path(done[0]["trajectory"]).is_dir()
-    st = md.stability_table(entries)
+    st = md_diffusion.stability_table(entries)
     row = st.iloc[0]
     assert (row["runs"], row["done"], row["failed"], row["failed_checks"]) == (3, 1, 1,
                                                                              "non_finite")
@@ -364,13 +366,13 @@ def test_tiny_mace_model_through_the_local_executor(tmp_path):
     from lidiff_helpers.simulation import models
 
     sha = models.model_identity(str(TINY))["sha256"]
-    grid = md.build_grid(
+    grid = md_grid.build_grid(
         [{"name": "tiny", "spec": str(TINY), "sha256": sha, "foundation": True}],
         arrhenius_models=["foundation"], arrhenius_temperatures_K=[900.0], arrhenius_replicas=1,
         arrhenius_production_ps=0.01, comparison_temperatures_K=[], comparison_replicas=1,
         comparison_production_ps=0.01, start_structure="lif:2", equilibration_ps=0.0,
         foundation_equilibration_ps=0.0, seed=5, save_every=5, checkpoint_every_s=0)
-    entries = md.run_grid(grid, tmp_path, executor.get_executor("local"), n_threads=1,
+    entries = md_grid.run_grid(grid, tmp_path, executor.get_executor("local"), n_threads=1,
                           progress=False)
     (e,) = entries
     assert e["status"] == "done" and e["n_frames"] == 3 and e["n_atoms"] == 65
@@ -417,22 +419,23 @@ def test_a_run_owned_by_a_live_process_is_not_started_twice(tmp_path):
 
 
 def test_collect_models_foundation_extra_and_registered(tmp_path, capsys):
-    import shutil
-
     from lidiff_helpers.io import model_registry as registry
 
     ft = tmp_path / "ft-naive.model"
-    shutil.copy(TINY, ft)
+    ft.write_bytes(TINY.read_bytes() + b"\0")          # other weights (other SHA256)
     registry.register_model(tmp_path, "ft-naive-110", ft, "02_finetune_sweeps", {"n": 110})
-    registry.register_model(tmp_path, "ft-al", ft, "03_active_learning")
-    got = md.collect_models(tmp_path, str(TINY), [], include_registered=True,
-                            max_extra_models=1)
+    registry.register_model(tmp_path, "ft-al", ft, "03_active_learning")  # same weights
+    got = md_grid.collect_models(tmp_path, str(TINY), [], include_registered=True,
+                                 max_extra_models=1)
     assert [m["name"] for m in got] == ["tiny-lif", "ft-naive-110"]
     assert got[0]["foundation"] and not got[1]["foundation"]
     assert got[1]["spec"] == str(ft.resolve()) and got[1]["source"].endswith("02_finetune_sweeps")
-    assert "not running ft-al" in capsys.readouterr().out
-    assert len(md.collect_models(tmp_path, str(TINY), [], include_registered=False)) == 1
-    assert len(md.collect_models(tmp_path, str(TINY), [], True, None)) == 3
+    assert "ft-al (registered by 03_active_learning): same weights" in capsys.readouterr().out
+    assert len(md_grid.collect_models(tmp_path, str(TINY), [], include_registered=False)) == 1
+    assert len(md_grid.collect_models(tmp_path, str(TINY), [], True, None)) == 2
+    registry.register_model(tmp_path, "ft-other", TINY, "03_active_learning")
+    md_grid.collect_models(tmp_path, str(TINY), [str(ft)], True, max_extra_models=0)
+    assert "not comparing ft-naive" in capsys.readouterr().out
 
 
 def test_grid_run_names_follow_the_definition():
@@ -442,8 +445,9 @@ def test_grid_run_names_follow_the_definition():
               arrhenius_replicas=1, arrhenius_production_ps=1.0, comparison_temperatures_K=[],
               comparison_replicas=1, comparison_production_ps=1.0, start_structure="lif:2",
               equilibration_ps=0.1, foundation_equilibration_ps=0.1, seed=1)
-    a = md.build_grid(MODELS, **kw)[0]
+    a = md_grid.build_grid(MODELS, **kw)[0]
     assert a.name.startswith("embedded_800K_r0_arrhenius-") and len(a.name.split("-")[-1]) == 8
-    assert md.build_grid(MODELS, **kw)[0].name == a.name                        # stable
-    assert md.build_grid(MODELS, **{**kw, "foundation_equilibration_ps": 0.4})[0].name != a.name
-    assert md.build_grid(MODELS, **{**kw, "arrhenius_production_ps": 2.0})[0].name == a.name
+    assert md_grid.build_grid(MODELS, **kw)[0].name == a.name    # stable
+    longer_eq = {**kw, "foundation_equilibration_ps": 0.4}
+    assert md_grid.build_grid(MODELS, **longer_eq)[0].name != a.name
+    assert md_grid.build_grid(MODELS, **{**kw, "arrhenius_production_ps": 2.0})[0].name == a.name

@@ -99,3 +99,24 @@ def test_committee_per_model_forces():
     assert not np.allclose(f[0], f[1])
     with pytest.raises(ValueError, match="at least two"):
         models.get_committee([TINY])
+
+
+def test_a_file_that_is_not_a_mace_model_names_the_path(tmp_path):
+    import zipfile
+
+    from lidiff_helpers.core.errors import ModelFileError
+
+    text = tmp_path / "notes.model"
+    text.write_text("this is not a model\n")
+    with pytest.raises(ModelFileError, match=r"model file .*notes.model is not a MACE model"):
+        models.resolve_spec(str(text))
+    with pytest.raises(ModelFileError, match="notes.model"):
+        models.get_calculator(str(text))
+    with pytest.raises(ModelFileError, match="notes.model"):
+        models.model_identity(str(text))
+    archive = tmp_path / "other.model"           # a zip archive, but not a torch model
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(ModelFileError, match=r"model file .*other.model could not be loaded "
+                                             "as a MACE model"):
+        models.get_calculator(str(archive))

@@ -65,5 +65,6 @@ def test_rocksalt_with_tiny_model():
     assert len(ph.gamma_THz) == 6 and ph.n_displacements == 2
     assert ph.gamma_acoustic_max_THz < 1e-3
     assert ph.gamma_optical_THz > 0.1
-    np.testing.assert_allclose(ph.gamma_THz[3:], ph.gamma_optical_THz, rtol=1e-6)  # triply degenerate
+    # triply degenerate
+    np.testing.assert_allclose(ph.gamma_THz[3:], ph.gamma_optical_THz, rtol=1e-6)
     assert "LO-TO" in phonons.LOTO_NOTE

@@ -126,3 +126,46 @@ def test_summary_and_figure_carry_provenance(tmp_path, monkeypatch):
     assert csv.read_text().startswith("a / eV") and csv.with_suffix(".md").exists()
     s = json.loads(run.save_summary({"x": 1}).read_text())
     assert s["values"] == {"x": 1} and s["provenance"]["notebook"] == "00_data_and_models"
+
+
+def test_profile_values_are_type_checked_against_the_defaults():
+    from lidiff_helpers.core.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="notebook 04_md_diffusion: parameter "
+                                             "'arrhenius_production_ps' must be a number"
+                                             ".*got 'long' \\(str\\)"):
+        profiles.resolve("04_md_diffusion", "ci", {"arrhenius_production_ps": "long"})
+    with pytest.raises(ParameterError, match="'arrhenius_temperatures_K' must be a list.*"
+                                             "got 900 \\(int\\)"):
+        profiles.resolve("04_md_diffusion", "ci", {"arrhenius_temperatures_K": 900})
+    with pytest.raises(ParameterError, match="'save_every' must be an integer.*got True"):
+        profiles.resolve("04_md_diffusion", "ci", {"save_every": True})
+    with pytest.raises(ParameterError, match="'include_registered' must be true or false"):
+        profiles.resolve("04_md_diffusion", "ci", {"include_registered": "yes"})
+    p = profiles.resolve("04_md_diffusion", "ci", {"arrhenius_production_ps": 2,  # int: ok
+                                                   "max_extra_models": 3,   # null default
+                                                   "arrhenius_temperatures_K": (900,)})
+    assert p["arrhenius_production_ps"] == 2 and p["max_extra_models"] == 3
+
+
+def test_setup_notebook_refuses_a_mistyped_parameter(tmp_path, monkeypatch):
+    from lidiff_helpers.core.errors import ParameterError
+
+    monkeypatch.setattr(paths, "RESULTS", tmp_path)
+    with pytest.raises(ParameterError, match="01_bulk_validation: parameter 'a_guess_A'"):
+        notebook.setup_notebook("01_bulk_validation", {"profile": "ci", "a_guess_A": "4.06"})
+
+
+def test_profile_files_are_type_checked(tmp_path, monkeypatch):
+    from lidiff_helpers.core.errors import ParameterError
+
+    (tmp_path / "_common.yaml").write_text("defaults: {seed: 1}\n")
+    (tmp_path / "99_x.yaml").write_text("defaults: {n: 1.0}\nci: {n: fast}\n")
+    monkeypatch.setattr(profiles, "_DIR", tmp_path)
+    profiles._load.cache_clear()
+    try:
+        with pytest.raises(ParameterError, match=r"99_x.yaml \(section 'ci'\): parameter 'n' "
+                                                 "must be a number"):
+            profiles.resolve("99_x", "ci")
+    finally:
+        profiles._load.cache_clear()

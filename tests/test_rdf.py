@@ -11,7 +11,7 @@ from ase.build import bulk as ase_bulk
 from ase.calculators.emt import EMT
 
 from lidiff_helpers.analysis import rdf
-from lidiff_helpers.simulation import bulk
+from lidiff_helpers.simulation import bulk, nvt
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
 
@@ -78,7 +78,7 @@ def test_rocksalt_a_from_cell():
 
 def test_nvt_frames_hold_temperature_emt():
     cu = ase_bulk("Cu", "fcc", a=3.59, cubic=True).repeat(3)
-    frames = rdf.nvt_frames(EMT(), cu, temperature_K=300, timestep_fs=2.0, n_equil_steps=50,
+    frames = nvt.nvt_frames(EMT(), cu, temperature_K=300, timestep_fs=2.0, n_equil_steps=50,
                             n_steps=100, sample_every=5, friction_per_fs=0.05, seed=3,
                             progress=False)
     assert len(frames) == 20
@@ -86,7 +86,7 @@ def test_nvt_frames_hold_temperature_emt():
     assert 200 < t < 400       # 108 atoms: ~10 % fluctuations around 300 K
     assert frames[0].calc is None and not frames[0].constraints
     with pytest.raises(ValueError, match="thermostat"):
-        rdf.nvt_frames(EMT(), cu, n_equil_steps=0, n_steps=1, thermostat="berendsen",
+        nvt.nvt_frames(EMT(), cu, n_equil_steps=0, n_steps=1, thermostat="berendsen",
                        progress=False)
 
 
@@ -94,7 +94,7 @@ def test_nvt_rdf_tiny_model():
     from lidiff_helpers.simulation import models
 
     calc = models.get_calculator(str(TINY), dtype="float32", verbose=False)
-    res = rdf.nvt_rdf(calc, bulk.rocksalt_lif(3.87, repeat=2), n_equil_steps=5, n_steps=10,
+    res = nvt.nvt_rdf(calc, bulk.rocksalt_lif(3.87, repeat=2), n_equil_steps=5, n_steps=10,
                       sample_every=5, r_max_A=3.5, dr_A=0.05, progress=False)
     assert res.n_frames == 2 and res.a_A == pytest.approx(3.87)
     assert np.isfinite(res.temperature_K) and set(res.g) == {"Li-F", "Li-Li", "F-F"}

@@ -98,3 +98,14 @@ def test_velocities_section_errors(tmp_path):
         structures.read_lammps_velocities(p)
     p.write_text("x\n\n2 atoms\n\nAtoms\n\n")
     assert structures.read_lammps_velocities(p) is None
+
+
+def test_lattice_constants_have_one_home():
+    from lidiff_helpers.core import units
+    from lidiff_helpers.simulation import bulk
+
+    assert LIF_LATTICE_A == units.LIF_A_STUDY_A == units.STUDY_BOX_EDGE_A / 5
+    assert bulk.LIF_A_GUESS_A == units.LIF_A_PBE_A
+    from lidiff_helpers.runner import profiles
+
+    assert profiles.declared("01_bulk_validation")["a_guess_A"] == units.LIF_A_PBE_A

@@ -1,8 +1,9 @@
 """Figures of notebook 01 (bulk LiF validation); plotting only, no computation.
 
-Each function takes results of :mod:`lidiff_helpers.simulation.bulk`, :mod:`~lidiff_helpers.simulation.phonons`,
-:mod:`~lidiff_helpers.analysis.rdf` or :mod:`~lidiff_helpers.analysis.parity`, keyed by model label, and
-returns a matplotlib figure whose axes carry units.
+Each function takes results of :mod:`lidiff_helpers.simulation.bulk`,
+:mod:`~lidiff_helpers.simulation.phonons`, :mod:`~lidiff_helpers.analysis.rdf` or
+:mod:`~lidiff_helpers.analysis.parity`, keyed by model label, and returns a matplotlib
+figure whose axes carry units.
 """
 
 from __future__ import annotations

@@ -23,23 +23,25 @@ Elastic constants
     ``C11 = C22 = C33``, ``C12 = C13 = C23``, ``C44 = C55 = C66`` and
     ``B = (C11 + 2 C12) / 3``, which must agree with the EOS bulk modulus.
 
-The model list of notebook 01 (:func:`validation_models`), its on-disk cache
-(:func:`cached_json`) and the Table S1 assembly (:func:`table_s1`) live here too.
+The Table S1 assembly (:func:`table_s1`) lives here too; the model list is
+:func:`lidiff_helpers.simulation.model_set.models_to_compare` (``validation_models`` here)
+and the on-disk cache :mod:`lidiff_helpers.core.cache` (``cached_json``, ``cached_call``
+re-exported here).
 Units: A, eV, GPa (converted once, with ``ase.units.GPa``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from ase import Atoms, units
+
+from lidiff_helpers.core.cache import cached_call, cached_json
+from lidiff_helpers.core.units import LIF_A_PBE_A
+from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
 
 __all__ = [
     "LIF_A_GUESS_A",
@@ -64,8 +66,9 @@ __all__ = [
     "validation_models",
 ]
 
-#: starting guess of the LiF lattice constant (A), between experiment and PBE
-LIF_A_GUESS_A = 4.04
+#: starting guess of the LiF lattice constant (A): the PBE value
+#: (:data:`lidiff_helpers.core.units.LIF_A_PBE_A`, 4.06 A)
+LIF_A_GUESS_A = LIF_A_PBE_A
 
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
@@ -276,7 +279,8 @@ class ElasticResult:
     def from_dict(cls, d: Mapping) -> ElasticResult:
         d = dict(d)
         d["C_GPa"] = tuple(tuple(r) for r in d["C_GPa"])
-        d["strains"], d["residual_stress_GPa"] = tuple(d["strains"]), tuple(d["residual_stress_GPa"])
+        d["strains"] = tuple(d["strains"])
+        d["residual_stress_GPa"] = tuple(d["residual_stress_GPa"])
         return cls(**d)
 
 
@@ -410,145 +414,13 @@ def lattice_properties(calc, atoms: Atoms | None = None, a_guess_A: float = LIF_
 
 # ----------------------------------------------------------------------------- models
 
-@dataclass(frozen=True)
-class ModelEntry:
-    """One model validated by notebook 01.
-
-    Attributes
-    ----------
-    label : short name used in tables and legends
-    spec : what :func:`lidiff_helpers.simulation.models.get_calculator` takes
-    role : ``foundation``, ``extra`` or ``registered``
-    identity : :func:`lidiff_helpers.simulation.models.model_identity` (name, path, SHA256)
-    meta : registry metadata (may hold ``energy_reference``: ``study`` or ``foreign``)
-    """
-
-    label: str
-    spec: str
-    role: str
-    identity: dict = field(hash=False)
-    meta: dict = field(default_factory=dict, hash=False)
-
-    @property
-    def key(self) -> str:
-        """File-name-safe cache key: label and the first 12 hex digits of the weights hash."""
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.label)
-        return f"{safe}-{str(self.identity.get('sha256') or 'nohash')[:12]}"
-
-
 def validation_models(foundation_model: str, extra_models: Iterable[str] = (),
                       registered: Iterable[Mapping] = ()) -> list[ModelEntry]:
-    """The models notebook 01 validates: foundation, extras, then registered fine-tunes.
-
-    Duplicates (same weights SHA256) are kept once, first occurrence wins; labels are
-    made unique by appending ``-2``, ``-3``.
-    """
-    from lidiff_helpers.simulation import models
-
-    out: list[ModelEntry] = []
-    seen_sha: set = set()
-
-    def add(spec: str, role: str, label: str | None = None, meta: Mapping | None = None):
-        ident = models.model_identity(str(spec))
-        if ident["sha256"] in seen_sha:
-            return
-        seen_sha.add(ident["sha256"])
-        lab = label or ident["name"]
-        taken = {m.label for m in out}
-        base, k = lab, 2
-        while lab in taken:
-            lab, k = f"{base}-{k}", k + 1
-        out.append(ModelEntry(lab, str(spec), role, ident, dict(meta or {})))
-
-    add(foundation_model, "foundation")
-    for s in extra_models or ():
-        add(s, "extra")
-    for e in registered or ():
-        meta = {k: v for k, v in e.items() if k not in ("name", "path", "sha256")}
-        add(e["path"], "registered", label=e["name"], meta=meta)
-    return out
-
-
-# ----------------------------------------------------------------------------- cache
-
-def _key_hash(key: Mapping) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def cached_json(path: str | os.PathLike, key: Mapping[str, Any],
-                compute: Callable[[], Mapping]) -> dict:
-    """Load ``path`` if it was computed with the same ``key``, else compute and store.
-
-    ``key`` holds everything the result depends on (model SHA256, parameters); a changed
-    key recomputes. The file is written atomically, so a killed run leaves either the
-    old or the new result, and a rerun resumes from the finished steps.
-    """
-    path = Path(path)
-    want = _key_hash(key)
-    if path.is_file():
-        try:
-            body = json.loads(path.read_text())
-            if body.get("key_sha256") == want:
-                return body["result"]
-        except (json.JSONDecodeError, KeyError):
-            pass  # corrupt or foreign file: recompute
-    result = dict(compute())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"key": dict(key), "key_sha256": want, "result": result},
-                              indent=1, default=_json_default))
-    os.replace(tmp, path)
-    return json.loads(json.dumps(result, default=_json_default))
-
-
-def _key_value(v):
-    if isinstance(v, Atoms):
-        from lidiff_helpers.io.data import frame_hash
-
-        return f"Atoms:{v.get_chemical_formula()}:{frame_hash(v)}"
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (list, tuple)):
-        return [_key_value(x) for x in v]
-    return v
-
-
-def cached_call(path: str | os.PathLike, model_key: str, func: Callable, calc, **kwargs):
-    """``func(calc, **kwargs)`` cached in the JSON file ``path``.
-
-    ``func`` returns a result dataclass with ``to_dict``/``from_dict``; the cache key is
-    the function name, ``model_key`` (label and weights SHA256) and the keyword
-    arguments (Atoms by content hash), so a changed parameter or model recomputes and an
-    interrupted notebook resumes from the finished steps.
-    """
-    import inspect
-
-    ann = inspect.signature(func).return_annotation
-    cls = _result_types().get(ann if isinstance(ann, str) else getattr(ann, "__name__", ""))
-    if cls is None:
-        raise TypeError(f"cached_call: {func.__qualname__} must be annotated to return one "
-                        f"of {sorted(_result_types())}")
-    key = {"func": f"{func.__module__}.{func.__qualname__}", "model": model_key,
-           **{k: _key_value(v) for k, v in kwargs.items()}}
-    return cls.from_dict(cached_json(path, key, lambda: func(calc, **kwargs).to_dict()))
-
-
-def _result_types() -> dict:
-    from lidiff_helpers.analysis.rdf import RDFResult
-    from lidiff_helpers.simulation.phonons import PhononResult
-
-    return {c.__name__: c for c in (EOSResult, ElasticResult, LatticeResult, PhononResult,
-                                    RDFResult)}
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    """The models notebook 01 validates: :func:`lidiff_helpers.simulation.model_set.
+    models_to_compare` with the given registry entries (the one rule: same weights SHA256
+    kept once, first occurrence wins; labels made unique with ``-2``, ``-3``)."""
+    return models_to_compare(foundation_model, list(extra_models or ()),
+                             registered=list(registered or ()))
 
 
 # ----------------------------------------------------------------------------- table

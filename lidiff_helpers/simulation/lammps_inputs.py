@@ -177,23 +177,42 @@ def write_lammps_run(run, folder: str | os.PathLike, model_file: str | os.PathLi
     -------
     dict with ``folder``, ``segments`` (folder names in order), ``script``, ``sbatch``
     """
-    from ase import units
-
     from lidiff_helpers.core.executor import sbatch_text
-    from lidiff_helpers.simulation.structures import load_start_structure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if atoms is None:
-        start = load_start_structure(run.start_structure)
-        atoms = start.atoms.copy()
-        if run.velocities == "file" and start.velocities_A_ps is not None:
-            atoms.set_velocities(start.velocities_A_ps / (1000.0 * units.fs))
-        else:
-            atoms.arrays.pop("momenta", None)
+    atoms = _start_atoms(run) if atoms is None else atoms
     has_v = atoms.has("momenta") and bool(abs(atoms.get_momenta()).sum() > 0)
     write_start_data(atoms, folder / "start.data", velocities=has_v)
     model_rel = os.path.relpath(Path(model_file).resolve(), folder.resolve())
+    segments = _write_segments(run, folder, f"../{model_rel}", has_v, segment_ps)
+    script = _write_chain_script(run, folder, segments, lmp_command)
+    sbatch = None
+    if slurm is not None:
+        sbatch = folder / "job.sbatch"
+        sbatch.write_text(sbatch_text(f"bash {shlex.quote(str(script.resolve()))}",
+                                      folder / "slurm", {"name": run.name, **dict(slurm)}))
+    return {"folder": folder, "segments": segments, "script": script, "sbatch": sbatch}
+
+
+def _start_atoms(run):
+    """The run's start structure, with the file's velocities when the run uses them."""
+    from ase import units
+
+    from lidiff_helpers.simulation.structures import load_start_structure
+
+    start = load_start_structure(run.start_structure)
+    atoms = start.atoms.copy()
+    if run.velocities == "file" and start.velocities_A_ps is not None:
+        atoms.set_velocities(start.velocities_A_ps / (1000.0 * units.fs))
+    else:
+        atoms.arrays.pop("momenta", None)
+    return atoms
+
+
+def _write_segments(run, folder: Path, model_file: str, has_v: bool,
+                    segment_ps: float) -> list[str]:
+    """``equilibration/`` (if any) and ``seg_NNN/`` inputs, chained by ``out.data``."""
     steps_per_fs = 1.0 / run.timestep_fs
     segments, prev = [], "../start.data"
     common = dict(temperature_K=run.temperature_K, timestep_fs=run.timestep_fs,
@@ -203,7 +222,7 @@ def write_lammps_run(run, folder: str | os.PathLike, model_file: str | os.PathLi
         n = int(round(run.equilibration_ps * 1000 * steps_per_fs))
         (folder / "equilibration").mkdir(exist_ok=True)
         (folder / "equilibration" / "in.lammps").write_text(lammps_input(
-            data_file=prev, model_file=f"../{model_rel}", n_steps=n, dump_every=None,
+            data_file=prev, model_file=model_file, n_steps=n, dump_every=None,
             velocity_seed=None if has_v else run.seed, **common))
         segments.append("equilibration")
         prev, has_v = "../equilibration/out.data", True
@@ -215,10 +234,15 @@ def write_lammps_run(run, folder: str | os.PathLike, model_file: str | os.PathLi
         name = f"seg_{k:03d}"
         (folder / name).mkdir(exist_ok=True)
         (folder / name / "in.lammps").write_text(lammps_input(
-            data_file=prev, model_file=f"../{model_rel}", n_steps=n, dump_every=run.save_every,
+            data_file=prev, model_file=model_file, n_steps=n, dump_every=run.save_every,
             velocity_seed=None if has_v else run.seed, **common))
         segments.append(name)
         prev, has_v, done, k = f"../{name}/out.data", True, done + n, k + 1
+    return segments
+
+
+def _write_chain_script(run, folder: Path, segments: list[str], lmp_command: str) -> Path:
+    """``run_segments.sh``: runs the segments in order, skipping finished ones."""
     script = folder / "run_segments.sh"
     script.write_text("\n".join([
         "#!/bin/bash",
@@ -230,12 +254,7 @@ def write_lammps_run(run, folder: str | os.PathLike, model_file: str | os.PathLi
         f'  (cd "$seg" && {lmp_command} > log.txt)',
         "done", ""]))
     script.chmod(0o755)
-    sbatch = None
-    if slurm is not None:
-        sbatch = folder / "job.sbatch"
-        sbatch.write_text(sbatch_text(f"bash {shlex.quote(str(script.resolve()))}",
-                                      folder / "slurm", {"name": run.name, **dict(slurm)}))
-    return {"folder": folder, "segments": segments, "script": script, "sbatch": sbatch}
+    return script
 
 
 def write_lammps_grid(runs, folder: str | os.PathLike, model_files: Mapping[str, str | Path],

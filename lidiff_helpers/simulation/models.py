@@ -22,7 +22,9 @@ taken is printed and recorded in :func:`model_identity`. Anything else is a path
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,10 +33,11 @@ from typing import Sequence
 import numpy as np
 
 from lidiff_helpers.core import paths
+from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError
 from lidiff_helpers.core.provenance import sha256_file
 
-__all__ = ["FOUNDATION_MODELS", "ModelSpec", "ModelUnavailableError", "resolve_spec",
-           "get_calculator", "model_identity", "Committee", "get_committee",
+__all__ = ["FOUNDATION_MODELS", "ModelSpec", "ModelUnavailableError", "ModelFileError",
+           "resolve_spec", "get_calculator", "model_identity", "Committee", "get_committee",
            "mace_cache_path"]
 
 #: lidiff name -> mace-torch ``mace_mp(model=...)`` name
@@ -46,10 +49,8 @@ FOUNDATION_MODELS = {
     "mace-mp-0-small": "small",
 }
 EMBEDDED = paths.MODELS / "lidiff-embedded.model"
-
-
-class ModelUnavailableError(FileNotFoundError):
-    """A model's weights are not available (names the model, cache path and source)."""
+#: first bytes of a file torch.save wrote: a zip archive (torch >= 1.6) or a raw pickle
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
     ModelUnavailableError
         for a foundation model whose weights are missing (message names the model, the
         cache path mace expects and the URL), or a ``.model`` path that does not exist.
+    ModelFileError
+        for a path that is not a saved torch model (e.g. a text file).
     ValueError
         for an unknown name.
     """
@@ -152,9 +155,20 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
     if p.suffix == ".model" or p.exists() or os.sep in s:
         if not p.is_file():
             raise ModelUnavailableError(f"model file {p} does not exist")
+        _check_model_file(p)
         return ModelSpec(s, p.stem, "mace", p.resolve())
     raise ValueError(f"unknown model spec {s!r}: use auto, embedded, chgnet, "
                      f"{', '.join(FOUNDATION_MODELS)} or a path to a .model file")
+
+
+def _check_model_file(path: Path) -> None:
+    """Refuse a file that torch.save did not write (cheap: its first bytes)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not any(head.startswith(m) for m in _TORCH_MAGIC):
+        raise ModelFileError(f"model file {path} is not a MACE model: it is not a saved torch "
+                             f"model (first bytes {head!r}; expected a zip archive as written "
+                             "by torch.save, e.g. a mace_run_train *.model file)")
 
 
 @lru_cache(maxsize=64)
@@ -203,7 +217,13 @@ def get_calculator(spec: str | os.PathLike | ModelSpec = "auto", device: str = "
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kw = {"head": head} if head else {}
-        return MACECalculator(model_paths=str(m.path), device=device, default_dtype=dtype, **kw)
+        try:
+            return MACECalculator(model_paths=str(m.path), device=device, default_dtype=dtype,
+                                  **kw)
+        except (RuntimeError, AttributeError, KeyError, EOFError, pickle.UnpicklingError,
+                zipfile.BadZipFile) as exc:  # torch.load / not a MACE module
+            raise ModelFileError(f"model file {m.path} could not be loaded as a MACE model "
+                                 f"({type(exc).__name__}: {exc})") from exc
 
 
 @dataclass

@@ -34,14 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.io import data
 
-__all__ = ["LIF_LATTICE_A", "TETRAHEDRAL_SITE", "STUDY_TEMPERATURES_PUBLISHED",
+__all__ = ["LIF_A_STUDY_A", "LIF_LATTICE_A", "TETRAHEDRAL_SITE", "STUDY_TEMPERATURES_PUBLISHED",
            "StartStructure", "lif_supercell", "read_lammps_velocities",
            "load_start_structure", "study_start_structure"]
 
-#: the study's lattice constant: its 1001-atom box edge 20.41714 A over 5 cells (A)
-LIF_LATTICE_A = 20.41714 / 5
+#: the study's lattice constant (A): :data:`lidiff_helpers.core.units.LIF_A_STUDY_A`, its
+#: 1001-atom box edge 20.41714 A over 5 cells (this name is kept as an alias)
+LIF_LATTICE_A = LIF_A_STUDY_A
 #: the interstitial site, fractional coordinates of one conventional cell
 TETRAHEDRAL_SITE = (0.25, 0.25, 0.25)
 #: (temperature_K, replica) of every published equilibrated structure -> its label
@@ -69,7 +71,7 @@ class StartStructure:
     sha256: str | None = None
 
 
-def lif_supercell(n_cells: int = 3, a_A: float = LIF_LATTICE_A,
+def lif_supercell(n_cells: int = 3, a_A: float = LIF_A_STUDY_A,
                   interstitial: str = "tetrahedral"):
     """An ``n_cells`` x ``n_cells`` x ``n_cells`` rock-salt LiF supercell (+ 1 Li).
 
@@ -162,7 +164,7 @@ def load_start_structure(spec: str) -> StartStructure:
     if m:
         n, site = int(m.group(1)), m.group(2) or "tetrahedral"
         atoms = lif_supercell(n, interstitial=site)
-        what = (f"{n}x{n}x{n} rock-salt LiF (a = {LIF_LATTICE_A:.6f} A)"
+        what = (f"{n}x{n}x{n} rock-salt LiF (a = {LIF_A_STUDY_A:.6f} A)"
                 + (" + 1 Li at the tetrahedral site (1/4,1/4,1/4)a" if site == "tetrahedral"
                    else ""))
         return StartStructure(s, atoms, None, f"built: {what}, {len(atoms)} atoms")

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lidiff_helpers.core import paths
+from lidiff_helpers.core import paths, units
 from lidiff_helpers.core.provenance import sha256_file
 from lidiff_helpers.io import data, replay
 from lidiff_helpers.training import mace_train as training
@@ -319,7 +319,8 @@ def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 15,
 
 def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
                     temperatures_K=(300.0, 600.0, 900.0), production_ps: float = 20.0,
-                    equilibration_ps: float = 0.0, min_distance_A: float = 1.2,
+                    equilibration_ps: float = 0.0,
+                    min_distance_A: float = units.STABILITY_MIN_PAIR_DISTANCE_A,
                     seed: int = 0, dtype: str = "float32", progress: bool = False) -> list[dict]:
     """NVT (Nose-Hoover chain, 1 fs, 100 fs damping) of 3x3x3 LiF + 1 interstitial Li.
 
@@ -355,8 +356,10 @@ def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = N
     return out
 
 
-def stability_problems(run: dict, min_distance_A: float = 1.2,
-                       max_T_rel_dev: float = 0.10) -> list[str]:
+def stability_problems(run: dict,
+                       min_distance_A: float = units.STABILITY_MIN_PAIR_DISTANCE_A,
+                       max_T_rel_dev: float = units.STABILITY_MAX_TEMPERATURE_DEVIATION
+                       ) -> list[str]:
     """The issue's usability criteria for one :func:`stability_check` record: finished
     without a guard failure, no pair closer than ``min_distance_A`` (A), mean temperature of
     the second half within ``max_T_rel_dev`` of the target. Returns what fails (empty: ok)."""
@@ -435,7 +438,8 @@ def metrics_table(metrics_path: Path = EMBEDDED_METRICS):
                      f"{r['n_atoms']} atoms", ("ok" if not bad else "FAILED: " + "; ".join(bad))
                      + f" (closest pair {r['min_distance_A']:.2f} A, mean T "
                      f"{r['mean_T_second_half_K']:.0f} K)",
-                     "no pair < 1.2 A, mean T within 10 %"))
+                     f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
+                     f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %"))
     return pd.DataFrame(rows, columns=["quantity", "value", "target / note"])
 
 

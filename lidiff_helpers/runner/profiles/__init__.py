@@ -17,7 +17,10 @@ Profiles
 
 Resolution: profile value, then explicit overrides (``papermill -p name value`` or the
 runner's ``-p``). A name that no profile of that notebook declares is an error
-(:class:`UnknownParameterError`), never a warning.
+(:class:`UnknownParameterError`), never a warning. Every value (profile sections and
+overrides) is type-checked against its ``defaults`` value (:func:`check_type`): a string
+where a number is expected raises :class:`ParameterError` naming the parameter and the
+notebook; a ``null`` default accepts anything and an integer is accepted for a float.
 """
 
 from __future__ import annotations
@@ -28,17 +31,42 @@ from typing import Any, Mapping
 
 import yaml
 
-__all__ = ["PROFILES", "UnknownParameterError", "declared", "resolve", "notebook_names"]
+from lidiff_helpers.core.errors import ParameterError, UnknownParameterError
+
+__all__ = ["PROFILES", "UnknownParameterError", "ParameterError", "declared", "resolve",
+           "notebook_names", "check_type"]
 
 PROFILES = ("ci", "quick", "paper")
 _DIR = Path(__file__).resolve().parent
 
+#: default's type -> (accepted types, words for the message)
+_KINDS = ((bool, (bool,), "true or false"), (int, (int,), "an integer"),
+          (float, (int, float), "a number"), (str, (str,), "a string"),
+          (list, (list, tuple), "a list"), (dict, (dict,), "a mapping"))
 
-class UnknownParameterError(KeyError):
-    """A parameter name that the notebook's profiles do not declare."""
 
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
-        return str(self.args[0])
+def check_type(where: str, name: str, default: Any, value: Any) -> None:
+    """Refuse ``value`` for parameter ``name`` unless it has its default's type.
+
+    A ``None`` default accepts anything; an int is accepted where the default is a float;
+    a bool is never a number.
+
+    Raises
+    ------
+    ParameterError
+        naming ``where`` (the notebook or profile file), the parameter, the expected kind
+        and the value given.
+    """
+    if default is None:
+        return
+    for typ, accepted, words in _KINDS:
+        if isinstance(default, typ):
+            ok = isinstance(value, accepted) and (typ is bool or not isinstance(value, bool))
+            if not ok:
+                raise ParameterError(
+                    f"{where}: parameter {name!r} must be {words} like its default "
+                    f"{default!r}, got {value!r} ({type(value).__name__})")
+            return
 
 
 @lru_cache(maxsize=None)
@@ -56,6 +84,9 @@ def _load(name: str) -> dict:
         if extra:
             raise ValueError(f"{path}: section '{sec}' sets {sorted(extra)} which are not "
                              "in 'defaults' (declare every parameter there)")
+        if sec != "defaults":
+            for k, v in (body or {}).items():
+                check_type(f"{path} (section {sec!r})", k, data["defaults"][k], v)
     return data
 
 
@@ -78,6 +109,8 @@ def resolve(notebook: str, profile: str, overrides: Mapping[str, Any] | None = N
     ------
     UnknownParameterError
         if an override names a parameter the notebook does not declare.
+    ParameterError
+        if an override's type differs from the parameter's default (:func:`check_type`).
     ValueError
         if ``profile`` is not one of :data:`PROFILES`.
     """
@@ -92,5 +125,8 @@ def resolve(notebook: str, profile: str, overrides: Mapping[str, Any] | None = N
         raise UnknownParameterError(
             f"{notebook}: unknown parameter(s) {unknown} for profile {profile!r}; "
             f"known: {sorted(params)}")
+    defaults = declared(notebook)
+    for k, v in overrides.items():
+        check_type(f"notebook {notebook}", k, defaults[k], v)
     params.update(overrides)
     return params

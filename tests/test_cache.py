@@ -1,0 +1,38 @@
+"""core.cache: the one keyed JSON cache."""
+
+from __future__ import annotations
+
+import pytest
+from ase.build import bulk as ase_bulk
+
+from lidiff_helpers.core.cache import cached_call, cached_json, key_value
+from lidiff_helpers.simulation.bulk import EOSResult
+
+
+def test_corrupt_file_is_recomputed(tmp_path):
+    p = tmp_path / "r.json"
+    p.write_text("{not json")
+    assert cached_json(p, {"k": 1}, lambda: {"x": 2}) == {"x": 2}
+    assert cached_json(p, {"k": 1}, lambda: {"x": 3}) == {"x": 2}   # now cached
+
+
+def test_atoms_enter_the_key_by_content():
+    a = ase_bulk("Cu", "fcc", a=3.6, cubic=True)
+    b = a.copy()
+    assert key_value(a) == key_value(b) and key_value(a).startswith("Atoms:Cu4:")
+    b.positions[0, 0] += 0.01
+    assert key_value(a) != key_value(b)
+
+
+def test_cached_call_needs_a_result_class(tmp_path):
+    def unannotated(calc):
+        return {}
+
+    with pytest.raises(TypeError, match="unannotated must be annotated"):
+        cached_call(tmp_path / "x.json", "m", unannotated, None)
+
+    def eos(calc) -> EOSResult:
+        return EOSResult(4.0, 64.0, 100.0, 4.0, -1.0, 8, (1.0,), (2.0,))
+
+    assert cached_call(tmp_path / "y.json", "m", eos, None).a0_A == 4.0
+    assert cached_call(tmp_path / "y.json", "m", eos, None).volumes_A3 == (1.0,)
