@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from lidiff_helpers.core import paths, provenance
+from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.runner import profiles
 
 __all__ = ["notebooks", "execute", "merge_summary", "main"]
@@ -105,9 +106,11 @@ def execute(profile: str = "quick", only: list[str] | None = None,
     per_nb = _split_overrides(nbs, overrides)
     tag = paths.run_tag(profile, overrides or None)
     out = paths.results_dir(profile, overrides or None)
+    # every notebook's parameters are checked before the first one runs
+    for nb in nbs:
+        profiles.resolve(nb.stem, profile, per_nb[nb.stem])
     (out / "notebooks").mkdir(exist_ok=True)
     for nb in nbs:
-        params = profiles.resolve(nb.stem, profile, per_nb[nb.stem])  # validates
         t0 = time.time()
         print(f"[lidiff] {nb.stem} (profile {profile}) ...", flush=True)
         pm.execute_notebook(
@@ -116,7 +119,6 @@ def execute(profile: str = "quick", only: list[str] | None = None,
             kernel_name=kernel, cwd=str(paths.NOTEBOOKS), log_output=log_output,
             progress_bar=False)
         print(f"[lidiff] {nb.stem} done in {time.time() - t0:.0f} s", flush=True)
-        del params
     merge_summary(out)
     print(f"[lidiff] results in {out}")
     return out
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: yaml.safe_load(v) for k, v in a.parameter}
     try:
         execute(a.profile, a.only, overrides, log_output=a.log_output)
-    except profiles.UnknownParameterError as exc:
+    except (profiles.UnknownParameterError, ParameterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lidiff_helpers.analysis import parity
+from lidiff_helpers.core.cache import cached_json
 from lidiff_helpers.io import replay
 
 __all__ = [
@@ -102,18 +103,6 @@ def replay_force_rmse(model: str | Path, frames: Iterable, elements: Iterable[in
 
 # ----------------------------------------------------------------------------- sweep table
 
-def _cached_eval(model: Path, cache: Path, key: dict, compute) -> dict:
-    import json
-
-    if cache.is_file():
-        body = json.loads(cache.read_text())
-        if body.get("key") == key:
-            return body["values"]
-    values = compute()
-    cache.write_text(json.dumps({"key": key, "values": values}, indent=1))
-    return values
-
-
 def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
               head_replay: str | None = None, dtype: str = "float64", device: str = "cpu",
               cache: Path | None = None, energy_reference: str | None = "study") -> dict:
@@ -152,7 +141,7 @@ def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
            "replay": sorted(frame_hash(a) for a in replay_valid)}
     if cache is None:
         return compute()
-    return _cached_eval(model, Path(cache), key, compute)
+    return cached_json(Path(cache), key, compute)
 
 
 def sweep_table(results: Sequence, test_frames: Sequence, replay_valid: Sequence,
