@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lidiff_helpers.simulation.structures import lif_supercell
+from lidiff_helpers.synthetic.paw import generate_test_paw_datasets
 from lidiff_helpers.training import labelling
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
@@ -102,7 +103,7 @@ def test_pw_runs_and_labels_a_lif_cell(tmp_path):
     # stand-in PAW datasets made with ld1.x (the study's pslibrary files are not
     # downloadable here); low cutoffs keep the test to seconds - the study's settings
     # are checked in the input test above
-    names = labelling.generate_test_paw_datasets(tmp_path / "pp")
+    names = generate_test_paw_datasets(tmp_path / "pp")
     lab = labelling.QuantumEspressoLabeller(pseudo_dir=tmp_path / "pp", workdir=tmp_path / "w",
                                             pseudopotentials=names, ecutwfc_Ry=40.0,
                                             ecutrho_Ry=160.0)
