@@ -148,7 +148,13 @@ def build_pretraining_set(workdir: Path, max_force_eV_A: float = MAX_FORCE_EV_A,
     return summary
 
 
-def close_contact_frames(n: int, seed: int = 0, a_A: float = 4.03, reps: int = 2,
+#: lattice constant (A) of the bulk cells of the stage-3 close-contact frames: a recipe
+#: setting of the committed model (it regenerates the same frames), not a physical
+#: constant of LiF (those are in :mod:`lidiff_helpers.core.units`)
+CLOSE_CONTACT_A_A = 4.03
+
+
+def close_contact_frames(n: int, seed: int = 0, a_A: float = CLOSE_CONTACT_A_A, reps: int = 2,
                          contacts=tuple(CONTACTS)) -> list:
     """Bulk rock-salt LiF cells (``reps``^3 conventional cells) with close contacts.
 
@@ -401,8 +407,8 @@ def measure(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = None,
     res["replay_valid"] = parity.parity_metrics(vpred, parity.decide_energy_offset(vpred, "keep"))
     res["dimer_curves_eV"] = dimer_curves(calc)
     a0 = bulk.relaxed_lattice_constant(calc)
-    res["lattice_constant_A"] = {"a0_A": a0, "pbe_A": 4.06,
-                                 "rel_dev_from_pbe": (a0 - 4.06) / 4.06}
+    pbe = units.LIF_A_PBE_A
+    res["lattice_constant_A"] = {"a0_A": a0, "pbe_A": pbe, "rel_dev_from_pbe": (a0 - pbe) / pbe}
     res["stability"] = stability_check(model, workdir, temperatures_K, stability_ps)
     res["measure_wall_s"] = round(time.time() - t0)
     return res
