@@ -24,7 +24,7 @@ from lidiff_helpers.core import paths, provenance
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.runner import profiles
 
-__all__ = ["notebooks", "execute", "merge_summary", "main"]
+__all__ = ["notebooks", "execute", "merge_summary", "ensure_kernel", "main"]
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:
