@@ -49,14 +49,15 @@ def test_lattice_constant_within_3_percent_of_pbe():
 _T900 = 900.0
 
 
-@pytest.mark.parametrize("temperature_K", [300.0, 600.0, _T900])
-def test_short_nvt_stability(tmp_path, temperature_K):
+def test_short_nvt_stability_900K(tmp_path):
     """ci version of the documented criterion (:func:`embedded.stability_problems`: finished,
-    no pair closer than 1.2 A, mean T of the second half within 10 % of the target):
-    0.2 ps after 0.2 ps of equilibration (a lattice started at T needs ~0.2-0.4 ps to
-    reach T under the 100 fs Nose-Hoover damping); the 20 ps version is the slow test."""
-    (r,) = embedded.stability_check(workdir=tmp_path, temperatures_K=(temperature_K,),
-                                    equilibration_ps=0.2, production_ps=0.2)
+    no pair closer than 1.2 A, mean T of the second half within 10 % of the target) at the
+    hardest temperature: 0.5 ps of NVT at 900 K, 217 atoms (a lattice started at T needs
+    ~0.25 ps to reach T under the 100 fs Nose-Hoover damping: measured, 0.2 + 0.2 ps gave a
+    second-half mean of 750 K). The same run is recorded in the metrics file (0.5 ps runs);
+    300/600/900 K over 20 ps are the slow test below and the committed records."""
+    (r,) = embedded.stability_check(workdir=tmp_path, temperatures_K=(_T900,),
+                                    production_ps=0.5)
     assert r["status"] == "done", r
     assert not embedded.stability_problems(r), r
     assert units.STABILITY_MAX_TEMPERATURE_DEVIATION == 0.10  # the documented criterion
