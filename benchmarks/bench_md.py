@@ -158,8 +158,8 @@ def main(argv=None) -> int:
     Path(args.out).write_text("\n".join(lines))
     from lidiff_helpers.core import provenance
 
-    body = {"command": "benchmarks/bench_md.py " + " ".join(argv if argv is not None
-                                                              else sys.argv[1:]),
+    body = {"command": ("benchmarks/bench_md.py " + " ".join(
+                argv if argv is not None else sys.argv[1:])).rstrip(),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "model": ident["name"], "sha256": str(ident["sha256"]), "dtype": "float32",
             "threads": torch.get_num_threads(), "repeats": args.repeats,

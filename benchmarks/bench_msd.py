@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     try:
         meta = make_data(data, a.frames, a.cells)
         meta["command"] = "benchmarks/bench_msd.py " + " ".join(
-            argv if argv is not None else sys.argv[1:])
+            argv if argv is not None else sys.argv[1:]).rstrip()
         print("data:", meta, flush=True)
         res = {}
         meta["load_before"] = os.getloadavg()[0]

@@ -36,3 +36,25 @@ def test_cached_call_needs_a_result_class(tmp_path):
 
     assert cached_call(tmp_path / "y.json", "m", eos, None).a0_A == 4.0
     assert cached_call(tmp_path / "y.json", "m", eos, None).volumes_A3 == (1.0,)
+
+
+def test_cached_arrays_keyed_and_atomic(tmp_path):
+    import numpy as np
+
+    from lidiff_helpers.core.cache import cached_arrays
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(4.0), "n": 3}
+
+    f = tmp_path / "c.npz"
+    a = cached_arrays(f, {"model": "m1"}, compute)
+    b = cached_arrays(f, {"model": "m1"}, compute)
+    assert len(calls) == 1 and np.array_equal(a["x"], b["x"]) and int(b["n"]) == 3
+    cached_arrays(f, {"model": "m2"}, compute)  # another key recomputes
+    assert len(calls) == 2
+    f.write_bytes(b"not an npz")  # a corrupt file recomputes instead of failing
+    assert np.array_equal(cached_arrays(f, {"model": "m2"}, compute)["x"], np.arange(4.0))
+    assert len(calls) == 3 and not list(tmp_path.glob("*.tmp.npz"))

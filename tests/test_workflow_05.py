@@ -85,3 +85,22 @@ def test_bad_source_and_empty_trajectories(tmp_path):
         wf.collect_runs("trajectories", **kw)
     with pytest.raises(FileNotFoundError, match="no manifest with finished runs"):
         wf.collect_runs("manifest", **kw)
+
+
+def test_lammps_dump_in_a_manifest_uses_its_recorded_timestep(tmp_path):
+    """A LAMMPS run of the grid (manifest entry with ``md_timestep_fs``) is analysed with
+    that timestep; without it the run is skipped with a message that names it."""
+    from test_diffusion import _write_dump
+
+    from lidiff_helpers.synthetic.trajectories import synthetic_interstitial_run
+
+    run = synthetic_interstitial_run(500, 1.2e-5, duration_ps=120, n_cells=2, seed=7)
+    dump = tmp_path / "dump.lammpstrj"
+    _write_dump(dump, run.positions_A().astype(np.float64), np.arange(1, run.numbers.size + 1),
+                np.where(run.numbers == 3, 1, 2), run.cell_A[0, 0])
+    entry = {"model": "m", "temperature_K": 500.0, "replica": 0, "trajectory": str(dump)}
+    got = wf.analyse_runs([{**entry, "md_timestep_fs": 1.0}], n_blocks=2, min_start_ps=5.0)
+    assert not got.skipped and len(got.table) == 1
+    assert got.table["D_cm2_s"].iloc[0] > 0
+    missing = wf.analyse_runs([entry], n_blocks=2, min_start_ps=5.0)
+    assert len(missing.table) == 0 and "timestep_fs" in missing.skipped[0][1]

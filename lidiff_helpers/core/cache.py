@@ -1,4 +1,4 @@
-"""The one on-disk cache of lidiff: keyed JSON files.
+"""The on-disk caches of lidiff: keyed JSON files and keyed array files.
 
 :func:`cached_json` stores a JSON result together with the key it was computed from
 (everything the result depends on: model SHA256, parameters); a later call with the same
@@ -9,6 +9,8 @@ and a rerun resumes from the finished steps.
 :func:`cached_call` wraps ``func(calc, **kwargs)`` for functions returning a result
 dataclass with ``to_dict``/``from_dict`` (the return annotation names the class); ASE
 ``Atoms`` arguments enter the key by content hash.
+
+:func:`cached_arrays` is the same for a set of numpy arrays (an ``.npz`` file).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["cached_json", "cached_call", "key_hash", "key_value"]
+__all__ = ["cached_json", "cached_arrays", "cached_call", "key_hash", "key_value"]
 
 
 def key_hash(key: Mapping) -> str:
@@ -106,3 +108,24 @@ def cached_call(path: str | os.PathLike, model_key: str, func: Callable, calc, *
     key = {"func": f"{func.__module__}.{func.__qualname__}", "model": model_key,
            **{k: key_value(v) for k, v in kwargs.items()}}
     return cls.from_dict(cached_json(path, key, lambda: func(calc, **kwargs).to_dict()))
+
+
+def cached_arrays(path: str | os.PathLike, key: Mapping[str, Any],
+                  compute: Callable[[], Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Arrays of ``compute()`` stored in the ``.npz`` file ``path`` with ``key``; loaded
+    instead of recomputed when the file holds the same key (see :func:`cached_json`)."""
+    path = Path(path)
+    want = key_hash(key)
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["__key_sha256__"]) == want:
+                    return {k: z[k] for k in z.files if k != "__key_sha256__"}
+        except (OSError, ValueError, KeyError):
+            pass  # corrupt or foreign file: recompute
+    arrays = {k: np.asarray(v) for k, v in compute().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, __key_sha256__=np.array(want), **arrays)
+    os.replace(tmp, path)
+    return arrays

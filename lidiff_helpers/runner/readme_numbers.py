@@ -48,7 +48,7 @@ def _embedded_model() -> str:
 def _msd(d: dict) -> str:
     r = {row["method"]: row for row in d["rows"]}
     mda = r.get("mdanalysis", {})
-    return (f"- **MSD / D** (`{d['command']}`, {d['n_atoms']} atoms x {d['n_frames']} "
+    return (f"- **MSD / D** (`{d['command'].strip()}`, {d['n_atoms']} atoms x {d['n_frames']} "
             f"frames, float32, {d['date']}, load average {d['load_before']:.1f}): "
             f"`diffusion.msd` {r['msd']['wall_s']:.1f} s, the full `diffusion_coefficient` "
             f"{r['D']['wall_s']:.1f} s, peak RSS {r['msd']['rss_x']:.2f}x / "
@@ -63,7 +63,7 @@ def _md(d: dict) -> str:
                      for x in d["rows"])
     one = (f"; 217 atoms on 1 thread {d['one_thread_ms']:.0f} ms/step"
            if d.get("one_thread_ms") else "")
-    return (f"- **MD throughput** (`{d['command']}`, model `{d['model']}` "
+    return (f"- **MD throughput** (`{d['command'].strip()}`, model `{d['model']}` "
             f"{d['sha256'][:12]}, float32, {d['threads']} threads, {d['date']}, load average "
             f"{d['load_before']:.1f}): {rows}{one}.")
 
@@ -80,7 +80,7 @@ def _finetune(d: dict) -> str:
     rows = ", ".join(f"{r['run'].split('-')[0]} {r['interstitial_F_rmse_meV_A']:.1f}"
                      for r in d["rows"])
     st, f = d["settings"], d["foundation"]
-    return (f"- **Fine-tuning strategies** (`{d['command']}`, foundation `{f['name']}` "
+    return (f"- **Fine-tuning strategies** (`{d['command'].strip()}`, foundation `{f['name']}` "
             f"{str(f['sha256'])[:12]}): {st['n_bulk']} bulk + {st['n_interstitial']} "
             f"interstitial frames, {st['epochs']} epochs per arm; held-out interstitial force "
             f"RMSE {rows} meV/A (zero-shot "
@@ -90,7 +90,7 @@ def _finetune(d: dict) -> str:
 
 def _notebooks(d: dict) -> str:
     times = ", ".join(f"{k.split('_')[0]} {v:.0f} s" for k, v in d["wall_time_s"].items())
-    return (f"- **ci notebooks** (`{d['command']}`, {d['date']}, load average "
+    return (f"- **ci notebooks** (`{d['command'].strip()}`, {d['date']}, load average "
             f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s.")
 
 

@@ -73,6 +73,7 @@ from lidiff_helpers.training.al_selection import (  # noqa: F401  (re-exported)
 from lidiff_helpers.training.committee import (  # noqa: F401  (re-exported)
     STUDY_AL_LOSS_WEIGHTS,
     ForceDeviation,
+    cached_deviation,
     committee_deviation,
     deviation_stats,
     force_deviation,
@@ -496,22 +497,8 @@ def _step0(cfg: ALConfig, foundation_path: str, foundation_name: str, labeller, 
 def _round_deviation(cfg: ALConfig, committee_models: Sequence[Path], cands: list,
                      devfile: Path, progress: bool) -> ForceDeviation:
     """Eq. 4 of the committee on the explored frames, cached in ``devfile``."""
-    from lidiff_helpers.simulation import models
-
-    if devfile.is_file():
-        z = np.load(devfile)
-        dev = ForceDeviation(z["max_eV_A"], z["mean_eV_A"], z["argmax_atom"],
-                             int(z["n_models"]))
-    else:
-        com = models.get_committee([str(p) for p in committee_models], device=cfg.device,
-                                   dtype=cfg.eval_dtype)
-        dev = committee_deviation(com, cands, progress=progress)
-        np.savez(devfile, max_eV_A=dev.max_eV_A, mean_eV_A=dev.mean_eV_A,
-                 argmax_atom=dev.argmax_atom, n_models=dev.n_models)
-    if len(dev) != len(cands):
-        raise RuntimeError(f"{devfile}: {len(dev)} deviations for {len(cands)} explored "
-                           "frames (stale cache? delete the file)")
-    return dev
+    return cached_deviation(committee_models, cands, devfile, device=cfg.device,
+                            dtype=cfg.eval_dtype, progress=progress)
 
 
 def _deviation_record(dev: ForceDeviation, kinds: np.ndarray) -> dict[str, Any]:

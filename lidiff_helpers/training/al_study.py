@@ -14,8 +14,7 @@ import numpy as np
 from lidiff_helpers.io import data
 from lidiff_helpers.training.active_learning import ALResult
 from lidiff_helpers.training.committee import (
-    ForceDeviation,
-    committee_deviation,
+    cached_deviation,
     deviation_stats,
     train_committee,
 )
@@ -185,7 +184,6 @@ def replay_committees(foundation: str, workdir: str | Path, committee_size: int 
     """
     import pandas as pd
 
-    from lidiff_helpers.simulation import models as _models
 
     steps = steps or study_steps()
     workdir = Path(workdir)
@@ -202,21 +200,12 @@ def replay_committees(foundation: str, workdir: str | Path, committee_size: int 
                                  e0s="study", extra=train_extra, device=device,
                                  n_parallel=n_parallel, threads=threads, progress=progress)
         trained[name] = paths_
-        com = _models.get_committee([str(p) for p in paths_], device=device, dtype=eval_dtype)
         probes = {"common": common}
         if name in nxt:
             probes["next"] = _subset(nxt[name], n_probe_max, seed + 200 + i)
         for probe, frames in probes.items():
-            cache = folder / f"deviation_{probe}.npz"
-            hashes = np.array([data.frame_hash(a) for a in frames])
-            if cache.is_file() and np.array_equal(np.load(cache)["hashes"], hashes):
-                z = np.load(cache)
-                dev = ForceDeviation(z["max_eV_A"], z["mean_eV_A"], z["argmax_atom"],
-                                     int(z["n_models"]))
-            else:
-                dev = committee_deviation(com, frames, progress=progress)
-                np.savez(cache, hashes=hashes, max_eV_A=dev.max_eV_A, mean_eV_A=dev.mean_eV_A,
-                         argmax_atom=dev.argmax_atom, n_models=dev.n_models)
+            dev = cached_deviation(paths_, frames, folder / f"deviation_{probe}.npz",
+                                   device=device, dtype=eval_dtype, progress=progress)
             kinds = np.array([a.info["kind"] for a in frames])
             devs[(name, probe)] = (dev, kinds)
             row = {"step": name, "probe": probe, "n_train_used": len(tr),

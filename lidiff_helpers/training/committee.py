@@ -19,7 +19,8 @@ import numpy as np
 
 from lidiff_helpers.io import data
 
-__all__ = ["ForceDeviation", "force_deviation", "committee_deviation", "deviation_stats",
+__all__ = ["ForceDeviation", "force_deviation", "committee_deviation", "cached_deviation",
+           "deviation_stats",
            "STUDY_AL_LOSS_WEIGHTS", "train_committee"]
 
 
@@ -111,6 +112,30 @@ def committee_deviation(committee, frames: Sequence, progress: bool = False) -> 
 
         it = tqdm(frames, desc="committee forces", unit="frame")
     return force_deviation([committee.forces_per_model(at) for at in it])
+
+
+def cached_deviation(committee_models: Sequence, frames: Sequence, path, *,
+                     device: str = "cpu", dtype: str = "float64",
+                     progress: bool = False) -> ForceDeviation:
+    """:func:`committee_deviation` of the committee (model files) on ``frames``, cached in
+    the ``.npz`` file ``path`` under a key of the models' SHA256 and the frames' content
+    hashes (:func:`lidiff_helpers.core.cache.cached_arrays`)."""
+    from lidiff_helpers.core.cache import cached_arrays
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.simulation import models
+
+    key = {"models": [sha256_file(p) for p in committee_models], "dtype": dtype,
+           "frames": [data.frame_hash(a) for a in frames]}
+
+    def compute():
+        com = models.get_committee([str(p) for p in committee_models], device=device,
+                                   dtype=dtype)
+        dev = committee_deviation(com, frames, progress=progress)
+        return {"max_eV_A": dev.max_eV_A, "mean_eV_A": dev.mean_eV_A,
+                "argmax_atom": dev.argmax_atom, "n_models": dev.n_models}
+
+    z = cached_arrays(path, key, compute)
+    return ForceDeviation(z["max_eV_A"], z["mean_eV_A"], z["argmax_atom"], int(z["n_models"]))
 
 
 def deviation_stats(dev: np.ndarray, prefix: str = "dev") -> dict[str, float]:

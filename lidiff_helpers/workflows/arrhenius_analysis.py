@@ -77,10 +77,16 @@ HOP_COLUMNS = ("model", "temperature_K", "replica", "n_knockoff", "n_direct", "n
 # Runs: which trajectories
 # --------------------------------------------------------------------------------------
 
+def run_trajectory(run: dict):
+    """The run's trajectory; a LAMMPS dump is read with the MD timestep its manifest entry
+    records (``md_timestep_fs``): a dump holds step numbers, not times."""
+    return load_trajectory(run["trajectory"], lammps_timestep_fs=run.get("md_timestep_fs"))
+
+
 def _usable(run: dict, fit_rule: dict) -> str | None:
     """Why a run cannot be fitted with ``fit_rule`` (None if it can)."""
     try:
-        traj = load_trajectory(run["trajectory"])
+        traj = run_trajectory(run)
     except (OSError, ValueError) as exc:
         return str(exc)
     stride = int(fit_rule.get("frame_stride", 1))
@@ -255,7 +261,7 @@ class RunAnalyses:
 def _hop_row(run: dict, species: str, frame_stride: int, hop_settings: dict):
     """(HopAnalysis or None, columns for the run's row)."""
     try:
-        h = detect_hops(run["trajectory"], species=species, frame_stride=frame_stride,
+        h = detect_hops(run_trajectory(run), species=species, frame_stride=frame_stride,
                         **hop_settings)
     except ValueError as exc:
         return None, {"hop_error": str(exc)}
@@ -291,7 +297,7 @@ def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
     rows, results, hop_res, skipped = [], {}, {}, []
     for run in runs:
         try:
-            res = diffusion_coefficient(run["trajectory"], species=species,
+            res = diffusion_coefficient(run_trajectory(run), species=species,
                                         convention=convention, fit_window_ps=fit_window_ps,
                                         n_blocks=n_blocks, min_start_ps=min_start_ps,
                                         start_fraction=start_fraction,
