@@ -220,3 +220,56 @@ def test_round_figures_carry_their_labels_and_the_label_note():
     fig = figures_al.plot_replay_disagreement(r)
     assert "Replay" in fig.axes[0].get_title()
     assert [p.get_height() for p in fig.axes[0].patches] == [0.2, 0.1, 0.3, 0.2]
+
+
+def test_paper_profile_runs_active_learning_as_the_study():
+    """Table 2 and the upstream scripts: ~600 ps exploration, step-0 temperatures per kind,
+    equal frames per temperature, committee epochs 600 with FT1's final ones 800."""
+    from lidiff_helpers.runner import profiles
+
+    p = profiles.resolve("03_active_learning", "paper")
+    cfg = al.ALConfig.from_params(p)
+    assert cfg.explore_ps == 600.0 and cfg.n_cells == 3 and cfg.committee_size == 4
+    assert cfg.step0_temperatures("bulk") == (300.0, 400.0, 500.0, 600.0)
+    assert cfg.step0_temperatures("interstitial") == (300.0, 350.0, 400.0, 450.0, 500.0,
+                                                      600.0)
+    assert cfg.temperatures_K == (300.0, 400.0, 500.0, 600.0)  # steps 1-2
+    assert cfg.step0_stratified and (cfg.step0_bulk, cfg.step0_interstitial) == (16, 60)
+    # Table 2 per temperature: 4 bulk at each of 4 temperatures, 10 interstitial at 6
+    assert al.allocate_quotas(16, [1 / 4] * 4) == [4] * 4
+    assert al.allocate_quotas(60, [1 / 6] * 6) == [10] * 6
+    assert cfg.max_num_epochs == 600 and cfg.final_max_num_epochs == 800
+    assert p["replay_max_num_epochs"] is None  # per step, as the scripts
+    assert al_study.STUDY_AL_EPOCHS == {"step 0": 600, "FT1 step 1": 600, "FT1 step 2": 800,
+                                        "FT2 step 1": 600}
+    # quick and ci keep one draw per kind over temperatures_K
+    q = al.ALConfig.from_params(profiles.resolve("03_active_learning", "quick"))
+    assert not q.step0_stratified and q.step0_temperatures("bulk") == q.temperatures_K
+
+
+def test_step0_temperatures_are_validated():
+    with pytest.raises(ValueError, match="step0_bulk_temperatures_K"):
+        al.ALConfig(step0_bulk_temperatures_K=[300, -5])
+    with pytest.raises(ValueError, match="step0_interstitial_temperatures_K"):
+        al.ALConfig(step0_interstitial_temperatures_K=[])
+
+
+def test_replay_uses_the_studys_epochs_per_step(monkeypatch, tmp_path, study_data_dir):
+    """``max_num_epochs=None``: each step's committee gets the epochs of the study's script."""
+    used = {}
+
+    def fake_train(tr, va, foundation, folder, **kw):
+        used[folder.name] = kw["max_num_epochs"]
+        return [folder / "m1.model", folder / "m2.model"]
+
+    def fake_dev(models, frames, path, **kw):
+        n = len(frames)
+        return al.ForceDeviation(np.full(n, 0.1), np.full(n, 0.05), np.zeros(n, int), 2)
+
+    monkeypatch.setattr(al_study, "train_committee", fake_train)
+    monkeypatch.setattr(al_study, "cached_deviation", fake_dev)
+    table, _, _ = al_study.replay_committees("unused.model", tmp_path, committee_size=2,
+                                             max_num_epochs=None, n_train_max=4,
+                                             n_valid_max=2, n_probe_max=3, progress=False)
+    assert used == {"step_0": 600, "FT1_step_1": 600, "FT1_step_2": 800, "FT2_step_1": 600}
+    assert sorted(set(table["max_num_epochs"])) == [600, 800]

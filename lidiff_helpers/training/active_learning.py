@@ -63,6 +63,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.training.al_selection import (  # noqa: F401  (re-exported)
     BandSelection,
     allocate_quotas,
@@ -147,7 +148,13 @@ class ALConfig:
 
     Attributes
     ----------
-    temperatures_K : MD temperatures of exploration (step 0 and every round)
+    temperatures_K : MD temperatures of exploration (every round; step 0 too unless set below)
+    step0_bulk_temperatures_K, step0_interstitial_temperatures_K : step-0 exploration
+        temperatures per kind (None: ``temperatures_K``); the study's Table 2: bulk at
+        300/400/500/600 K, interstitial at 300/350/400/450/500/600 K
+    step0_stratified : draw the step-0 frames of a kind equally over its temperatures
+        (largest remainder), as Table 2 does (4 bulk and 10 interstitial per temperature);
+        False: one draw from all of the kind's frames
     n_cells : conventional cells per edge (3: 216 / 217 atoms, as the study)
     explore_ps, equilibration_ps : production / discarded MD per run, ps
     save_every : MD steps between candidate frames
@@ -172,6 +179,8 @@ class ALConfig:
         below this
     train_final : train a last committee on the final dataset (its members are the
         loop's final models); else the last round's committee is final
+    final_max_num_epochs : epochs of that final committee (None: ``max_num_epochs``; the
+        study's FT1 members trained 800, its step-0 and FT2 members 600)
     seed : master seed
     md_dtype, eval_dtype : model precision for MD and for committee evaluation
     device : torch device
@@ -180,6 +189,9 @@ class ALConfig:
     """
 
     temperatures_K: tuple = (300.0, 400.0, 500.0, 600.0)
+    step0_bulk_temperatures_K: tuple | None = None
+    step0_interstitial_temperatures_K: tuple | None = None
+    step0_stratified: bool = False
     n_cells: int = 3
     explore_ps: float = 1.0
     equilibration_ps: float = 0.0
@@ -206,6 +218,7 @@ class ALConfig:
     n_rounds: int = 2
     stop_deviation_eV_A: float = 0.05
     train_final: bool = True
+    final_max_num_epochs: int | None = None
     seed: int = 0
     md_dtype: str = "float32"
     eval_dtype: str = "float32"
@@ -216,6 +229,13 @@ class ALConfig:
     def __post_init__(self):
         for k in ("temperatures_K", "band_fractions", "band_edges_sigma", "loss_weights"):
             object.__setattr__(self, k, tuple(float(x) for x in getattr(self, k)))
+        for k in ("step0_bulk_temperatures_K", "step0_interstitial_temperatures_K"):
+            v = getattr(self, k)
+            if v is not None:
+                if not v or any(float(x) <= 0 for x in v):
+                    raise ParameterError(f"{k} must be a non-empty list of positive "
+                                         f"temperatures in K (or null), got {v!r}")
+                object.__setattr__(self, k, tuple(float(x) for x in v))
         if self.selection not in ("bands", "trust"):
             raise ValueError(f"selection must be 'bands' or 'trust', got {self.selection!r}")
         if self.committee_size < 2:
@@ -239,6 +259,11 @@ class ALConfig:
                                  "default_dtype": params["train_dtype"]}
         kw.update(overrides)
         return cls(**kw)
+
+    def step0_temperatures(self, kind: str) -> tuple:
+        """Step-0 exploration temperatures of ``kind`` (K)."""
+        got = getattr(self, f"step0_{kind}_temperatures_K")
+        return self.temperatures_K if got is None else got
 
     @property
     def seeds(self) -> tuple:
@@ -463,19 +488,22 @@ def _step0(cfg: ALConfig, foundation_path: str, foundation_name: str, labeller, 
     s0.mkdir(exist_ok=True)
     t0 = time.time()
     if not (s0 / "train.xyz").is_file():
-        cands = _explore(cfg, foundation_path, s0 / "md", cfg.seed, progress)
         rng = np.random.default_rng([cfg.seed, 0])
         tr, va = [], []
         for kind, n in (("bulk", cfg.step0_bulk), ("interstitial", cfg.step0_interstitial)):
-            pool = [a for a in cands if a.info["kind"] == kind]
-            n_va = int(round(cfg.valid_ratio * n))
-            if n + n_va > len(pool):
-                raise ValueError(f"{s0}: step 0 needs {n} + {n_va} {kind} frames but the "
-                                 f"foundation-model MD gave {len(pool)}; lengthen explore_ps "
-                                 "or lower save_every")
-            pick = rng.choice(len(pool), size=n + n_va, replace=False)
-            tr += [pool[i] for i in sorted(pick[:n])]
-            va += [pool[i] for i in sorted(pick[n:])]
+            temps = cfg.step0_temperatures(kind)
+            cands = explore(foundation_path, s0 / "md", temps, kinds=(kind,),
+                            n_cells=cfg.n_cells, production_ps=cfg.explore_ps,
+                            equilibration_ps=cfg.equilibration_ps, save_every=cfg.save_every,
+                            timestep_fs=cfg.timestep_fs, seed=cfg.seed, dtype=cfg.md_dtype,
+                            device=cfg.device, progress=progress)
+            groups = ([[a for a in cands if a.info["temperature_K"] == T] for T in temps]
+                      if cfg.step0_stratified else [cands])
+            quotas = allocate_quotas(n, [1.0 / len(groups)] * len(groups))
+            for pool, n_g in zip(groups, quotas):
+                t_g, v_g = _draw(pool, n_g, cfg.valid_ratio, rng, f"{s0}: step 0, {kind}")
+                tr += t_g
+                va += v_g
         tr = labeller.label(tr)
         va = labeller.label(va)
         for at in tr + va:
@@ -492,6 +520,17 @@ def _step0(cfg: ALConfig, foundation_path: str, foundation_name: str, labeller, 
               "n_train": len(train), "n_valid": len(valid), "converged": False,
               "wall_s": round(time.time() - t0, 1)}
     return train, valid, record
+
+
+def _draw(pool: list, n: int, valid_ratio: float, rng, what: str) -> tuple[list, list]:
+    """``n`` training and ``round(valid_ratio * n)`` validation frames drawn from ``pool``
+    without replacement, each in the pool's order."""
+    n_va = int(round(valid_ratio * n))
+    if n + n_va > len(pool):
+        raise ValueError(f"{what}: needs {n} + {n_va} frames but the foundation-model MD "
+                         f"gave {len(pool)}; lengthen explore_ps or lower save_every")
+    pick = rng.choice(len(pool), size=n + n_va, replace=False)
+    return [pool[i] for i in sorted(pick[:n])], [pool[i] for i in sorted(pick[n:])]
 
 
 def _round_deviation(cfg: ALConfig, committee_models: Sequence[Path], cands: list,
@@ -583,7 +622,9 @@ def _final_committee(cfg: ALConfig, foundation_path: str, workdir: Path, train: 
     from lidiff_helpers.simulation import models
 
     t0 = time.time()
-    final_models = _train_round_committee(cfg, foundation_path, train, valid,
+    final_cfg = cfg if cfg.final_max_num_epochs is None else dataclasses.replace(
+        cfg, max_num_epochs=int(cfg.final_max_num_epochs))
+    final_models = _train_round_committee(final_cfg, foundation_path, train, valid,
                                           workdir / "final" / "committee", progress)
     rec: dict[str, Any] = {"step": "final", "round": n_records, "explored_with": "-"}
     if last_cands:

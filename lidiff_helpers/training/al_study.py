@@ -19,8 +19,8 @@ from lidiff_helpers.training.committee import (
     train_committee,
 )
 
-__all__ = ["STUDY_AL_STEPS", "STUDY_SIZES", "StudyStep", "study_steps", "replay_datasets",
-           "replay_table", "replay_committees", "register_models"]
+__all__ = ["STUDY_AL_STEPS", "STUDY_AL_EPOCHS", "STUDY_SIZES", "StudyStep", "study_steps",
+           "replay_datasets", "replay_table", "replay_committees", "register_models"]
 
 
 # ============================================================================ replay
@@ -36,6 +36,11 @@ STUDY_AL_STEPS = {
     "FT2 step 1": ("Fine-tuning_with_MACE-MPA-0_data/b_step_1/1_train.xyz",
                    "Fine-tuning_with_MACE-MPA-0_data/b_step_1/1_valid.xyz", "step 0"),
 }
+#: epochs of the study's committee members per step, from its training scripts
+#: (upstream ``Fine-tuning_with_MACE-MPA-0_data/<step>/*/my0.sh``: step_0 600,
+#: a_step_2 800, b_step_1 600); the text says 800 for FT1 and FT2 alike. ``a_step_1`` has
+#: no published script: lidiff uses its neighbours' 600.
+STUDY_AL_EPOCHS = {"step 0": 600, "FT1 step 1": 600, "FT1 step 2": 800, "FT2 step 1": 600}
 #: the study's published sizes (Table 2 / Sec. 2.4): dataset -> (bulk, interstitial)
 STUDY_SIZES = {"FT1": (16, 140), "FT2": (44, 100)}
 
@@ -163,7 +168,7 @@ def _subset(frames: Sequence, n_max: int | None, seed: int) -> list:
 
 
 def replay_committees(foundation: str, workdir: str | Path, committee_size: int = 4,
-                      max_num_epochs: int = 600, patience: int = 50,
+                      max_num_epochs: int | None = 600, patience: int = 50,
                       n_train_max: int | None = None, n_valid_max: int | None = None,
                       n_probe_max: int | None = None, seed: int = 0,
                       steps: Mapping[str, StudyStep] | None = None,
@@ -177,6 +182,9 @@ def replay_committees(foundation: str, workdir: str | Path, committee_size: int 
     step committee selected: step 0 -> FT1 step 1 and FT2 step 1 additions, FT1 step 1
     -> FT1 step 2 additions), and ``common`` = the FT2 validation frames (44 bulk + 100
     interstitial, never trained on; the same for every step, so steps compare).
+
+    ``max_num_epochs``: epochs of every member; None = per step as the study's scripts
+    (:data:`STUDY_AL_EPOCHS`).
 
     Returns ``(table, models, deviations)``: a DataFrame (one row per step and probe
     set: sizes and Eq. 4 statistics per kind), ``{step: [model files]}``, and
@@ -195,8 +203,9 @@ def replay_committees(foundation: str, workdir: str | Path, committee_size: int 
         tr = _subset(s.train, n_train_max, seed + i)
         va = _subset(s.valid, n_valid_max, seed + 100 + i)
         folder = workdir / name.replace(" ", "_")
+        epochs = STUDY_AL_EPOCHS[name] if max_num_epochs is None else int(max_num_epochs)
         paths_ = train_committee(tr, va, foundation, folder, seeds=range(1, committee_size + 1),
-                                 max_num_epochs=max_num_epochs, patience=patience,
+                                 max_num_epochs=epochs, patience=patience,
                                  e0s="study", extra=train_extra, device=device,
                                  n_parallel=n_parallel, threads=threads, progress=progress)
         trained[name] = paths_
@@ -210,7 +219,7 @@ def replay_committees(foundation: str, workdir: str | Path, committee_size: int 
             devs[(name, probe)] = (dev, kinds)
             row = {"step": name, "probe": probe, "n_train_used": len(tr),
                    "n_train_study": len(s.train), "n_valid_used": len(va),
-                   "committee_size": committee_size, "max_num_epochs": max_num_epochs}
+                   "committee_size": committee_size, "max_num_epochs": epochs}
             for kind in ("bulk", "interstitial"):
                 row.update(deviation_stats(dev.max_eV_A[kinds == kind], f"{kind}_maxdev"))
             row["all_maxdev_mean_eV_A"] = float(dev.max_eV_A.mean())
