@@ -74,6 +74,17 @@ def test_tables_and_summary(notebook):
     assert 0 <= s["D_defect_max_rel_dev_from_true"] < 0.5
     assert math.isfinite(s[f"{wf.SYNTHETIC_MODEL}: Ea_eV"])
     assert set(s) >= {f"{wf.SYNTHETIC_MODEL}: D_450K_cm2_s", "haven_ratio_mean"}
+    # Table 3's D(450 K) is the replicas' mean at 450 K (the study's way), the fit apart
+    tab = analyses.table
+    runs450 = tab[(tab["temperature_K"] == 450.0) & (tab["purpose"] == "arrhenius")]
+    row = tables.table3.set_index("model").loc[wf.SYNTHETIC_MODEL]
+    assert row["D_450K_cm2_s"] == pytest.approx(runs450["D_cm2_s"].mean(), rel=1e-12)
+    assert row["D_450K_n_replicas"] == len(runs450)
+    fit = tables.fits[wf.SYNTHETIC_MODEL]
+    assert row["D_450K_fit_cm2_s"] == pytest.approx(fit.predict(450.0).D_cm2_s, rel=1e-12)
+    assert s[f"{wf.SYNTHETIC_MODEL}: D_450K_cm2_s"] == pytest.approx(row["D_450K_cm2_s"])
+    assert s[f"{wf.SYNTHETIC_MODEL}: D_450K_fit_cm2_s"] == pytest.approx(row["D_450K_fit_cm2_s"])
+    assert f"{wf.SYNTHETIC_MODEL}: D_500K_cm2_s" not in s      # no run at 500 K: no value
 
 
 def test_bad_source_and_empty_trajectories(tmp_path):

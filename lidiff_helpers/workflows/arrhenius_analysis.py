@@ -449,7 +449,9 @@ class ArrheniusTables:
     by_temperature : replica means of every run (``D_by_temperature``)
     arrhenius_runs : replica means of the ``purpose == "arrhenius"`` runs (fitted)
     fits : model -> :class:`~lidiff_helpers.analysis.arrhenius.ArrheniusFit`
-    table3 : the study's Table 3 layout with our fits
+    table3 : the study's Table 3 layout with our fits: D(450 K), D(500 K) as the replica
+        mean and spread of the ``arrhenius`` runs at that temperature (as the study), the
+        fit's prediction in the separate ``D_<T>K_fit_cm2_s`` columns
     """
 
     by_temperature: object
@@ -462,9 +464,11 @@ def arrhenius_tables(analyses: RunAnalyses) -> ArrheniusTables:
     """Replica averages, per-model Arrhenius fits and Table 3 (synthetic runs: 'deepmd')."""
     tab = analyses.table
     rep_all = replica_table(tab)
-    rep_arr = replica_table(tab[tab["purpose"] == "arrhenius"]) if len(tab) else rep_all
+    runs_arr = tab[tab["purpose"] == "arrhenius"] if len(tab) else tab
+    rep_arr = replica_table(runs_arr) if len(tab) else rep_all
     fits = arrhenius.fit_by_model(rep_arr)
-    t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL})
+    t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL},
+                          replicas=runs_arr)
     return ArrheniusTables(by_temperature=rep_all, arrhenius_runs=rep_arr, fits=fits,
                            table3=t3)
 
@@ -483,8 +487,11 @@ def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTab
             temperatures_K: Sequence[float] = (450.0, 500.0)) -> dict:
     """Notebook 05's summary: data source, run counts, hop counts, Haven ratio, fits.
 
-    For synthetic runs also ``D_defect_max_rel_dev_from_true``: the largest relative
-    deviation of a run's measured D_defect from the D it was generated with.
+    Per model: the fit (``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``), ``D_<T>K_cm2_s`` the
+    replica mean at T as in the study's Table 3 (left out where no run has that
+    temperature) and ``D_<T>K_fit_cm2_s`` the fit's prediction. For synthetic runs also
+    ``D_defect_max_rel_dev_from_true``: the largest relative deviation of a run's measured
+    D_defect from the D it was generated with.
     """
     tab = analyses.table
     out = {"source": selection.source, "synthetic": selection.synthetic,
@@ -494,10 +501,14 @@ def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTab
     if "D_defect_true_cm2_s" in tab:
         dev = (tab["D_defect_cm2_s"] / tab["D_defect_true_cm2_s"] - 1).abs()
         out["D_defect_max_rel_dev_from_true"] = float(dev.max())
+    t3 = tables.table3.set_index("model") if len(tables.table3) else None
     for model, fit in tables.fits.items():
         out[f"{model}: Ea_eV"] = fit.Ea_eV
         out[f"{model}: Ea_err_eV"] = fit.Ea_err_eV
         out[f"{model}: D0_cm2_s"] = fit.D0_cm2_s
         for T_K in temperatures_K:
-            out[f"{model}: D_{T_K:g}K_cm2_s"] = fit.predict(T_K).D_cm2_s
+            col = f"D_{T_K:g}K_cm2_s"
+            if t3 is not None and col in t3 and np.isfinite(t3.loc[model, col]):
+                out[f"{model}: {col}"] = float(t3.loc[model, col])
+            out[f"{model}: D_{T_K:g}K_fit_cm2_s"] = fit.predict(T_K).D_cm2_s
     return out
