@@ -98,7 +98,11 @@ def test_table3_layout_and_study_values():
     row = t3[t3["model"] == "ours"].iloc[0]
     assert row["study_model"] == "deepmd"
     assert row["study_Ea_eV"] == 0.24 and row["study_D_450K_cm2_s"] == 6.8e-6
-    assert row["D_450K_cm2_s"] == pytest.approx(arrhenius.arrhenius_D_cm2_s(450, 0.24, 3.3e-3))
+    assert row["D_450K_fit_cm2_s"] == pytest.approx(
+        arrhenius.arrhenius_D_cm2_s(450, 0.24, 3.3e-3))
+    # no per-run table given: the replica columns are empty, not the fit in disguise
+    assert np.isnan(row["D_450K_cm2_s"]) and row["D_450K_n_replicas"] == 0
+    assert np.isnan(row["study_D_450K_err_cm2_s"])        # DeePMD: printed without errors
     others = set(t3["study_model"]) - {"deepmd"}
     assert others == {"mace-mpa-0", "ft200-pt100"}
     assert reference.TABLE3["mace-mpa-0"].Ea_err_eV == 0.015
@@ -125,3 +129,76 @@ def test_noisy_nonpositive_D_is_left_out_of_fit_and_figure_not_a_crash():
     assert any("m 1000 K" in t for t in texts), texts
     lo, hi = fig.axes[0].get_xlim()
     assert lo < 1000 / 1100 and hi > 1000 / 800                  # the data are in view
+
+
+def test_replica_statistics_known_answer():
+    st = arrhenius.replica_statistics([1e-6, 2e-6, 3e-6, 6e-6])
+    assert st.D_cm2_s == pytest.approx(3e-6) and st.n_replicas == 4
+    std = np.sqrt(((np.array([1, 2, 3, 6]) - 3.0) ** 2).sum() / 3) * 1e-6   # ddof = 1
+    assert st.D_std_cm2_s == pytest.approx(std) and st.D_sem_cm2_s == pytest.approx(std / 2)
+    one = arrhenius.replica_statistics([4e-6])
+    assert one.D_cm2_s == 4e-6 and np.isnan(one.D_std_cm2_s) and one.n_replicas == 1
+    assert arrhenius.replica_statistics([]).n_replicas == 0
+
+
+def test_table3_D_columns_are_replica_means_and_the_fit_is_separate():
+    """Table 3's D(450 K), D(500 K) are the replicas' mean and spread at that temperature
+    (as the study's); D0 exp(-Ea/kT) of the fit is its own column and differs."""
+    import pandas as pd
+
+    # four replicas per temperature, set so that mean and spread are known:
+    # 450 K: mean 3.45e-6, deviations +-0.5e-6 and +-0.3e-6; 500 K: mean 7.3e-6
+    dev = np.array([0.5, -0.5, 0.3, -0.3]) * 1e-6
+    runs = pd.DataFrame({"model": "m", "temperature_K": np.repeat([400.0, 450.0, 500.0], 4),
+                         "replica": np.tile(np.arange(4), 3),
+                         "D_cm2_s": np.concatenate([1.5e-6 + dev, 3.45e-6 + dev,
+                                                    7.3e-6 + 2 * dev])})
+    rep = runs.groupby(["model", "temperature_K"], as_index=False)["D_cm2_s"].mean()
+    rep["D_err_cm2_s"] = 0.1 * rep["D_cm2_s"]
+    fits = arrhenius.fit_by_model(rep)
+    t3 = arrhenius.table3(fits, replicas=runs)
+    row = t3[t3["model"] == "m"].iloc[0]
+    std450 = np.sqrt((dev ** 2).sum() / 3)
+    assert row["D_450K_cm2_s"] == pytest.approx(3.45e-6, rel=1e-12)
+    assert row["D_500K_cm2_s"] == pytest.approx(7.3e-6, rel=1e-12)
+    assert row["D_450K_std_cm2_s"] == pytest.approx(std450, rel=1e-12)
+    assert row["D_500K_std_cm2_s"] == pytest.approx(2 * std450, rel=1e-12)
+    assert row["D_450K_sem_cm2_s"] == pytest.approx(std450 / 2, rel=1e-12)
+    assert row["D_450K_n_replicas"] == 4 and row["D_500K_n_replicas"] == 4
+    f = fits["m"]
+    for T in (450.0, 500.0):
+        expect = f.D0_cm2_s * np.exp(-f.Ea_eV / (K_B_EV_PER_K * T))
+        assert row[f"D_{T:g}K_fit_cm2_s"] == pytest.approx(expect, rel=1e-12)
+        assert row[f"D_{T:g}K_fit_err_cm2_s"] == pytest.approx(f.predict(T).D_err_cm2_s)
+    # three points off a straight line: the fit's D(450 K) is not the replica mean
+    assert abs(row["D_450K_fit_cm2_s"] / row["D_450K_cm2_s"] - 1) > 0.01
+    # a temperature without runs: NaN, never the fit
+    t3b = arrhenius.table3(fits, replicas=runs, temperatures_K=(550.0,))
+    assert np.isnan(t3b.iloc[0]["D_550K_cm2_s"]) and t3b.iloc[0]["D_550K_n_replicas"] == 0
+
+
+def test_reference_table3_is_the_study_as_printed():
+    """The study's Table 3 (Alghamdi et al. 2026) with its printed uncertainties."""
+    mpa, ft, dp = (reference.TABLE3[k] for k in ("mace-mpa-0", "ft200-pt100", "deepmd"))
+    assert (mpa.Ea_eV, mpa.Ea_err_eV, mpa.D0_cm2_s, mpa.D0_err_cm2_s) == (0.22, 0.015, 1.1e-3,
+                                                                          0.42e-3)
+    assert (mpa.D_450K_cm2_s, mpa.D_450K_err_cm2_s) == (3.45e-6, 0.50e-6)
+    assert (mpa.D_500K_cm2_s, mpa.D_500K_err_cm2_s) == (7.3e-6, 1.2e-6)
+    assert (ft.Ea_eV, ft.Ea_err_eV, ft.D0_cm2_s, ft.D0_err_cm2_s) == (0.20, 0.004, 1.1e-3,
+                                                                      0.13e-3)
+    assert (ft.D_450K_cm2_s, ft.D_450K_err_cm2_s) == (6.4e-6, 0.61e-6)
+    assert (ft.D_500K_cm2_s, ft.D_500K_err_cm2_s) == (10.5e-6, 0.43e-6)
+    assert (dp.Ea_eV, dp.D0_cm2_s, dp.D_450K_cm2_s, dp.D_500K_cm2_s) == (0.24, 3.3e-3, 6.8e-6,
+                                                                         12.5e-6)
+    assert dp.Ea_err_eV is None and dp.D0_err_cm2_s is None and dp.D_450K_err_cm2_s is None
+    assert all(r.table == "Table 3" and r.source is reference.STUDY
+               for r in reference.TABLE3.values())
+    assert mpa.D_err_at_cm2_s(500) == 1.2e-6 and mpa.D_err_at_cm2_s(400) is None
+    # the printed D are replica means, not the fit: MPA-0's D0 exp(-Ea/kT) is 3.78e-6 and
+    # 6.67e-6 cm^2/s where the table prints 3.45e-6 and 7.3e-6
+    fit = ArrheniusFit.from_parameters(mpa.Ea_eV, mpa.D0_cm2_s)
+    assert fit.predict(450).D_cm2_s == pytest.approx(3.78e-6, rel=2e-3)
+    assert fit.predict(500).D_cm2_s == pytest.approx(6.67e-6, rel=2e-3)
+    t3 = arrhenius.table3({})
+    row = t3[t3["study_model"] == "mace-mpa-0"].iloc[0]
+    assert row["study_D0_err_cm2_s"] == 0.42e-3 and row["study_D_450K_err_cm2_s"] == 0.50e-6

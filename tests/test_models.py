@@ -18,6 +18,8 @@ def empty_mace_cache(tmp_path, monkeypatch):
     """mace's cache dir points at an empty folder and nothing is downloadable."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("LIDIFF_OFFLINE", "1")
+    monkeypatch.delenv("LIDIFF_MACE_MPA0_MODEL", raising=False)
+    monkeypatch.delenv("LIDIFF_MACE_MPA0_SHA256", raising=False)
     from mace.calculators import foundations_models as fm
 
     monkeypatch.setattr(fm, "local_model_path", str(tmp_path / "none.model"))
@@ -50,6 +52,10 @@ def test_missing_foundation_weights_error_text(empty_mace_cache):
     msg = str(e.value)
     assert "mace-mpa-0" in msg and str(empty_mace_cache) in msg
     assert "https://github.com/ACEsuit/mace-mp/releases/download/mace_mpa_0/" in msg
+    # the exact file the pinned mace-torch looks for: the URL's name without '-' and '.'
+    assert str(empty_mace_cache / "macempa0mediummodel") in msg
+    assert models.mace_cache_path("mace-mpa-0")[0] == empty_mace_cache / "macempa0mediummodel"
+    assert "LIDIFF_MACE_MPA0_MODEL=" in msg
 
 
 def test_auto_falls_back_to_embedded(empty_mace_cache):
@@ -120,3 +126,65 @@ def test_a_file_that_is_not_a_mace_model_names_the_path(tmp_path):
     with pytest.raises(ModelFileError, match=r"model file .*other.model could not be loaded "
                                              "as a MACE model"):
         models.get_calculator(str(archive))
+
+
+def test_user_weights_with_a_wrong_hash_are_refused(empty_mace_cache, tmp_path, monkeypatch):
+    fake = tmp_path / "mace-mpa-0-medium.model"
+    fake.write_bytes(b"PK\x03\x04 not the published weights")
+    import hashlib
+
+    actual = hashlib.sha256(fake.read_bytes()).hexdigest()
+    expected = "ab" * 32
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_MODEL", str(fake))
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_SHA256", expected)
+    for spec in ("mace-mpa-0", "auto"):
+        with pytest.raises(models.ModelFileError) as e:
+            models.resolve_spec(spec)
+        msg = str(e.value)
+        assert str(fake) in msg and actual in msg and expected in msg, msg
+        assert "LIDIFF_MACE_MPA0_SHA256" in msg
+
+
+def test_user_weights_with_the_right_hash_are_used(empty_mace_cache, tmp_path, monkeypatch):
+    import shutil
+
+    from lidiff_helpers.core.provenance import sha256_file
+
+    given = tmp_path / "weights.model"
+    shutil.copyfile(TINY, given)
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_MODEL", str(given))
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_SHA256", sha256_file(given).upper())
+    spec = models.resolve_spec("mace-mpa-0")
+    assert spec.name == "mace-mpa-0" and spec.path == given.resolve()
+    assert "matches $LIDIFF_MACE_MPA0_SHA256" in spec.note
+    auto = models.resolve_spec("auto")
+    assert auto.name == "mace-mpa-0" and auto.path == given.resolve()
+    assert models.model_identity(spec)["sha256"] == sha256_file(given)
+    # no expected hash given (none is published in mace-torch): used, and the note says so
+    monkeypatch.delenv("LIDIFF_MACE_MPA0_SHA256")
+    assert "SHA256 not checked" in models.resolve_spec("mace-mpa-0").note
+
+
+def test_user_weights_bad_settings_name_the_variable(empty_mace_cache, tmp_path, monkeypatch):
+    from lidiff_helpers.core.errors import ParameterError
+
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_MODEL", str(tmp_path / "nowhere.model"))
+    with pytest.raises(models.ModelUnavailableError,
+                       match=r"LIDIFF_MACE_MPA0_MODEL=.*nowhere.model: no such file"):
+        models.resolve_spec("mace-mpa-0")
+    shutil_target = tmp_path / "w.model"
+    shutil_target.write_bytes(TINY.read_bytes())
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_MODEL", str(shutil_target))
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_SHA256", "1234")
+    with pytest.raises(ParameterError, match="LIDIFF_MACE_MPA0_SHA256='1234' is not a SHA256"):
+        models.resolve_spec("mace-mpa-0")
+
+
+def test_cached_weights_checked_against_a_given_hash(empty_mace_cache, monkeypatch):
+    path, _ = models.mace_cache_path("mace-mpa-0")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"placeholder")
+    monkeypatch.setenv("LIDIFF_MACE_MPA0_SHA256", "cd" * 32)
+    with pytest.raises(models.ModelFileError, match=r"macempa0mediummodel.*differs from"):
+        models.resolve_spec("mace-mpa-0")
+    assert models.PUBLISHED_SHA256 == {}      # none recorded offline: never an invented one

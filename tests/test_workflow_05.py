@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lidiff_helpers.analysis.hops import knockoff_sum_sq_jump_A2
-from lidiff_helpers.core.errors import ParameterError
+from lidiff_helpers.core.errors import DataUnavailableError, ParameterError
 from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.runner import profiles
 from lidiff_helpers.workflows import arrhenius_analysis as wf
@@ -74,6 +74,17 @@ def test_tables_and_summary(notebook):
     assert 0 <= s["D_defect_max_rel_dev_from_true"] < 0.5
     assert math.isfinite(s[f"{wf.SYNTHETIC_MODEL}: Ea_eV"])
     assert set(s) >= {f"{wf.SYNTHETIC_MODEL}: D_450K_cm2_s", "haven_ratio_mean"}
+    # Table 3's D(450 K) is the replicas' mean at 450 K (the study's way), the fit apart
+    tab = analyses.table
+    runs450 = tab[(tab["temperature_K"] == 450.0) & (tab["purpose"] == "arrhenius")]
+    row = tables.table3.set_index("model").loc[wf.SYNTHETIC_MODEL]
+    assert row["D_450K_cm2_s"] == pytest.approx(runs450["D_cm2_s"].mean(), rel=1e-12)
+    assert row["D_450K_n_replicas"] == len(runs450)
+    fit = tables.fits[wf.SYNTHETIC_MODEL]
+    assert row["D_450K_fit_cm2_s"] == pytest.approx(fit.predict(450.0).D_cm2_s, rel=1e-12)
+    assert s[f"{wf.SYNTHETIC_MODEL}: D_450K_cm2_s"] == pytest.approx(row["D_450K_cm2_s"])
+    assert s[f"{wf.SYNTHETIC_MODEL}: D_450K_fit_cm2_s"] == pytest.approx(row["D_450K_fit_cm2_s"])
+    assert f"{wf.SYNTHETIC_MODEL}: D_500K_cm2_s" not in s      # no run at 500 K: no value
 
 
 def test_bad_source_and_empty_trajectories(tmp_path):
@@ -85,6 +96,69 @@ def test_bad_source_and_empty_trajectories(tmp_path):
         wf.collect_runs("trajectories", **kw)
     with pytest.raises(FileNotFoundError, match="no manifest with finished runs"):
         wf.collect_runs("manifest", **kw)
+
+
+def test_auto_never_falls_back_to_synthetic(tmp_path):
+    """``auto`` with no trajectories and no manifest stops and names what it looked for;
+    it writes no synthetic trajectories."""
+    synth = tmp_path / "synthetic"
+    kw = {"manifest_path": tmp_path / "md" / "manifest.json", "trajectories": [],
+          "synthetic_dir": synth, "synthetic_settings": {"temperatures_K": [450.0]}}
+    with pytest.raises(DataUnavailableError) as e:
+        wf.collect_runs("auto", **kw)
+    msg = str(e.value)
+    assert str(tmp_path / "md" / "manifest.json") in msg
+    assert "trajectories parameter is empty" in msg and "source='synthetic'" in msg
+    assert not synth.exists() or not any(synth.iterdir())
+    # an empty manifest: the same error, saying the manifest lists no usable runs
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "manifest.json").write_text("[]")
+    with pytest.raises(DataUnavailableError, match="no runs to analyse"):
+        wf.collect_runs("auto", **kw)
+
+
+def test_profiles_name_their_source():
+    """quick and paper analyse the MD of notebook 04 (its manifest); only ci is synthetic."""
+    src = {name: profiles.resolve("05_arrhenius_analysis", name, {})["source"]
+           for name in ("ci", "quick", "paper")}
+    assert src == {"ci": "synthetic", "quick": "manifest", "paper": "manifest"}
+
+
+def test_every_table_says_its_data_source(notebook, tmp_path):
+    _, sel, analyses, tables = notebook
+    frames = {"D_per_run": analyses.table, "D_conventions_vs_study": wf.conventions_table(
+        analyses), "D_by_temperature": tables.by_temperature,
+        "arrhenius_runs": tables.arrhenius_runs, "table3": tables.table3,
+        "hop_counts": wf.hop_table(analyses)}
+    for name, df in frames.items():
+        assert df.columns[0] == wf.DATA_SOURCE_COLUMN, name
+        assert set(df[wf.DATA_SOURCE_COLUMN]) == {"synthetic"}, name
+        df.to_csv(tmp_path / f"{name}.csv", index=False)       # in the file itself
+        assert "synthetic" in (tmp_path / f"{name}.csv").read_text().splitlines()[1], name
+    files = sel.data_files(tmp_path / "md" / "manifest.json")
+    assert len(files) == 1 and "not MD" in next(iter(files.values()))
+    assert next(iter(files)).startswith("synthetic:")
+
+
+def test_every_figure_of_notebook_05_says_synthetic():
+    """Each figure call of the notebook passes ``synthetic=selection.synthetic`` and the
+    figures put SYNTHETIC into their titles (figures.diffusion.title)."""
+    import ast
+
+    import nbformat
+
+    from lidiff_helpers.core import paths
+    from lidiff_helpers.figures import diffusion as fd
+
+    nb = nbformat.read(paths.ROOT / "notebooks" / "05_arrhenius_analysis.ipynb", 4)
+    calls = [n for c in nb.cells if c.cell_type == "code" and "figures_diffusion" in c.source
+             for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr.startswith("plot_")]
+    assert len(calls) >= 6
+    for call in calls:
+        kw = {k.arg: ast.unparse(k.value) for k in call.keywords}
+        assert kw.get("synthetic") == "selection.synthetic", ast.unparse(call)
+    assert fd.title("x", True).startswith("SYNTHETIC") and fd.title("x", False) == "x"
 
 
 def test_lammps_dump_in_a_manifest_uses_its_recorded_timestep(tmp_path):

@@ -15,6 +15,10 @@ error; the interval is asymmetric in D0 (``D0_interval_cm2_s``).
 
 k_B is :data:`lidiff_helpers.core.units.KB_EV_PER_K` (from :mod:`ase.units`), re-exported
 here as :data:`K_B_EV_PER_K`.
+
+Table 3 (:func:`table3`) follows the study: its D(450 K) and D(500 K) are means over the MD
+replicas at that temperature with their spread (:func:`replica_statistics`); the fit's
+prediction D0 exp(-Ea / k_B T) is a separate column (``D_<T>K_fit_cm2_s``).
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ __all__ = [
     "K_B_EV_PER_K",
     "ArrheniusFit",
     "ArrheniusPrediction",
+    "ReplicaStatistics",
     "arrhenius_D_cm2_s",
     "fit_arrhenius",
     "fit_by_model",
+    "replica_statistics",
     "table3",
 ]
 
@@ -217,10 +223,61 @@ def fit_by_model(table, *, model_col: str = "model", T_col: str = "temperature_K
     return fits
 
 
+@dataclass(frozen=True)
+class ReplicaStatistics:
+    """Mean and spread of the replicas' D at one temperature (cm^2/s).
+
+    Attributes
+    ----------
+    D_cm2_s : mean over replicas
+    D_std_cm2_s : sample standard deviation (ddof = 1; nan for one replica)
+    D_sem_cm2_s : standard error of the mean, std / sqrt(n) (nan for one replica)
+    n_replicas : number of replicas (0: mean and spreads are nan)
+    """
+
+    D_cm2_s: float
+    D_std_cm2_s: float
+    D_sem_cm2_s: float
+    n_replicas: int
+
+
+def replica_statistics(D_cm2_s: Sequence[float]) -> ReplicaStatistics:
+    """Mean, standard deviation and standard error of the replicas' D (cm^2/s).
+
+    This is how the study's Table 3 gives D(450 K) and D(500 K): the mean of the
+    independent MD replicas at that temperature, with their spread.
+    """
+    d = np.asarray(D_cm2_s, dtype=float).ravel()
+    nan = float("nan")
+    if d.size == 0:
+        return ReplicaStatistics(nan, nan, nan, 0)
+    if d.size == 1:
+        return ReplicaStatistics(float(d[0]), nan, nan, 1)
+    std = float(np.std(d, ddof=1))
+    return ReplicaStatistics(float(d.mean()), std, std / math.sqrt(d.size), int(d.size))
+
+
+def _replica_cols(replicas, model: str, temperatures_K, cols: Mapping[str, str]) -> dict:
+    """``D_<T>K_*`` columns of one model from a per-run table (replica mean and spread)."""
+    out = {}
+    for T in temperatures_K:
+        d = []
+        if replicas is not None and len(replicas):
+            sel = (replicas[cols["model"]].astype(str) == str(model)) \
+                & np.isclose(replicas[cols["T"]].to_numpy(dtype=float), float(T))
+            d = replicas.loc[sel, cols["D"]].to_numpy(dtype=float)
+        st = replica_statistics(d)
+        out.update({f"D_{T:g}K_cm2_s": st.D_cm2_s, f"D_{T:g}K_std_cm2_s": st.D_std_cm2_s,
+                    f"D_{T:g}K_sem_cm2_s": st.D_sem_cm2_s,
+                    f"D_{T:g}K_n_replicas": st.n_replicas})
+    return out
+
+
 def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
            temperatures_K: Sequence[float] = (450.0, 500.0),
-           aliases: Mapping[str, str] | None = None):
-    """The study's Table 3 layout for our fits, with the study's values alongside.
+           aliases: Mapping[str, str] | None = None, replicas=None, *,
+           model_col: str = "model", T_col: str = "temperature_K", D_col: str = "D_cm2_s"):
+    """The study's Table 3 layout for our fits and replicas, with the study's values alongside.
 
     Parameters
     ----------
@@ -230,25 +287,34 @@ def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
     temperatures_K : temperatures of the D columns
     aliases : our model label -> study model label, where they differ (e.g. synthetic
         runs generated with the DeePMD law -> ``"deepmd"``)
+    replicas : per-run table (one row per MD replica: ``model_col``, ``T_col``, ``D_col``
+        in cm^2/s), from which D(T) is computed as the study did; None: those columns NaN
+    model_col, T_col, D_col : its column names
 
     Returns
     -------
     pandas.DataFrame
-        one row per fitted model, then one per study model we did not fit; columns
-        ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``D0_err_cm2_s``, ``D_<T>K_cm2_s``,
-        ``D_<T>K_err_cm2_s`` and ``study_*`` counterparts.
+        one row per fitted model, then one per study model we did not fit. Columns:
+        ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``D0_err_cm2_s`` (the fit);
+        ``D_<T>K_cm2_s`` (mean of the replicas at T, as the study's Table 3),
+        ``D_<T>K_std_cm2_s`` (their sample standard deviation), ``D_<T>K_sem_cm2_s``
+        (standard error), ``D_<T>K_n_replicas``; ``D_<T>K_fit_cm2_s`` and
+        ``D_<T>K_fit_err_cm2_s`` (the fit's D0 exp(-Ea / k_B T), propagated error); and
+        ``study_*`` counterparts with the study's printed uncertainties (``*_err``).
     """
     import pandas as pd
 
     ref = {k.lower(): v for k, v in (TABLE3 if reference is None else reference).items()}
     aliases = {str(k).lower(): str(v).lower() for k, v in (aliases or {}).items()}
+    cols = {"model": model_col, "T": T_col, "D": D_col}
     rows, matched = [], set()
     for model, fit in fits.items():
-        row = {"model": model, **fit.as_row()}
+        row = {"model": model, **fit.as_row(), **_replica_cols(replicas, model, temperatures_K,
+                                                               cols)}
         for T in temperatures_K:
             p = fit.predict(T)
-            row[f"D_{T:g}K_cm2_s"] = p.D_cm2_s
-            row[f"D_{T:g}K_err_cm2_s"] = p.D_err_cm2_s
+            row[f"D_{T:g}K_fit_cm2_s"] = p.D_cm2_s
+            row[f"D_{T:g}K_fit_err_cm2_s"] = p.D_err_cm2_s
         key = aliases.get(str(model).lower(), str(model).lower())
         r = ref.get(key)
         if r is not None:
@@ -263,11 +329,16 @@ def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
 
 
 def _study_cols(r, temperatures_K) -> dict:
-    nan = float("nan")
-    out = {"study_Ea_eV": r.Ea_eV if r else nan,
-           "study_Ea_err_eV": (r.Ea_err_eV if r and r.Ea_err_eV is not None else nan),
-           "study_D0_cm2_s": r.D0_cm2_s if r else nan}
+    """The study's printed values and uncertainties (NaN where none is printed)."""
+    def val(x):
+        return float("nan") if x is None else x
+
+    out = {"study_Ea_eV": val(r.Ea_eV if r else None),
+           "study_Ea_err_eV": val(r.Ea_err_eV if r else None),
+           "study_D0_cm2_s": val(r.D0_cm2_s if r else None),
+           "study_D0_err_cm2_s": val(getattr(r, "D0_err_cm2_s", None) if r else None)}
     for T in temperatures_K:
-        v = r.D_at_cm2_s(T) if r else None
-        out[f"study_D_{T:g}K_cm2_s"] = nan if v is None else v
+        out[f"study_D_{T:g}K_cm2_s"] = val(r.D_at_cm2_s(T) if r else None)
+        err = r.D_err_at_cm2_s(T) if r is not None and hasattr(r, "D_err_at_cm2_s") else None
+        out[f"study_D_{T:g}K_err_cm2_s"] = val(err)
     return out

@@ -26,6 +26,7 @@ __all__ = [
     "STUDY_MD_SUPERCELL",
     "TABLE3",
     "TABLE3_REFERENCE_MODEL",
+    "TABLE3_UNCERTAINTY_NOTE",
     "ArrheniusReference",
     "Citation",
     "table3_reference",
@@ -75,7 +76,15 @@ class ArrheniusReference:
     Ea_eV : activation energy (eV), Eq. 3 of the study
     Ea_err_eV : its uncertainty as printed (eV), None where the table gives none
     D0_cm2_s : pre-exponential factor (cm^2/s)
-    D_450K_cm2_s, D_500K_cm2_s : diffusion coefficients at 450 K and 500 K (cm^2/s)
+    D_450K_cm2_s, D_500K_cm2_s : diffusion coefficients at 450 K and 500 K (cm^2/s): the
+        mean over the MD replicas at that temperature (four 9 ns runs per temperature,
+        Section 2.1 of the study), *not* D0 exp(-Ea / k_B T) of the fit (for MACE-MPA-0
+        the fit gives 3.78e-6 and 6.67e-6 cm^2/s where the table prints 3.45e-6 and 7.3e-6)
+    D0_err_cm2_s, D_450K_err_cm2_s, D_500K_err_cm2_s : their uncertainties as printed
+        (cm^2/s), None where the table gives none (the DeePMD row). The study does not
+        say whether a D uncertainty is the standard deviation or the standard error of
+        the replicas (see :data:`TABLE3_UNCERTAINTY_NOTE`).
+    table : where in the publication the row is printed
     source : the publication
     """
 
@@ -85,24 +94,46 @@ class ArrheniusReference:
     D0_cm2_s: float
     D_450K_cm2_s: float
     D_500K_cm2_s: float
+    D0_err_cm2_s: float | None = None
+    D_450K_err_cm2_s: float | None = None
+    D_500K_err_cm2_s: float | None = None
+    table: str = "Table 3"
     source: Citation = STUDY
 
     def D_at_cm2_s(self, temperature_K: float) -> float | None:
         """The tabulated D at 450 K or 500 K (None for any other temperature)."""
         return {450.0: self.D_450K_cm2_s, 500.0: self.D_500K_cm2_s}.get(float(temperature_K))
 
+    def D_err_at_cm2_s(self, temperature_K: float) -> float | None:
+        """The printed uncertainty of D at 450 K or 500 K (None: not printed / not tabulated)."""
+        return {450.0: self.D_450K_err_cm2_s,
+                500.0: self.D_500K_err_cm2_s}.get(float(temperature_K))
 
-#: Table 3 of :data:`STUDY`, by model label
+
+#: Table 3 of :data:`STUDY`, by model label, as printed (Ea in eV; D0 printed in units of
+#: 1e-3 cm^2/s, D(450 K) and D(500 K) in units of 1e-6 cm^2/s; "+-" values are the printed
+#: uncertainties). The DeePMD row (the study's reference [38]) is printed without
+#: uncertainties.
 TABLE3: dict[str, ArrheniusReference] = {
     "mace-mpa-0": ArrheniusReference("mace-mpa-0", Ea_eV=0.22, Ea_err_eV=0.015,
                                      D0_cm2_s=1.1e-3, D_450K_cm2_s=3.45e-6,
-                                     D_500K_cm2_s=7.3e-6),
+                                     D_500K_cm2_s=7.3e-6, D0_err_cm2_s=0.42e-3,
+                                     D_450K_err_cm2_s=0.50e-6, D_500K_err_cm2_s=1.2e-6),
     "ft200-pt100": ArrheniusReference("ft200-pt100", Ea_eV=0.20, Ea_err_eV=0.004,
                                       D0_cm2_s=1.1e-3, D_450K_cm2_s=6.4e-6,
-                                      D_500K_cm2_s=10.5e-6),
+                                      D_500K_cm2_s=10.5e-6, D0_err_cm2_s=0.13e-3,
+                                      D_450K_err_cm2_s=0.61e-6, D_500K_err_cm2_s=0.43e-6),
     "deepmd": ArrheniusReference("deepmd", Ea_eV=0.24, Ea_err_eV=None, D0_cm2_s=3.3e-3,
                                  D_450K_cm2_s=6.8e-6, D_500K_cm2_s=12.5e-6),
 }
+
+#: what the study says about Table 3's uncertainties (Section 2.1: "diffusivities were
+#: extracted from multiple independent replicas: four per temperature from 9 ns
+#: simulations"): it does not say whether "+-" is a standard deviation or a standard
+#: error of the replicas; the compendium's Table 3 therefore gives both.
+TABLE3_UNCERTAINTY_NOTE = ("Table 3 of the study prints D(450 K), D(500 K) as replica "
+                           "means with a +- spread that it does not define (standard "
+                           "deviation or standard error of the replicas); both are given.")
 
 #: the study's reference potential (the dashed line of Figures 2 and 3)
 TABLE3_REFERENCE_MODEL = "deepmd"

@@ -11,7 +11,13 @@ Spec kinds
 ``mace-mpa-0`` (the study's foundation model), ``mace-omat-0``, ``mace-mp-0``
 (``mace-mp-0-medium``/``-small``): resolved through mace-torch's own loader and cache
 (``mace.calculators.mace_mp``; ``$XDG_CACHE_HOME/mace`` or ``~/.cache/mace``); never a
-hand-written downloader. ``chgnet``: CHGNet 0.3.0 universal potential (trained on MPtrj).
+hand-written downloader. mace-torch caches a file under the URL's file name with every
+character but letters, digits and ``_`` removed: MACE-MPA-0 is
+``~/.cache/mace/macempa0mediummodel``, not ``mace-mpa-0-medium.model``
+(:func:`mace_cache_path` gives the exact path). A user-given MACE-MPA-0 weights file is
+taken from ``$LIDIFF_MACE_MPA0_MODEL`` (before the cache); its SHA256 is checked against
+``$LIDIFF_MACE_MPA0_SHA256`` (or a published hash in :data:`PUBLISHED_SHA256`, none recorded:
+neither mace-torch nor the study's data publish one) and the file is refused on a mismatch. ``chgnet``: CHGNet 0.3.0 universal potential (trained on MPtrj).
 ``embedded``: the compendium's own small MACE foundation model
 (:mod:`lidiff_helpers.training.embedded`), committed under ``data/models/``. ``auto``: MACE-MPA-0
 when its weights are in the cache (or downloadable), else ``embedded``; which one was
@@ -25,20 +31,32 @@ import os
 import pickle
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from lidiff_helpers.core import paths
-from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError
+from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError, ParameterError
 from lidiff_helpers.core.provenance import sha256_file
 
-__all__ = ["FOUNDATION_MODELS", "ModelSpec", "ModelUnavailableError", "ModelFileError",
-           "resolve_spec", "get_calculator", "model_identity", "Committee", "get_committee",
-           "mace_cache_path"]
+__all__ = [
+    "FOUNDATION_MODELS",
+    "PUBLISHED_SHA256",
+    "USER_SHA256_ENV",
+    "USER_WEIGHTS_ENV",
+    "Committee",
+    "ModelFileError",
+    "ModelSpec",
+    "ModelUnavailableError",
+    "get_calculator",
+    "get_committee",
+    "mace_cache_path",
+    "model_identity",
+    "resolve_spec",
+]
 
 #: lidiff name -> mace-torch ``mace_mp(model=...)`` name
 FOUNDATION_MODELS = {
@@ -48,6 +66,17 @@ FOUNDATION_MODELS = {
     "mace-mp-0-medium": "medium",
     "mace-mp-0-small": "small",
 }
+#: lidiff name -> environment variable naming a user-given weights file (used before the cache)
+USER_WEIGHTS_ENV = {"mace-mpa-0": "LIDIFF_MACE_MPA0_MODEL"}
+#: lidiff name -> environment variable holding the SHA256 that file (or the cached one) must have
+USER_SHA256_ENV = {"mace-mpa-0": "LIDIFF_MACE_MPA0_SHA256"}
+#: lidiff name -> SHA256 of the published weights file, where one is recorded. Empty: mace-torch
+#: (0.3.16, ``mace.calculators.foundations_models``) records only the download URLs and the
+#: study's data repository no model hash; the published file is
+#: https://github.com/ACEsuit/mace-mp/releases/download/mace_mpa_0/mace-mpa-0-medium.model
+#: (release page https://github.com/ACEsuit/mace-mp/releases/tag/mace_mpa_0). Until a hash is
+#: recorded here, the check uses the one the user supplies in :data:`USER_SHA256_ENV`.
+PUBLISHED_SHA256: dict[str, str] = {}
 EMBEDDED = paths.MODELS / "lidiff-embedded.model"
 #: first bytes of a file torch.save wrote: a zip archive (torch >= 1.6) or a raw pickle
 _TORCH_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -74,7 +103,14 @@ class ModelSpec:
 
 
 def mace_cache_path(name: str) -> tuple[Path, str]:
-    """Where mace-torch caches foundation model ``name``, and its download URL."""
+    """The exact file mace-torch loads for foundation model ``name``, and its download URL.
+
+    As ``mace.calculators.foundations_models.download_mace_mp_checkpoint``: for MACE-MPA-0
+    first the file shipped inside the mace package (``local_model_path``) when present,
+    else ``<cache>/<URL file name with all but letters, digits and _ removed>`` with
+    ``<cache>`` = ``$XDG_CACHE_HOME/mace`` or ``~/.cache/mace`` (MACE-MPA-0:
+    ``~/.cache/mace/macempa0mediummodel``).
+    """
     from mace.calculators import foundations_models as fm
     from mace.tools.utils import get_cache_dir
 
@@ -86,14 +122,97 @@ def mace_cache_path(name: str) -> tuple[Path, str]:
     return Path(get_cache_dir()) / fname, url
 
 
+def _mace_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mace-torch")
+    except PackageNotFoundError:
+        return "?"
+
+
 def _missing(name: str) -> ModelUnavailableError:
+    from mace.calculators import foundations_models as fm
+
     cache, url = mace_cache_path(name)
+    where = (f"{fm.local_model_path} (inside the mace package) and then {cache}"
+             if FOUNDATION_MODELS[name] == "medium-mpa-0" else str(cache))
+    env = USER_WEIGHTS_ENV.get(name)
+    user = (f", or set {env}=/path/to/{os.path.basename(url)} (and "
+            f"{USER_SHA256_ENV[name]}=<its published SHA256> to have it checked)") if env else ""
     return ModelUnavailableError(
-        f"{name}: weights not found at {cache} (mace-torch's cache) and not downloadable "
-        f"here. They come from {url}; on a machine with internet run "
-        f"`python -c \"from mace.calculators import mace_mp; mace_mp(model='"
-        f"{FOUNDATION_MODELS[name]}')\"` once (or copy the file to that path), or use "
+        f"{name}: weights not found and not downloadable here. mace-torch {_mace_version()} "
+        f"looks for {where} (its cache file name is the URL's with every character but "
+        f"letters, digits and '_' removed: {cache.name}, not {os.path.basename(url)}). The "
+        f"weights come from {url}; on a machine with internet run `python -c \"from "
+        f"mace.calculators import mace_mp; mace_mp(model='{FOUNDATION_MODELS[name]}')\"` "
+        f"once, or copy the downloaded file to {cache}{user}; or use "
         f"foundation_model='embedded' offline.")
+
+
+def _expected_sha256(name: str) -> tuple[str | None, str]:
+    """(expected SHA256 or None, where it comes from) for foundation model ``name``."""
+    var = USER_SHA256_ENV.get(name)
+    given = os.environ.get(var, "").strip().lower() if var else ""
+    if given:
+        if len(given) != 64 or any(c not in "0123456789abcdef" for c in given):
+            raise ParameterError(f"{var}={given!r} is not a SHA256 (64 hexadecimal digits)")
+        return given, f"${var}"
+    if name in PUBLISHED_SHA256:
+        return PUBLISHED_SHA256[name], "the published file's"
+    return None, ""
+
+
+def _verified(name: str, path: Path, origin: str, say_unchecked: bool = True) -> str:
+    """Check ``path`` against the expected SHA256 of ``name``; returns a provenance note
+    (``""`` when no hash is expected and ``say_unchecked`` is false).
+
+    Raises ModelFileError naming the file, both hashes and where the expected one is from.
+    """
+    expected, src = _expected_sha256(name)
+    if expected is None:
+        var = USER_SHA256_ENV.get(name)
+        return (f"{origin}; SHA256 not checked: no published hash recorded"
+                + (f" and {var} not set" if var else "")) if say_unchecked else ""
+    actual = _sha(str(path), path.stat().st_mtime)
+    if actual != expected:
+        raise ModelFileError(f"{name} weights {path} ({origin}): SHA256 {actual} differs from "
+                             f"the expected {expected} ({src}); not the published "
+                             f"{name} file (a partial download or another model?)")
+    return f"{origin}; SHA256 {actual} matches {src}"
+
+
+def _user_weights(name: str, spec: str) -> ModelSpec | None:
+    """The weights file named by ``USER_WEIGHTS_ENV[name]``, checked (None if not set)."""
+    var = USER_WEIGHTS_ENV.get(name)
+    given = os.environ.get(var, "").strip() if var else ""
+    if not given:
+        return None
+    p = Path(given).expanduser()
+    if not p.is_file():
+        raise ModelUnavailableError(f"{var}={given}: no such file (the {name} weights file "
+                                    "to use instead of mace-torch's cache)")
+    note = _verified(name, p, f"weights from ${var}")
+    _check_model_file(p)
+    return ModelSpec(spec, name, "mace", p.resolve(), note)
+
+
+def _foundation(name: str, spec: str, allow_download: bool) -> ModelSpec:
+    """A foundation model: user-given file, else mace-torch's cache, else a download."""
+    user = _user_weights(name, spec)
+    if user is not None:
+        return user
+    cache, url = mace_cache_path(name)
+    if cache.is_file():
+        return ModelSpec(spec, name, "mace", cache, _verified(name, cache, f"cached {cache}",
+                                                             say_unchecked=False))
+    if allow_download and _downloadable(url):
+        from mace.calculators.foundations_models import download_mace_mp_checkpoint
+
+        path = Path(download_mace_mp_checkpoint(FOUNDATION_MODELS[name]))
+        return ModelSpec(spec, name, "mace", path, _verified(name, path, f"downloaded {url}",
+                                                            say_unchecked=False))
+    raise _missing(name)
 
 
 def _downloadable(url: str, timeout_s: float = 3.0) -> bool:
@@ -124,9 +243,14 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
     s = str(spec)
     low = s.lower()
     if low == "auto":
+        user = _user_weights("mace-mpa-0", s)
+        if user is not None:
+            return replace(user, note=f"auto: MACE-MPA-0, {user.note}")
         cache, url = mace_cache_path("mace-mpa-0")
         if cache.is_file():
-            return ModelSpec(s, "mace-mpa-0", "mace", cache, "auto: MACE-MPA-0 found in cache")
+            m = _foundation("mace-mpa-0", s, False)
+            return replace(m, note="auto: MACE-MPA-0 found in cache"
+                           + (f"; {m.note}" if m.note else ""))
         if allow_download and _downloadable(url):
             return resolve_spec("mace-mpa-0")
         emb = resolve_spec("embedded")
@@ -142,15 +266,7 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
     if low == "chgnet":
         return ModelSpec(s, "chgnet", "chgnet", None, "CHGNet 0.3.0 (weights in the wheel)")
     if low in FOUNDATION_MODELS:
-        cache, url = mace_cache_path(low)
-        if cache.is_file():
-            return ModelSpec(s, low, "mace", cache)
-        if allow_download and _downloadable(url):
-            from mace.calculators.foundations_models import download_mace_mp_checkpoint
-
-            return ModelSpec(s, low, "mace",
-                             Path(download_mace_mp_checkpoint(FOUNDATION_MODELS[low])))
-        raise _missing(low)
+        return _foundation(low, s, allow_download)
     p = Path(s).expanduser()
     if p.suffix == ".model" or p.exists() or os.sep in s:
         if not p.is_file():

@@ -5,12 +5,18 @@ From the notebook's parameters (``P``, the resolved profile of
 each cell of the notebook is one or two calls plus display:
 
 1. :func:`select_runs` - which trajectories: the ``trajectories`` parameter, the MD
-   notebook's manifest (finished runs long enough for the fit rule), or synthetic runs
-   with a known D (:mod:`lidiff_helpers.synthetic.trajectories`);
+   notebook's manifest (finished runs long enough for the fit rule), or - only when the
+   profile asks for ``source: synthetic`` - synthetic runs with a known D
+   (:mod:`lidiff_helpers.synthetic.trajectories`). ``auto`` never falls back to
+   synthetic data: with nothing found it stops with an error naming what it looked for;
 2. :func:`analyse` - :func:`~lidiff_helpers.analysis.diffusion.diffusion_coefficient`
    and :func:`~lidiff_helpers.analysis.hops.detect_hops` for every run;
 3. :func:`conventions_table`, :func:`arrhenius_tables`, :func:`hop_table` - the tables;
 4. :func:`summary` - the notebook's summary dict.
+
+Every table carries a ``data_source`` column (``manifest``, ``trajectories`` or
+``synthetic``): a table made from synthetic runs says so in the file itself (the figures
+say so in their titles, :func:`lidiff_helpers.figures.diffusion.title`).
 
 The lower-level steps (:func:`collect_runs`, :func:`analyse_runs`, :func:`replica_table`,
 :func:`convention_comparison`) take explicit arguments and are usable without a profile.
@@ -35,12 +41,18 @@ from lidiff_helpers.analysis.diffusion import (
 )
 from lidiff_helpers.analysis.hops import detect_hops, knockoff_sum_sq_jump_A2
 from lidiff_helpers.core import reference
-from lidiff_helpers.core.errors import ParameterError, WrappedTrajectoryError
+from lidiff_helpers.core.errors import (
+    DataUnavailableError,
+    ParameterError,
+    WrappedTrajectoryError,
+)
+from lidiff_helpers.core.provenance import sha256_file
 from lidiff_helpers.core.units import CM2_S_PER_A2_PS, DIMENSIONS, LIF_A_STUDY_A
 from lidiff_helpers.io.loading import load_trajectory, read_manifest
 from lidiff_helpers.synthetic.trajectories import write_synthetic_runs
 
 __all__ = [
+    "DATA_SOURCE_COLUMN",
     "HOP_COLUMNS",
     "REFERENCE",
     "SOURCES",
@@ -54,20 +66,26 @@ __all__ = [
     "collect_runs",
     "convention_comparison",
     "conventions_table",
+    "data_source_of",
     "hop_table",
     "replica_table",
     "select_runs",
     "summary",
+    "with_data_source",
 ]
 
-#: values of ``source`` accepted by :func:`collect_runs`
+#: values of ``source`` accepted by :func:`collect_runs` (``auto``: trajectories or
+#: manifest, never synthetic)
 SOURCES = ("auto", "manifest", "trajectories", "synthetic")
+#: column naming where a table's data come from (``manifest``, ``trajectories``,
+#: ``synthetic``), in every table of notebook 05
+DATA_SOURCE_COLUMN = "data_source"
 #: the study's reference Arrhenius law (DeePMD, Table 3): synthetic runs follow it
 REFERENCE = reference.TABLE3[reference.TABLE3_REFERENCE_MODEL]
 #: model label of the synthetic runs (Table 3 matches it to the study's DeePMD row)
 SYNTHETIC_MODEL = "synthetic-deepmd-law"
 #: columns of the hop table (those present)
-HOP_COLUMNS = ("model", "temperature_K", "replica", "n_knockoff", "n_direct", "n_lattice_hop",
+HOP_COLUMNS = (DATA_SOURCE_COLUMN, "model", "temperature_K", "replica", "n_knockoff", "n_direct", "n_lattice_hop",
                "n_frenkel", "n_recombination", "mean_n_interstitial", "lattice_constant_A",
                "D_defect_cm2_s", "D_event_sum_cm2_s", "D_collective_cm2_s",
                "D_event_defect_cm2_s")
@@ -120,11 +138,11 @@ def _given_runs(trajectories: Sequence) -> list[dict]:
     return runs
 
 
-def _manifest_runs(mp: Path, auto: bool, fit_rule: dict | None) -> tuple[list[dict], str]:
-    """Finished manifest runs (with ``auto``: only those long enough for ``fit_rule``)."""
+def _manifest_runs(mp: Path, fit_rule: dict | None) -> tuple[list[dict], str]:
+    """Finished manifest runs (only those long enough for ``fit_rule``, when given)."""
     runs = read_manifest(mp) if mp.is_file() else []
     note = f"no MD manifest at {mp}"
-    if runs and auto and fit_rule is not None:
+    if runs and fit_rule is not None:
         why = {i: _usable(r, fit_rule) for i, r in enumerate(runs)}
         bad = {i: w for i, w in why.items() if w}
         if bad:
@@ -136,6 +154,14 @@ def _manifest_runs(mp: Path, auto: bool, fit_rule: dict | None) -> tuple[list[di
     return runs, note
 
 
+def _nothing_found(mp: Path, note: str) -> DataUnavailableError:
+    return DataUnavailableError(
+        f"source='auto' found no runs to analyse: the trajectories parameter is empty and "
+        f"{note} (looked for the MD notebook's manifest at {mp}). Run notebook 04 first, "
+        "pass trajectories, or set source='synthetic' to analyse synthetic trajectories (a "
+        "test of the analysis with a known D, not a result about LiF).")
+
+
 def collect_runs(source: str, *, manifest_path: str | os.PathLike,
                  trajectories: Sequence | None, synthetic_dir: str | os.PathLike,
                  synthetic_settings: dict, fit_rule: dict | None = None
@@ -144,9 +170,9 @@ def collect_runs(source: str, *, manifest_path: str | os.PathLike,
 
     Parameters
     ----------
-    source : ``auto`` (trajectories if given, else the MD manifest's finished runs that
-        are long enough for ``fit_rule``, else synthetic), ``manifest``, ``trajectories``
-        or ``synthetic``
+    source : ``auto`` (trajectories if given, else the MD manifest's finished runs;
+        never synthetic), ``manifest``, ``trajectories`` or ``synthetic`` (only when
+        asked for)
     manifest_path : the MD notebook's ``md/manifest.json``
     trajectories : manifest-like dicts, or paths of trajectories whose ``info`` holds
         ``model`` and ``temperature_K``
@@ -156,38 +182,49 @@ def collect_runs(source: str, *, manifest_path: str | os.PathLike,
         ``temperatures_K``)
     fit_rule : keyword arguments of
         :func:`~lidiff_helpers.analysis.diffusion.default_fit_window_ps` (and
-        ``frame_stride``) used by ``auto`` to drop manifest runs too short to fit
+        ``frame_stride``) used to drop manifest runs too short to fit (listed in the note)
 
     Returns
     -------
     (runs, used_source, note)
-        ``used_source`` is ``manifest``, ``trajectories`` or ``synthetic``; ``note``
-        says why (e.g. which manifest runs were too short).
+        ``used_source`` is ``manifest``, ``trajectories`` or ``synthetic`` (also written
+        into every run as ``data_source``); ``note`` says why (e.g. which manifest runs
+        were too short).
 
     Raises
     ------
-    ParameterError / FileNotFoundError
-        when an explicitly requested source has no runs.
+    ParameterError
+        for an unknown source or ``trajectories`` without trajectories.
+    DataUnavailableError
+        (a FileNotFoundError) when ``manifest`` or ``auto`` finds no runs; the message
+        names the manifest path it looked at and why its runs were not usable.
     """
     if source not in SOURCES:
         raise ParameterError(f"source must be one of {SOURCES}, got {source!r}")
+    if source == "synthetic":
+        runs = write_synthetic_runs(synthetic_dir, **synthetic_settings)
+        return _tagged(runs, "synthetic"), "synthetic", \
+            f"requested; {len(runs)} synthetic runs with known D"
     if source in ("auto", "trajectories") and trajectories:
         runs = _given_runs(trajectories)
-        return runs, "trajectories", f"{len(runs)} trajectories given as a parameter"
+        return _tagged(runs, "trajectories"), "trajectories", \
+            f"{len(runs)} trajectories given as a parameter"
     if source == "trajectories":
         raise ParameterError("source='trajectories' but the trajectories parameter is empty")
     mp = Path(manifest_path)
-    note = f"no MD manifest at {mp}"
-    if source in ("auto", "manifest"):
-        runs, note = _manifest_runs(mp, source == "auto", fit_rule)
-        if runs:
-            return runs, "manifest", f"{len(runs)} finished runs from {mp}"
-        if source == "manifest":
-            raise FileNotFoundError(f"{mp}: no manifest with finished runs (run the MD "
-                                    "notebook first, or use source='synthetic')")
-    runs = write_synthetic_runs(synthetic_dir, **synthetic_settings)
-    return runs, "synthetic", ("requested" if source == "synthetic" else note) + \
-        f"; {len(runs)} synthetic runs with known D"
+    runs, note = _manifest_runs(mp, fit_rule)
+    if runs:
+        return _tagged(runs, "manifest"), "manifest", f"{len(runs)} finished runs from {mp}"
+    if source == "manifest":
+        raise DataUnavailableError(f"{mp}: no manifest with finished runs that the fit rule "
+                                   f"can use ({note}); run the MD notebook first, or use "
+                                   "source='synthetic'")
+    raise _nothing_found(mp, note)
+
+
+def _tagged(runs: list[dict], source: str) -> list[dict]:
+    """The runs, each with ``data_source``."""
+    return [{**r, DATA_SOURCE_COLUMN: source} for r in runs]
 
 
 @dataclass(frozen=True)
@@ -205,6 +242,18 @@ class RunSelection:
     @property
     def message(self) -> str:
         return f"source: {self.source} ({self.note})"
+
+    def data_files(self, manifest_path: str | os.PathLike) -> dict:
+        """Provenance of the analysed data (for ``NotebookRun.add_data``): the manifest's
+        path -> SHA256, or for synthetic runs their folder -> what they are."""
+        if self.source == "manifest":
+            return {str(manifest_path): sha256_file(manifest_path)}
+        if self.synthetic:
+            folder = str(Path(self.runs[0]["trajectory"]).parent) if self.runs else ""
+            return {f"synthetic:{folder}": "generated (known D from the study's DeePMD "
+                    f"Arrhenius law, Ea {REFERENCE.Ea_eV} eV, D0 {REFERENCE.D0_cm2_s} "
+                    "cm^2/s), not MD"}
+        return {}
 
     def overview(self):
         """model, temperature_K, replica, purpose of each run (pandas.DataFrame)."""
@@ -307,7 +356,9 @@ def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
         except (ValueError, FileNotFoundError) as exc:
             skipped.append((dict(run), str(exc)))
             continue
-        row = {"model": str(run["model"]), "temperature_K": float(run["temperature_K"]),
+        row = {**({DATA_SOURCE_COLUMN: run[DATA_SOURCE_COLUMN]}
+                  if DATA_SOURCE_COLUMN in run else {}),
+               "model": str(run["model"]), "temperature_K": float(run["temperature_K"]),
                "replica": int(run.get("replica", 0)), "purpose": run.get("purpose", ""),
                **res.as_row(), "trajectory": str(run["trajectory"])}
         k = len(rows)
@@ -347,7 +398,8 @@ def replica_table(table, *, D_col: str = "D_cm2_s", err_col: str = "D_err_cm2_s"
     Returns
     -------
     pandas.DataFrame
-        ``by`` columns, ``D_cm2_s``, ``D_err_cm2_s``, ``n_replicas``, ``D_replicas_cm2_s``.
+        ``by`` columns, ``D_cm2_s``, ``D_err_cm2_s``, ``n_replicas``, ``D_replicas_cm2_s``
+        (first ``data_source`` when the per-run table has it).
     """
     import pandas as pd
 
@@ -357,8 +409,23 @@ def replica_table(table, *, D_col: str = "D_cm2_s", err_col: str = "D_err_cm2_s"
         rows.append({**dict(zip(by, key)), "D_cm2_s": avg.D_cm2_s,
                      "D_err_cm2_s": avg.D_err_cm2_s, "n_replicas": avg.n_replicas,
                      "D_replicas_cm2_s": " ".join(f"{d:.3g}" for d in avg.D_replicas_cm2_s)})
-    return pd.DataFrame(rows, columns=[*by, "D_cm2_s", "D_err_cm2_s", "n_replicas",
-                                       "D_replicas_cm2_s"])
+    out = pd.DataFrame(rows, columns=[*by, "D_cm2_s", "D_err_cm2_s", "n_replicas",
+                                      "D_replicas_cm2_s"])
+    return with_data_source(out, data_source_of(table)) if DATA_SOURCE_COLUMN in table else out
+
+
+def data_source_of(table) -> str:
+    """The ``data_source`` of a per-run table (``+``-joined if mixed; ``""`` if none)."""
+    if DATA_SOURCE_COLUMN not in table or not len(table):
+        return ""
+    return "+".join(sorted(set(map(str, table[DATA_SOURCE_COLUMN]))))
+
+
+def with_data_source(df, source: str):
+    """``df`` with a first column ``data_source`` = ``source`` (every row)."""
+    out = df.drop(columns=[DATA_SOURCE_COLUMN], errors="ignore")
+    out.insert(0, DATA_SOURCE_COLUMN, source)
+    return out
 
 
 def _event_interval_ps(sum_sq_jump_A2: float, D_defect_cm2_s: float) -> float:
@@ -436,8 +503,9 @@ def conventions_table(analyses: RunAnalyses, temperature_K: float = 450.0):
     D_ref = REFERENCE.D_at_cm2_s(temperature_K)
     if D_ref is None:  # not tabulated: the study's Arrhenius law
         D_ref = arrhenius.arrhenius_D_cm2_s(temperature_K, REFERENCE.Ea_eV, REFERENCE.D0_cm2_s)
-    return convention_comparison(analyses.table, D_ref, temperature_K=temperature_K,
+    conv = convention_comparison(analyses.table, D_ref, temperature_K=temperature_K,
                                  reference_n_Li=reference.STUDY_MD_N_LI)
+    return with_data_source(conv, data_source_of(analyses.table))
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,7 +517,9 @@ class ArrheniusTables:
     by_temperature : replica means of every run (``D_by_temperature``)
     arrhenius_runs : replica means of the ``purpose == "arrhenius"`` runs (fitted)
     fits : model -> :class:`~lidiff_helpers.analysis.arrhenius.ArrheniusFit`
-    table3 : the study's Table 3 layout with our fits
+    table3 : the study's Table 3 layout with our fits: D(450 K), D(500 K) as the replica
+        mean and spread of the ``arrhenius`` runs at that temperature (as the study), the
+        fit's prediction in the separate ``D_<T>K_fit_cm2_s`` columns
     """
 
     by_temperature: object
@@ -462,11 +532,13 @@ def arrhenius_tables(analyses: RunAnalyses) -> ArrheniusTables:
     """Replica averages, per-model Arrhenius fits and Table 3 (synthetic runs: 'deepmd')."""
     tab = analyses.table
     rep_all = replica_table(tab)
-    rep_arr = replica_table(tab[tab["purpose"] == "arrhenius"]) if len(tab) else rep_all
+    runs_arr = tab[tab["purpose"] == "arrhenius"] if len(tab) else tab
+    rep_arr = replica_table(runs_arr) if len(tab) else rep_all
     fits = arrhenius.fit_by_model(rep_arr)
-    t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL})
+    t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL},
+                          replicas=runs_arr)
     return ArrheniusTables(by_temperature=rep_all, arrhenius_runs=rep_arr, fits=fits,
-                           table3=t3)
+                           table3=with_data_source(t3, data_source_of(tab)))
 
 
 def hop_table(analyses: RunAnalyses):
@@ -483,8 +555,11 @@ def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTab
             temperatures_K: Sequence[float] = (450.0, 500.0)) -> dict:
     """Notebook 05's summary: data source, run counts, hop counts, Haven ratio, fits.
 
-    For synthetic runs also ``D_defect_max_rel_dev_from_true``: the largest relative
-    deviation of a run's measured D_defect from the D it was generated with.
+    Per model: the fit (``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``), ``D_<T>K_cm2_s`` the
+    replica mean at T as in the study's Table 3 (left out where no run has that
+    temperature) and ``D_<T>K_fit_cm2_s`` the fit's prediction. For synthetic runs also
+    ``D_defect_max_rel_dev_from_true``: the largest relative deviation of a run's measured
+    D_defect from the D it was generated with.
     """
     tab = analyses.table
     out = {"source": selection.source, "synthetic": selection.synthetic,
@@ -494,10 +569,14 @@ def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTab
     if "D_defect_true_cm2_s" in tab:
         dev = (tab["D_defect_cm2_s"] / tab["D_defect_true_cm2_s"] - 1).abs()
         out["D_defect_max_rel_dev_from_true"] = float(dev.max())
+    t3 = tables.table3.set_index("model") if len(tables.table3) else None
     for model, fit in tables.fits.items():
         out[f"{model}: Ea_eV"] = fit.Ea_eV
         out[f"{model}: Ea_err_eV"] = fit.Ea_err_eV
         out[f"{model}: D0_cm2_s"] = fit.D0_cm2_s
         for T_K in temperatures_K:
-            out[f"{model}: D_{T_K:g}K_cm2_s"] = fit.predict(T_K).D_cm2_s
+            col = f"D_{T_K:g}K_cm2_s"
+            if t3 is not None and col in t3 and np.isfinite(t3.loc[model, col]):
+                out[f"{model}: {col}"] = float(t3.loc[model, col])
+            out[f"{model}: D_{T_K:g}K_fit_cm2_s"] = fit.predict(T_K).D_cm2_s
     return out
