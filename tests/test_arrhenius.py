@@ -202,3 +202,17 @@ def test_reference_table3_is_the_study_as_printed():
     t3 = arrhenius.table3({})
     row = t3[t3["study_model"] == "mace-mpa-0"].iloc[0]
     assert row["study_D0_err_cm2_s"] == 0.42e-3 and row["study_D_450K_err_cm2_s"] == 0.50e-6
+
+
+def test_barrier_references_are_the_studys_citations():
+    """Sec. 3 of the study: CI-NEB 0.25 eV (Zheng, 2x2x2), NEB 0.27 eV (Yildirim, same
+    cell), ReaxFF 0.06 eV (De Angelis)."""
+    from lidiff_helpers.core import reference
+
+    b = reference.BARRIERS
+    assert {k: (v.Ea_eV, v.cell) for k, v in b.items()} == {
+        "dft-cineb-zheng": (0.25, "2x2x2"), "dft-neb-yildirim": (0.27, "2x2x2"),
+        "reaxff-md": (0.06, None)}
+    assert b["dft-cineb-zheng"].citation.doi == "10.1039/D0TA11444H"
+    assert b["dft-neb-yildirim"].citation.doi == "10.1021/acsami.5b02904"
+    assert b["reaxff-md"].citation.doi == "10.1038/s41598-023-50978-5"

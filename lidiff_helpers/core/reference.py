@@ -278,3 +278,57 @@ def bulk_lif_reference(name: str) -> BulkReference:
 
 __all__ += ["BulkReference", "BRISCOE_SQUIRE_1957", "HAAS_TRAN_BLAHA_2009", "BULK_LIF",
             "BULK_LIF_TABLE_ROWS", "bulk_lif_reference"]
+
+
+# --------------------------------------------------------------------------------------
+# Migration barriers the study cites beside its MD activation energies (Sec. 3)
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BarrierReference:
+    """A literature barrier (or activation energy) of interstitial Li migration in LiF."""
+
+    label: str
+    Ea_eV: float
+    method: str
+    cell: str | None
+    citation: Citation
+    #: the study's reference number and what it says about the value
+    note: str = ""
+
+
+ZHENG_2021 = Citation(
+    authors=("J. Zheng, Z. Ju, B. Zhang, J. Nai, T. Liu, Y. Liu, Q. Xie, W. Zhang, Y. Wang, "
+             "X. Tao"),
+    title=("Lithium ion diffusion mechanism on the inorganic components of the "
+           "solid-electrolyte interphase"),
+    journal="J. Mater. Chem. A", year=2021, doi="10.1039/D0TA11444H")
+YILDIRIM_2015 = Citation(
+    authors="H. Yildirim, A. Kinaci, M. K. Y. Chan, J. P. Greeley",
+    title=("First-Principles Analysis of Defect Thermodynamics and Ion Transport in "
+           "Inorganic SEI Compounds: LiF and NaF"),
+    journal="ACS Appl. Mater. Interfaces", year=2015, doi="10.1021/acsami.5b02904")
+DE_ANGELIS_2024 = Citation(
+    authors="P. De Angelis, R. Cappabianca, M. Fasano, P. Asinari, E. Chiavazzo",
+    title=("Enhancing ReaxFF for molecular dynamics simulations of lithium-ion batteries: "
+           "an interactive reparameterization protocol"),
+    journal="Sci. Rep.", year=2024, doi="10.1038/s41598-023-50978-5")
+
+#: the values the study sets beside its MD activation energies (its Sec. 3, refs. [61],
+#: [64], [10]): DFT CI-NEB on 2x2x2 supercells, and ReaxFF MD
+BARRIERS: dict[str, BarrierReference] = {
+    "dft-cineb-zheng": BarrierReference(
+        "DFT CI-NEB (Zheng et al.)", 0.25, "DFT climbing-image NEB", "2x2x2", ZHENG_2021,
+        "study ref. [61]: 'the activation energy of 0.25 eV using the CI-NEB method on a "
+        "2x2x2 supercell'"),
+    "dft-neb-yildirim": BarrierReference(
+        "DFT NEB (Yildirim et al.)", 0.27, "DFT NEB", "2x2x2", YILDIRIM_2015,
+        "study ref. [64]: 'a value of 0.27 eV using the DFT and NEB method with the same "
+        "supercell size'"),
+    "reaxff-md": BarrierReference(
+        "ReaxFF MD (De Angelis et al.)", 0.06, "ReaxFF MD, Arrhenius", None, DE_ANGELIS_2024,
+        "study ref. [10]: the structure failed to remain stable (liquefied) and gave only "
+        "0.06 eV"),
+}
+
+__all__ += ["BarrierReference", "BARRIERS", "ZHENG_2021", "YILDIRIM_2015", "DE_ANGELIS_2024"]
