@@ -77,7 +77,7 @@ class Cluster(SimpleNamespace):
             parts.append(f"----- {f.name} (last 40 lines)\n" + "\n".join(text[-40:]))
         for name, p in self.procs.items():
             parts.append(f"----- {name}: pid {p.pid}, exit code {p.poll()}")
-        if self.procs["slurmctld"].poll() is None:
+        if self.alive("slurmctld"):
             parts.append("----- sinfo -N -l\n" + self.run("sinfo", "-N", "-l", timeout_s=5))
         return "\n".join(parts)
 
@@ -89,12 +89,20 @@ class Cluster(SimpleNamespace):
             return f"{cmd[0]}: no answer within {timeout_s} s"
         return (r.stdout + r.stderr).strip()
 
+    def alive(self, name: str) -> bool:
+        return name in self.procs and self.procs[name].poll() is None
+
     def node_state(self) -> str:
         return self.run("sinfo", "-h", "-n", self.node, "-o", "%T", timeout_s=5)
 
     def stop(self) -> None:
-        if self.procs["slurmctld"].poll() is None:
+        """Cancel the jobs, wait until they are gone (a job step still finishing when
+        slurmd goes would leave its slurmstepd behind), then stop the daemons."""
+        if self.alive("slurmctld"):
             self.run("scancel", "--user", pwd.getpwuid(os.geteuid()).pw_name, timeout_s=10)
+            deadline = time.time() + 30
+            while self.run("squeue", "-h", "-o", "%i", timeout_s=5) and time.time() < deadline:
+                time.sleep(0.5)
         for name in reversed(list(self.procs)):
             p = self.procs[name]
             if p.poll() is None:
@@ -104,10 +112,25 @@ class Cluster(SimpleNamespace):
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(10)
+        for pid in self._stepds():  # ignore SIGTERM
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _stepds(self) -> list[int]:
+        """The slurmstepd processes of this cluster (their SLURM_CONF is ours)."""
+        mine = f"SLURM_CONF={self.conf}".encode()
+        pids = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                if ((proc / "comm").read_text().strip() == "slurmstepd"
+                        and mine in (proc / "environ").read_bytes().split(b"\0")):
+                    pids.append(int(proc.name))
+        return pids
 
 
-def _start(root: Path) -> Cluster:
-    """Write munge key and slurm.conf under ``root`` and start the three daemons."""
+def _start(cluster: Cluster) -> None:
+    """Write munge key and slurm.conf under ``cluster.root``, start the three daemons."""
+    root = cluster.root
     for d in ("munge", "state", "spool", "log"):
         (root / d).mkdir()
     # munged wants its socket folder (and every folder above) searchable by all
@@ -119,7 +142,7 @@ def _start(root: Path) -> Cluster:
     sock = root / "munge" / "munge.socket"
     host = socket.gethostname().split(".")[0]
     hardware, mem_mb = _node_hardware()
-    conf = root / "slurm.conf"
+    conf = cluster.conf
     conf.write_text(string.Template(TEMPLATE.read_text()).substitute(
         host=host, node=host, root=root, munge_socket=sock, ctld_port=_free_port(),
         slurmd_port=_free_port(), user=pwd.getpwuid(os.geteuid()).pw_name,
@@ -133,14 +156,13 @@ def _start(root: Path) -> Cluster:
         "slurmctld": ["slurmctld", "-D", "-f", str(conf)],
         "slurmd": ["slurmd", "-D", "-f", str(conf), "-N", host],
     }
-    cluster = Cluster(root=root, conf=conf, procs={}, env=env, node=host)
+    cluster.env, cluster.node = env, host
     for name, cmd in cmds.items():
         out = open(root / "log" / f"{name}.stdout", "w")  # noqa: SIM115 - kept by the daemon
         cluster.procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                                env=env, start_new_session=True)
         if name == "munged":
             _wait(lambda: sock.exists(), 10, cluster, "munged did not create its socket")
-    return cluster
 
 
 def _wait(ready, timeout_s: float, cluster: Cluster, what: str) -> None:
@@ -166,8 +188,9 @@ def slurm_cluster():
     if os.geteuid() != 0:
         _unavailable("slurmd must run as root to start jobs")
     root = Path(tempfile.mkdtemp(prefix="lidiff-slurm-"))
-    cluster = _start(root)
+    cluster = Cluster(root=root, conf=root / "slurm.conf", procs={}, env={})
     try:
+        _start(cluster)
         _wait(lambda: cluster.node_state() == "idle", 60, cluster,
               "the node never became idle in sinfo")
         with pytest.MonkeyPatch.context() as mp:
