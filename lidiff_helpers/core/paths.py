@@ -16,6 +16,8 @@ MODELS = DATA / "models"
 #: held-out test-set manifest (content hashes), committed
 TEST_MANIFEST = DATA / "test_set.json"
 RESULTS = Path(os.environ.get("LIDIFF_RESULTS_DIR", ROOT / "results"))
+#: committed benchmark results (``make benchmarks``)
+BENCHMARKS = ROOT / "benchmarks"
 #: where pooch caches downloaded study files when LIDIFF_DATA_DIR is not set
 CACHE = Path(os.environ.get("LIDIFF_CACHE_DIR", Path.home() / ".cache" / "lidiff"))
 
@@ -43,3 +45,12 @@ def results_dir(profile: str, overrides: dict | None = None) -> Path:
     d = RESULTS / run_tag(profile, overrides)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def benchmark_report(path: str | os.PathLike, command: str) -> str:
+    """The Markdown report of a benchmark (``benchmarks/RESULTS_<name>.md``), or a line
+    saying it is not measured yet and which ``command`` writes it."""
+    path = Path(path)
+    if not path.is_file():
+        return f"_No benchmark results yet ({path.name}): run `{command}`._"
+    return path.read_text()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -282,7 +281,5 @@ def event_widget(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.
 
 def benchmark_markdown(path: str | os.PathLike | None = None) -> str:
     """The measured MSD benchmark (``benchmarks/RESULTS_msd.md``) as markdown text."""
-    p = Path(path) if path is not None else paths.ROOT / "benchmarks" / "RESULTS_msd.md"
-    if not p.is_file():
-        return f"_No benchmark results yet: run `python benchmarks/bench_msd.py` ({p})._"
-    return p.read_text()
+    return paths.benchmark_report(path or paths.BENCHMARKS / "RESULTS_msd.md",
+                                  "python benchmarks/bench_msd.py")

@@ -19,7 +19,7 @@ loss or RMSE. Every place that reads replay frames goes through :func:`replay_fr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class ReplayFrames:
     #: number of frames with an element outside ``elements``
     dropped_elements: int = 0
     max_force_eV_A: float | None = None
-    elements: tuple[int, ...] | None = field(default=None)
+    elements: tuple[int, ...] | None = None
 
     @property
     def n_read(self) -> int:

@@ -4,13 +4,10 @@ write, so that they can be regenerated and checked.
 README.md holds blocks between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``;
 each is rendered here from one or more result files:
 
-====================  ===================================================  ==========================================
-block                 result file(s)                                       written by
-====================  ===================================================  ==========================================
-``embedded-model``    ``data/models/lidiff-embedded.metrics.json``         ``python -m lidiff_helpers.embedded``
-``benchmarks``        ``benchmarks/RESULTS_{msd,md,finetune,notebooks}``   ``make benchmarks``
-                      ``.json``
-====================  ===================================================  ==========================================
+* ``embedded-model``: ``data/models/lidiff-embedded.metrics.json``, written by
+  ``python -m lidiff_helpers.embedded`` (``--measure-only``, ``--stability-only``);
+* ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks}.json``, written by
+  ``make benchmarks``.
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block) when README.md differs from what
@@ -32,7 +29,7 @@ from lidiff_helpers.core import paths
 __all__ = ["BLOCKS", "render", "render_all", "update", "check", "main"]
 
 README = paths.ROOT / "README.md"
-BENCH = paths.ROOT / "benchmarks"
+BENCH = paths.BENCHMARKS
 
 
 def _json(path: Path) -> dict | None:
@@ -70,13 +67,12 @@ def _md(d: dict) -> str:
 
 def _finetune(d: dict) -> str:
     from lidiff_helpers.core.errors import StaleResultError
-    from lidiff_helpers.training.finetune_benchmark import BENCHMARK_JSON, load_benchmark
+    from lidiff_helpers.training.finetune_benchmark import check_benchmark_model
 
     try:
-        load_benchmark(BENCHMARK_JSON)
+        check_benchmark_model(d, "benchmarks/RESULTS_finetune.json")
     except StaleResultError as exc:
-        msg = str(exc).replace(str(paths.ROOT) + "/", "")
-        return f"- **Fine-tuning strategies**: stale, not shown ({msg})."
+        return f"- **Fine-tuning strategies**: stale, not shown ({exc})."
     rows = ", ".join(f"{r['run'].split('-')[0]} {r['interstitial_F_rmse_meV_A']:.1f}"
                      for r in d["rows"])
     st, f = d["settings"], d["foundation"]

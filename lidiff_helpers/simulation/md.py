@@ -89,7 +89,7 @@ __all__ = ["GuardSettings", "MDRun", "MDGuardError", "THERMO_COLUMNS", "BENCHMAR
 
 
 #: the MD benchmark's results (``benchmarks/bench_md.py`` writes it)
-BENCHMARK_RESULTS = paths.ROOT / "benchmarks" / "RESULTS_md.md"
+BENCHMARK_RESULTS = paths.BENCHMARKS / "RESULTS_md.md"
 
 
 def min_pair_distance_A(atoms, cutoff_A: float = 3.0) -> float:

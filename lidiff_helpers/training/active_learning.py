@@ -475,8 +475,12 @@ def _train_round_committee(cfg: ALConfig, foundation_path: str, train, valid, fo
         device=cfg.device, n_parallel=cfg.n_parallel, threads=cfg.threads, progress=progress)
 
 
-def _explore(cfg: ALConfig, model_path: str, folder: Path, seed: int, progress: bool) -> list:
-    return explore(model_path, folder, cfg.temperatures_K, n_cells=cfg.n_cells,
+def _explore(cfg: ALConfig, model_path: str, folder: Path, seed: int, progress: bool,
+             temperatures_K: Sequence[float] | None = None,
+             kinds: Sequence[str] = ("bulk", "interstitial")) -> list:
+    """:func:`explore` with the loop's MD settings (temperatures: ``cfg.temperatures_K``)."""
+    temps = cfg.temperatures_K if temperatures_K is None else temperatures_K
+    return explore(model_path, folder, temps, kinds=kinds, n_cells=cfg.n_cells,
                    production_ps=cfg.explore_ps, equilibration_ps=cfg.equilibration_ps,
                    save_every=cfg.save_every, timestep_fs=cfg.timestep_fs, seed=seed,
                    dtype=cfg.md_dtype, device=cfg.device, progress=progress)
@@ -492,11 +496,8 @@ def _step0(cfg: ALConfig, foundation_path: str, foundation_name: str, labeller, 
         tr, va = [], []
         for kind, n in (("bulk", cfg.step0_bulk), ("interstitial", cfg.step0_interstitial)):
             temps = cfg.step0_temperatures(kind)
-            cands = explore(foundation_path, s0 / "md", temps, kinds=(kind,),
-                            n_cells=cfg.n_cells, production_ps=cfg.explore_ps,
-                            equilibration_ps=cfg.equilibration_ps, save_every=cfg.save_every,
-                            timestep_fs=cfg.timestep_fs, seed=cfg.seed, dtype=cfg.md_dtype,
-                            device=cfg.device, progress=progress)
+            cands = _explore(cfg, foundation_path, s0 / "md", cfg.seed, progress,
+                             temperatures_K=temps, kinds=(kind,))
             groups = ([[a for a in cands if a.info["temperature_K"] == T] for T in temps]
                       if cfg.step0_stratified else [cands])
             quotas = allocate_quotas(n, [1.0 / len(groups)] * len(groups))
@@ -533,13 +534,6 @@ def _draw(pool: list, n: int, valid_ratio: float, rng, what: str) -> tuple[list,
     return [pool[i] for i in sorted(pick[:n])], [pool[i] for i in sorted(pick[n:])]
 
 
-def _round_deviation(cfg: ALConfig, committee_models: Sequence[Path], cands: list,
-                     devfile: Path, progress: bool) -> ForceDeviation:
-    """Eq. 4 of the committee on the explored frames, cached in ``devfile``."""
-    return cached_deviation(committee_models, cands, devfile, device=cfg.device,
-                            dtype=cfg.eval_dtype, progress=progress)
-
-
 def _deviation_record(dev: ForceDeviation, kinds: np.ndarray) -> dict[str, Any]:
     rec: dict[str, Any] = {}
     for kind in ("bulk", "interstitial"):
@@ -557,7 +551,8 @@ def _round(cfg: ALConfig, r: int, foundation_path: str, labeller, rd: Path, trai
     committee_models = _train_round_committee(cfg, foundation_path, train, valid,
                                               rd / "committee", progress)
     cands = _explore(cfg, str(committee_models[0]), rd / "md", cfg.seed + r, progress)
-    dev = _round_deviation(cfg, committee_models, cands, rd / "deviation.npz", progress)
+    dev = cached_deviation(committee_models, cands, rd / "deviation.npz", device=cfg.device,
+                           dtype=cfg.eval_dtype, progress=progress)  # Eq. 4
     kinds = np.array([a.info["kind"] for a in cands])
     temps = np.array([a.info["temperature_K"] for a in cands])
     rec: dict[str, Any] = {"step": f"round {r}", "round": r,

@@ -17,44 +17,50 @@ from typing import Any
 
 import numpy as np
 
+from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import StaleResultError
 from lidiff_helpers.training.finetune import FinetuneConfig, run_finetune
 from lidiff_helpers.training.sweeps import plan_sweep
 
-__all__ = ["BENCHMARK_JSON", "load_benchmark", "benchmark", "benchmark_markdown", "main"]
+__all__ = ["BENCHMARK_JSON", "check_benchmark_model", "load_benchmark", "benchmark",
+           "benchmark_markdown", "main"]
 
 #: the measured strategy comparison (written by ``python -m lidiff_helpers.finetune benchmark``)
-BENCHMARK_JSON = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS_finetune.json"
+BENCHMARK_JSON = paths.BENCHMARKS / "RESULTS_finetune.json"
+
+
+def check_benchmark_model(body: Mapping[str, Any], source: str | Path) -> None:
+    """Raise :class:`~lidiff_helpers.core.errors.StaleResultError` when the benchmark record
+    ``body`` (read from ``source``) was measured on another foundation model file (SHA256)
+    than the one the same model name resolves to now: its numbers would describe a model
+    that is gone."""
+    from lidiff_helpers.simulation import models
+
+    f = body.get("foundation") or {}
+    try:
+        now = models.model_identity(models.resolve_spec(f.get("name", "?")))
+    except Exception as exc:  # the model it was measured on cannot be resolved here
+        raise StaleResultError(f"{source}: measured on model {f.get('name')!r} "
+                               f"(sha256 {str(f.get('sha256'))[:12]}), which cannot be "
+                               f"resolved here: {exc}") from exc
+    if now["sha256"] != f.get("sha256"):
+        raise StaleResultError(
+            f"{source}: measured on {f.get('name')} sha256 {str(f.get('sha256'))[:12]}, "
+            f"but that model is now sha256 {str(now['sha256'])[:12]}; rerun the command "
+            f"it records ({body.get('command')!r})")
 
 
 def load_benchmark(path: str | Path = BENCHMARK_JSON, check_model: bool = True):
-    """The benchmark's table (pandas) and record, or ``(None, None)`` if not measured.
-
-    Raises :class:`~lidiff_helpers.core.errors.StaleResultError` when ``check_model`` and
-    the file was measured on another foundation model file (SHA256) than the one the same
-    model name resolves to now: its numbers would describe a model that is gone.
-    """
+    """The benchmark's table (pandas) and record, or ``(None, None)`` if not measured;
+    with ``check_model``, :func:`check_benchmark_model` first."""
     import pandas as pd
-
-    from lidiff_helpers.simulation import models
 
     path = Path(path)
     if not path.is_file():
         return None, None
     body = json.loads(path.read_text())
     if check_model:
-        f = body.get("foundation") or {}
-        try:
-            now = models.model_identity(models.resolve_spec(f.get("name", "?")))
-        except Exception as exc:  # the model it was measured on cannot be resolved here
-            raise StaleResultError(f"{path}: measured on model {f.get('name')!r} "
-                                   f"(sha256 {str(f.get('sha256'))[:12]}), which cannot be "
-                                   f"resolved here: {exc}") from exc
-        if now["sha256"] != f.get("sha256"):
-            raise StaleResultError(
-                f"{path}: measured on {f.get('name')} sha256 {str(f.get('sha256'))[:12]}, "
-                f"but that model is now sha256 {str(now['sha256'])[:12]}; rerun the command "
-                f"it records ({body.get('command')!r})")
+        check_benchmark_model(body, path)
     return pd.DataFrame(body["rows"]), {k: v for k, v in body.items() if k != "rows"}
 
 

@@ -85,10 +85,10 @@ REFERENCE = reference.TABLE3[reference.TABLE3_REFERENCE_MODEL]
 #: model label of the synthetic runs (Table 3 matches it to the study's DeePMD row)
 SYNTHETIC_MODEL = "synthetic-deepmd-law"
 #: columns of the hop table (those present)
-HOP_COLUMNS = (DATA_SOURCE_COLUMN, "model", "temperature_K", "replica", "n_knockoff", "n_direct", "n_lattice_hop",
-               "n_frenkel", "n_recombination", "mean_n_interstitial", "lattice_constant_A",
-               "D_defect_cm2_s", "D_event_sum_cm2_s", "D_collective_cm2_s",
-               "D_event_defect_cm2_s")
+HOP_COLUMNS = (DATA_SOURCE_COLUMN, "model", "temperature_K", "replica", "n_knockoff",
+               "n_direct", "n_lattice_hop", "n_frenkel", "n_recombination",
+               "mean_n_interstitial", "lattice_constant_A", "D_defect_cm2_s",
+               "D_event_sum_cm2_s", "D_collective_cm2_s", "D_event_defect_cm2_s")
 
 
 # --------------------------------------------------------------------------------------
@@ -307,10 +307,10 @@ class RunAnalyses:
     skipped: list
 
 
-def _hop_row(run: dict, species: str, frame_stride: int, hop_settings: dict):
-    """(HopAnalysis or None, columns for the run's row)."""
+def _hop_row(traj, species: str, frame_stride: int, hop_settings: dict):
+    """(HopAnalysis or None, columns for the run's row) of the loaded trajectory."""
     try:
-        h = detect_hops(run_trajectory(run), species=species, frame_stride=frame_stride,
+        h = detect_hops(traj, species=species, frame_stride=frame_stride,
                         **hop_settings)
     except ValueError as exc:
         return None, {"hop_error": str(exc)}
@@ -346,7 +346,8 @@ def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
     rows, results, hop_res, skipped = [], {}, {}, []
     for run in runs:
         try:
-            res = diffusion_coefficient(run_trajectory(run), species=species,
+            traj = run_trajectory(run)  # read once: a LAMMPS dump is parsed in full
+            res = diffusion_coefficient(traj, species=species,
                                         convention=convention, fit_window_ps=fit_window_ps,
                                         n_blocks=n_blocks, min_start_ps=min_start_ps,
                                         start_fraction=start_fraction,
@@ -363,7 +364,7 @@ def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
                **res.as_row(), "trajectory": str(run["trajectory"])}
         k = len(rows)
         if hop_settings is not None:
-            h, cols = _hop_row(run, species, frame_stride, hop_settings)
+            h, cols = _hop_row(traj, species, frame_stride, hop_settings)
             row.update(cols)
             if h is not None:
                 hop_res[k] = h

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from lidiff_helpers.core import paths
 from lidiff_helpers.core.executor import executor_from_settings
 from lidiff_helpers.simulation import lammps_inputs, md_grid
 from lidiff_helpers.simulation.md import BENCHMARK_RESULTS
@@ -91,9 +92,7 @@ def lammps_inputs_table(runs: Sequence[MDRun], models: Sequence[Mapping], run, P
 
 def benchmark_markdown() -> str:
     """The MD benchmark's last results (``benchmarks/RESULTS_md.md``), or how to make them."""
-    if BENCHMARK_RESULTS.is_file():
-        return BENCHMARK_RESULTS.read_text()
-    return "(benchmarks/RESULTS_md.md not written yet: run benchmarks/bench_md.py)"
+    return paths.benchmark_report(BENCHMARK_RESULTS, "python benchmarks/bench_md.py")
 
 
 def summary(manifest: Sequence[Mapping], stability, runs_df, run) -> dict:
