@@ -73,6 +73,8 @@ class EffectiveSettings:
     epochs_run : epochs trained (from the results file)
     best_epoch : epoch of the checkpoint mace kept (None if unknown)
     ft_duplication : factor by which mace duplicated the fine-tuning frames (1 = none)
+    replay_frames : replay (pt_head) training frames mace loaded (None: not multihead or
+        not logged); the effective replay size, whatever ``--num_samples`` said
     lr_overridden : mace replaced the requested lr/EMA (multihead without force_mh_ft_lr)
     multihead_switched_off : multihead was asked for but mace turned it off
     resumed : the run was restarted from a checkpoint at least once
@@ -95,6 +97,7 @@ class EffectiveSettings:
     epochs_run: int = 0
     best_epoch: int | None = None
     ft_duplication: int = 1
+    replay_frames: int | None = None
     lr_overridden: bool = False
     multihead_switched_off: bool = False
     resumed: bool = False
@@ -138,6 +141,7 @@ _PATTERNS = {
     "loss": re.compile(r"INFO: (\w*Loss\(.*\))"),
     "best": re.compile(r"Loaded Stage (?:one|two) model from epoch (\d+)"),
     "dup": re.compile(r"fine-tuning heads by (\d+)"),
+    "replay": re.compile(r"Total number of configurations in pretraining: train=(\d+)"),
     "resume": re.compile(r"Loading checkpoint: .*epoch-(\d+)"),
 }
 _OVERRIDE = "Multihead finetuning mode, setting learning rate to"
@@ -174,6 +178,8 @@ def read_log(text: str) -> dict[str, Any]:
     out["best_epoch"] = int(best[-1]) if best else None
     m = _PATTERNS["dup"].search(last)
     out["ft_duplication"] = 1 + int(m.group(1)) if m else 1
+    m = _PATTERNS["replay"].search(last)
+    out["replay_frames"] = int(m.group(1)) if m else None
     out["lr_overridden"] = _OVERRIDE in last
     out["multihead_switched_off"] = _SWITCHED_OFF in last
     # a "Loading checkpoint" before "Started training" means a restart from a checkpoint
@@ -209,6 +215,7 @@ def read_run(workdir: str | Path, label: str | None = None) -> EffectiveSettings
         e0s=parsed["e0s"], dtype=opts.get("default_dtype"),
         max_num_epochs=opts.get("max_num_epochs"), epochs_run=len(epochs),
         best_epoch=parsed["best_epoch"], ft_duplication=parsed["ft_duplication"],
+        replay_frames=parsed["replay_frames"],
         lr_overridden=parsed["lr_overridden"],
         multihead_switched_off=parsed["multihead_switched_off"]
         or (bool(opts.get("multiheads_finetuning")) and "pt_head" not in heads),
@@ -278,4 +285,5 @@ def guard_columns(s: EffectiveSettings) -> dict[str, Any]:
     return {"lr_effective": s.lr, "ema_decay_effective": s.ema_decay,
             "heads": "+".join(s.heads), "E0s_Default_eV": s.e0s_default,
             "epochs_run": s.epochs_run, "best_epoch": s.best_epoch,
+            "replay_frames_effective": s.replay_frames, "ft_duplication": s.ft_duplication,
             "guard_notes": "; ".join(s.notes())}

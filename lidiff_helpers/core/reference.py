@@ -332,3 +332,107 @@ BARRIERS: dict[str, BarrierReference] = {
 }
 
 __all__ += ["BarrierReference", "BARRIERS", "ZHENG_2021", "YILDIRIM_2015", "DE_ANGELIS_2024"]
+
+
+# --------------------------------------------------------------------------------------
+# Study, Table 1: the fine-tuning grid, as its text states it and its scripts ran it
+# --------------------------------------------------------------------------------------
+
+#: upstream folder of the study's scripts and data (repository AlghamdiNada/
+#: Li_diffusion_with_MACE, the commit pinned in :mod:`lidiff_helpers.io.data`)
+STUDY_DEEPMD_DIR = "Fine-tuning_with_DeePMD_data"
+
+
+@dataclass(frozen=True)
+class Table1Size:
+    """One data size of the study's Table 1 (bulk + interstitial frames) and its arms.
+
+    ``train_file``/``valid_file`` are upstream basenames under :data:`STUDY_DEEPMD_DIR`
+    as the study's scripts pass them (``--train_file``/``--valid_file``); ``train_file``
+    None: upstream does not publish it. ``scripts``: upstream script folders that show it
+    (``ft<size>_pt<N>``); empty when no script of that size is published.
+    """
+
+    n_bulk: int
+    n_interstitial: int
+    n_pt_values: tuple[int, ...]
+    train_file: str | None
+    valid_file: str
+    scripts: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def n_frames(self) -> int:
+        return self.n_bulk + self.n_interstitial
+
+
+#: Table 1 of the study: (bulk + interstitial) -> MPtrj replay sizes N_pt (0 = naive).
+#: "The 800 sample case has identical structures to the 710 sample case, it only
+#: includes 90 additional bulk structures." Files and validation sets from the scripts.
+STUDY_TABLE1: tuple[Table1Size, ...] = (
+    Table1Size(10, 100, (1000,), "100-REF_train.xyz", "100-REF_valid.xyz", (),
+               "no script of this size upstream: validation file by the naming of the "
+               "others"),
+    Table1Size(10, 200, (0, 100, 1000), "200-REF_train.xyz", "200-REF_valid.xyz",
+               ("ft200_pt1000",), "only the N_pt = 1000 script is published"),
+    Table1Size(10, 400, (1000,), "400-REF_train.xyz", "400-REF_valid.xyz",
+               ("ft400_pt1000",)),
+    Table1Size(10, 700, (0, 100, 1000, 10000), "700-REF_train.xyz", "700-REF_valid.xyz",
+               ("ft700_pt0", "ft700_pt100", "ft700_pt1000", "ft700_pt10000")),
+    Table1Size(100, 700, (0, 100, 1000, 10000), "bulk-700-REF_train.xyz",
+               "bulk-700-REF_valid.xyz",
+               ("ft800_pt0", "ft800_pt100", "ft800_pt1000", "ft800_pt10000"),
+               "the 710 frames + 90 bulk frames"),
+    Table1Size(200, 1400, (1000,), None, "400-REF_valid.xyz", ("ft1600_pt1000",),
+               "its scripts train on 1600-REF_train.xyz, which upstream does not publish "
+               "(absent from the repository tree at the pinned commit)"),
+)
+
+
+@dataclass(frozen=True)
+class ReplaySet:
+    """The MPtrj replay ("pre-training") files behind a Table 1 replay size N_pt.
+
+    ``num_samples``: what the scripts pass as ``--num_samples``; mace-torch 0.3.12 (and
+    0.3.16) ignore it when ``--pt_train_file`` is given, so ``train_frames`` is the
+    replay size that was actually trained on.
+    """
+
+    n_pt: int
+    train_file: str
+    train_frames: int
+    valid_file: str
+    valid_frames: int
+    num_samples: int
+    note: str = ""
+
+
+#: N_pt -> replay files of the study's scripts (``--pt_train_file``/``--pt_valid_file``)
+STUDY_REPLAY_SETS: dict[int, ReplaySet] = {
+    100: ReplaySet(100, "train_mp_finetuning-MACE_100.xyz", 100,
+                   "valid_mp_finetuning-MACE_100.xyz", 100, 200),
+    1000: ReplaySet(1000, "train_mp_finetuning-MACE_900.xyz", 900,
+                    "valid_mp_finetuning-MACE_100.xyz", 100, 1000,
+                    "'1000' is 900 replay training frames + the 100 replay validation "
+                    "frames"),
+    10000: ReplaySet(10000, "REF_10000_mp_finetuning-MACE_run-1.xyz", 10000,
+                     "valid_mp_finetuning-MACE_100.xyz", 100, 1000,
+                     "the scripts pass --num_samples=1000, unused with this file: all "
+                     "10 000 frames were replayed"),
+}
+
+#: epochs of the study's fine-tuning (``--max_num_epochs`` of its scripts; early stopping
+#: with ``--patience=50``); the N_pt = 10 000 scripts use 400, the text says 200
+STUDY_FT_EPOCHS = 800
+STUDY_FT_EPOCHS_PT10000 = 400
+STUDY_FT_EPOCHS_PT10000_TEXT = 200
+#: training seeds of the study's scripts (``0_model``: seed 1, ``1_model``: seed 2)
+STUDY_FT_SEEDS = (1, 2)
+#: the threshold below which mace (0.3.12 hard-coded; 0.3.16 ``--real_pt_data_ratio_
+#: threshold``) repeats the fine-tuning frames int(0.1 / ratio) more times,
+#: ratio = fine-tuning frames / replay training frames
+MACE_PT_RATIO_THRESHOLD = 0.1
+
+__all__ += ["STUDY_DEEPMD_DIR", "Table1Size", "STUDY_TABLE1", "ReplaySet",
+            "STUDY_REPLAY_SETS", "STUDY_FT_EPOCHS", "STUDY_FT_EPOCHS_PT10000",
+            "STUDY_FT_EPOCHS_PT10000_TEXT", "STUDY_FT_SEEDS", "MACE_PT_RATIO_THRESHOLD"]

@@ -30,7 +30,8 @@ from lidiff_helpers.core.provenance import sha256_file
 __all__ = [
     "UPSTREAM_REPO", "UPSTREAM_COMMIT", "E0S_EV", "DEEPMD_FILES", "MPA0_AL_FILES",
     "REPLAY_FILES", "STARTING_STRUCTURES", "DataError", "DataUnavailableError",
-    "DataIntegrityError", "registry", "fetch", "files_used", "read_frames", "frame_hash",
+    "DataIntegrityError", "GIT_PIN", "registry", "upstream_only", "git_blob_sha1", "fetch",
+    "files_used", "read_frames", "frame_hash",
     "classify", "lif_pool", "make_test_manifest", "test_set", "test_hashes",
     "training_subset", "read_lammps_data",
 ]
@@ -38,6 +39,8 @@ __all__ = [
 UPSTREAM_REPO = "AlghamdiNada/Li_diffusion_with_MACE"
 UPSTREAM_COMMIT = "f5b7d0a0352549a3b68302777fc40b57c1a081d3"
 UPSTREAM_URL = f"https://raw.githubusercontent.com/{UPSTREAM_REPO}/{UPSTREAM_COMMIT}"
+#: registry prefix of a file pinned by its git blob id (upstream only)
+GIT_PIN = "gitsha1:"
 #: isolated-atom energies of the study (eV)
 E0S_EV = {"Li": -202.82202355577203, "F": -803.8441491412796}
 
@@ -72,7 +75,8 @@ STARTING_STRUCTURES = {
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, str | None]:
-    """Upstream path -> SHA256 (None: exists upstream, hash not pinned yet)."""
+    """Upstream path -> pinned hash: a SHA256, or ``gitsha1:<blob id>`` for the files
+    that exist upstream only (pinned by their git blob id in the upstream tree)."""
     out: dict[str, str | None] = {}
     for line in (Path(__file__).with_name("data_registry.txt")).read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -80,6 +84,22 @@ def registry() -> dict[str, str | None]:
         h, p = line.split(None, 1)
         out[p.strip()] = None if h == "-" else h
     return out
+
+
+def upstream_only(rel: str) -> bool:
+    """True for a study file the offline copy does not hold (pinned by git blob id)."""
+    h = registry().get(rel)
+    return h is None or h.startswith(GIT_PIN)
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """Git's object id of a file's bytes: SHA-1 of ``b"blob <size>\\0" + bytes``."""
+    path = Path(path)
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _resolve_name(name: str) -> str:
@@ -109,7 +129,15 @@ def _verify(path: Path, rel: str, expected: str | None) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     digest = _VERIFIED.get(key) or sha256_file(path)
-    if expected is not None and digest != expected:
+    if key not in _VERIFIED and expected is not None and expected.startswith(GIT_PIN):
+        blob = git_blob_sha1(path)
+        if GIT_PIN + blob != expected:
+            raise DataIntegrityError(
+                f"{path}: git blob id {blob} does not match the registry's {expected} for "
+                f"{rel} (the file in the upstream tree at {UPSTREAM_COMMIT[:7]}). The file "
+                f"is corrupt, modified or another version; fetch it again from "
+                f"{UPSTREAM_URL}/{rel}.")
+    elif expected is not None and digest != expected:
         raise DataIntegrityError(
             f"{path}: SHA256 {digest} does not match the registry's {expected} for {rel}. "
             f"The file is corrupt or was modified; fetch it again from "
@@ -146,15 +174,17 @@ def fetch(name: str) -> Path:
     try:
         import pooch
 
-        got = Path(pooch.retrieve(url, known_hash=f"sha256:{expected}" if expected else None,
+        sha = f"sha256:{expected}" if expected and not upstream_only(rel) else None
+        got = Path(pooch.retrieve(url, known_hash=sha,
                                   fname=Path(rel).name, path=cached.parent, progressbar=False))
     except ValueError as exc:  # pooch: hash mismatch of the download
         raise DataIntegrityError(f"{rel}: downloaded file from {url} fails its hash check "
                                  f"(expected sha256 {expected}): {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - network errors come in many types
         where = f"LIDIFF_DATA_DIR={local}" if local else "LIDIFF_DATA_DIR is not set"
-        pinned = f"sha256 {expected}" if expected else "hash not pinned in the registry"
-        note = ("" if expected else
+        pinned = (f"git blob {expected[len(GIT_PIN):]}" if upstream_only(rel) and expected
+                  else f"sha256 {expected}" if expected else "hash not pinned in the registry")
+        note = ("" if not upstream_only(rel) else
                 " This file is upstream only: the offline copy of the study data does not "
                 "include it (see its README).")
         raise DataUnavailableError(
@@ -462,8 +492,8 @@ def read_lammps_data(name_or_path: str | os.PathLike):
 def fetch_all(include_upstream_only: bool = False) -> dict[str, str]:
     """Fetch (or find) every pinned study file; returns path -> status text."""
     status = {}
-    for rel, h in registry().items():
-        if h is None and not include_upstream_only:
+    for rel in registry():
+        if upstream_only(rel) and not include_upstream_only:
             status[rel] = "upstream only (fetched on demand)"
             continue
         try:
@@ -484,8 +514,8 @@ def summary_table():
             fetch(rel)
             status = "verified"
         except DataUnavailableError:
-            status = "upstream only" if h is None else "MISSING"
-        rows.append({"file": rel, "sha256": (h or "-")[:16], "status": status})
+            status = "upstream only" if upstream_only(rel) else "MISSING"
+        rows.append({"file": rel, "hash": (h or "-")[:24], "status": status})
     return pd.DataFrame(rows)
 
 

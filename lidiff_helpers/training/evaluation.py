@@ -26,6 +26,7 @@ from lidiff_helpers.io import replay
 
 __all__ = [
     "evaluate_model",
+    "frames_unseen_by",
     "model_row",
     "replay_force_rmse",
     "replay_validation_frames",
@@ -103,6 +104,26 @@ def replay_force_rmse(model: str | Path, frames: Iterable, elements: Iterable[in
 
 # ----------------------------------------------------------------------------- sweep table
 
+def frames_unseen_by(workdir: str | Path, frames: Sequence) -> tuple[list, int]:
+    """``frames`` without those a run trained or validated on (its ``data.json``).
+
+    lidiff's own selections never touch the held-out test set; the study's Table 1 files
+    (selection ``study``) overlap it, so each such arm is tested on the rest. Returns the
+    kept frames and how many were left out.
+    """
+    import json
+
+    from lidiff_helpers.io.data import frame_hash
+
+    man = Path(workdir) / "data.json"
+    if not man.is_file():
+        return list(frames), 0
+    body = json.loads(man.read_text())
+    seen = set(body.get("train_hashes", [])) | set(body.get("valid_hashes", []))
+    kept = [a for a in frames if (a.info.get("hash") or frame_hash(a)) not in seen]
+    return kept, len(frames) - len(kept)
+
+
 def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
               head_replay: str | None = None, dtype: str = "float64", device: str = "cpu",
               cache: Path | None = None, energy_reference: str | None = "study") -> dict:
@@ -173,7 +194,9 @@ def sweep_table(results: Sequence, test_frames: Sequence, replay_valid: Sequence
                "seed": c.seed, "status": r.status, "message": r.message}
         if r.ok:
             head = "pt_head" if c.strategy == "multihead" else None
-            row.update(model_row(r.model, test_frames, replay_valid, head, dtype, device,
+            test, n_out = frames_unseen_by(r.workdir, test_frames)
+            row["test_frames_left_out"] = n_out
+            row.update(model_row(r.model, test, replay_valid, head, dtype, device,
                                  cache=r.workdir / "evaluation.json"))
             row.update(epoch_times(r.workdir))
             row.update(confound.guard_columns(confound.read_run(r.workdir, c.label)))

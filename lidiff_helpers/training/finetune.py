@@ -55,14 +55,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lidiff_helpers.core import reference
 from lidiff_helpers.io import data
 from lidiff_helpers.training import mace_train as training
 from lidiff_helpers.training import selection
 from lidiff_helpers.training.finetune_data import (
     STUDY_REPLAY,
     _fit_e0s_cached,
+    effective_replay,
     fit_e0s,
     replay_frames,
+    study_sets,
 )
 
 __all__ = [
@@ -111,12 +114,14 @@ STUDY_ARCHITECTURE_FLAGS: dict[str, Any] = {
 #: (``--distributed``, ``--num_workers=$SLURM_CPUS_PER_TASK``) and the CUDA-only
 #: cuEquivariance kernels (``--enable_cueq=True``); none changes the trained model
 STUDY_CLUSTER_FLAGS = ("distributed", "num_workers", "enable_cueq")
-#: epochs of the study's N_pt = 10 000 runs (ft700_pt10000, ft800_pt10000 scripts)
-STUDY_EPOCHS_PT10000 = 400
-#: Table 1: data size -> (bulk, interstitial), and the upstream training file
-TABLE1 = {110: (10, 100, "100-REF_train.xyz"), 210: (10, 200, "200-REF_train.xyz"),
-          410: (10, 400, "400-REF_train.xyz"), 710: (10, 700, "700-REF_train.xyz"),
-          800: (100, 700, "bulk-700-REF_train.xyz"), 1600: (None, None, "1600-REF_train.xyz")}
+#: epochs of the study's N_pt = 10 000 runs (ft700_pt10000, ft800_pt10000 scripts; the
+#: text says 200)
+STUDY_EPOCHS_PT10000 = reference.STUDY_FT_EPOCHS_PT10000
+#: Table 1: data size -> the study's size (composition, files, replay sizes)
+TABLE1 = {s.n_frames: s for s in reference.STUDY_TABLE1}
+#: frame selections: a seeded draw from the local pool, diverse (FIRE), or the study's
+#: own Table 1 files
+SELECTIONS = ("random", "diverse", "study")
 
 #: option renames between mace-torch versions (study spelling -> current)
 _RENAMES = {"num_samples": "num_samples_pt"}
@@ -136,7 +141,9 @@ class FinetuneConfig:
     foundation : path of the foundation ``.model`` file (resolved spec)
     foundation_sha256 : its SHA256 (a retrained foundation gives new run folders)
     n_bulk, n_interstitial : fine-tuning frames (Table 1 composition)
-    selection : ``random`` | ``diverse`` (:mod:`lidiff_helpers.training.selection`)
+    selection : ``random`` | ``diverse`` (:mod:`lidiff_helpers.training.selection`) |
+        ``study`` (the study's own training and validation files of this Table 1 size,
+        :func:`lidiff_helpers.training.finetune_data.study_sets`; ``n_valid_*`` unused)
     n_pt : replayed pre-training frames (multihead only; 0 otherwise)
     replay_source : ``study`` = the study's file for N_pt in {100, 1000, 10000}, else a
         seeded draw of N_pt frames from the 1000 local replay frames; ``pool`` = always
@@ -152,8 +159,9 @@ class FinetuneConfig:
     n_pt_valid : replay validation frames (a seeded subset of the study's 100; None = all)
     e0s : ``study`` (:data:`lidiff_helpers.io.data.E0S_EV`) or ``fit`` (fitted on the shared
         validation frames given the foundation's interaction energies; module notes)
-    pt_ratio_threshold : mace >= 0.3.13 duplicates fine-tuning frames when they are
-        fewer than this fraction of the replay frames; 0 = never (0.3.12 behaviour)
+    pt_ratio_threshold : mace duplicates the fine-tuning frames when they are fewer than
+        this fraction of the replay frames (0.3.12: hard-coded 0.1, the study's runs;
+        >= 0.3.13: ``--real_pt_data_ratio_threshold``, default 0.1); 0 = never
     study_arch_flags : also pass :data:`STUDY_ARCHITECTURE_FLAGS` (no effect on
         fine-tuning; verbatim study command)
     device : torch device
@@ -183,7 +191,7 @@ class FinetuneConfig:
     force_mh_ft_lr: bool = False
     e0s: str = "study"
     n_pt_valid: int | None = None
-    pt_ratio_threshold: float | None = 0.0
+    pt_ratio_threshold: float | None = reference.MACE_PT_RATIO_THRESHOLD
     study_arch_flags: bool = True
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
@@ -191,8 +199,15 @@ class FinetuneConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; use one of {STRATEGIES}")
-        if self.selection not in ("random", "diverse"):
-            raise ValueError(f"unknown selection {self.selection!r}; use random or diverse")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"unknown selection {self.selection!r}; use one of {SELECTIONS}")
+        if self.selection == "study":
+            from lidiff_helpers.training.finetune_data import study_size
+
+            study_size(self.n_bulk, self.n_interstitial)
+            if self.replay_source != "study":
+                raise ValueError("selection 'study' replays the study's files: "
+                                 f"replay_source must be 'study', not {self.replay_source!r}")
         if self.strategy == "multihead" and self.n_pt <= 0:
             raise ValueError("multihead fine-tuning replays pre-training frames: n_pt must "
                              "be > 0 (N_pt = 0 is the naive strategy)")
@@ -404,6 +419,33 @@ def _write_once(frames: Sequence, path: Path) -> Path:
     return path
 
 
+def _lif_sets(cfg: FinetuneConfig, descriptors) -> tuple[list, list, dict]:
+    """The run's LiF training and validation frames and their manifest entries."""
+    if cfg.selection == "study":
+        train, valid, info = study_sets(cfg.n_bulk, cfg.n_interstitial)
+        vh = {a.info["hash"] for a in valid}
+    else:
+        valid = selection.validation_subset(cfg.n_valid_bulk, cfg.n_valid_interstitial,
+                                            cfg.data_seed + 1)
+        vh = {a.info["hash"] for a in valid}
+        desc = None
+        if cfg.selection == "diverse":
+            need = selection.diverse_candidate_hashes(cfg.data_seed, vh,
+                                                      cfg.diverse_pool_max)
+            desc = descriptors(need) if callable(descriptors) else descriptors
+        train = selection.select_subset(cfg.selection, cfg.n_bulk, cfg.n_interstitial,
+                                        cfg.data_seed, descriptors=desc, exclude=vh,
+                                        pool_max=cfg.diverse_pool_max)
+        selection.check_disjoint_from_test(valid, f"{cfg.label}: validation set")
+        info = None
+    body: dict[str, Any] = {
+        "train_hashes": [a.info["hash"] for a in train],
+        "valid_hashes": sorted(vh), "train_sources": [a.info["source"] for a in train]}
+    if info is not None:
+        body["study_sets"] = info
+    return train, valid, body
+
+
 def prepare_data(cfg: FinetuneConfig, workdir: Path,
                  descriptors: Mapping | Callable[[list], Mapping] | None = None) -> dict:
     """Write the run's extxyz files (once) and ``data.json``; return the file paths.
@@ -419,24 +461,13 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
                      pt_valid=workdir / "replay_valid.xyz")
     if manifest.is_file() and all(p.is_file() for p in files.values()):
         return files
-    valid = selection.validation_subset(cfg.n_valid_bulk, cfg.n_valid_interstitial,
-                                        cfg.data_seed + 1)
-    vh = {a.info["hash"] for a in valid}
-    desc = None
-    if cfg.selection == "diverse":
-        need = selection.diverse_candidate_hashes(cfg.data_seed, vh, cfg.diverse_pool_max)
-        desc = descriptors(need) if callable(descriptors) else descriptors
-    train = selection.select_subset(cfg.selection, cfg.n_bulk, cfg.n_interstitial,
-                                    cfg.data_seed, descriptors=desc, exclude=vh,
-                                    pool_max=cfg.diverse_pool_max)
-    selection.check_disjoint_from_test(valid, f"{cfg.label}: validation set")
-    body: dict[str, Any] = {
-        "train_hashes": [a.info["hash"] for a in train],
-        "valid_hashes": sorted(vh), "train_sources": [a.info["source"] for a in train]}
+    train, valid, body = _lif_sets(cfg, descriptors)
     if cfg.strategy == "multihead":
         pt_train, pt_valid, info = replay_frames(
             cfg.n_pt, cfg.replay_source, cfg.data_seed,
             elements=foundation_elements(cfg.foundation), n_valid=cfg.n_pt_valid)
+        info["effective"] = effective_replay(len(train), len(pt_train),
+                                             cfg.pt_ratio_threshold)
         body["replay"] = info
         _write_once(pt_train, files["pt_train"])
         _write_once(pt_valid, files["pt_valid"])
@@ -517,5 +548,6 @@ TABLE1_COLUMNS = [
     "run", "n_bulk", "n_interstitial", "n_pt", "selection", "status",
     "interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A", "interstitial_E_rmse_meV_atom",
     "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa", "bulk_S_rmse_GPa",
-    "replay_F_rmse_meV_A", "s_per_epoch", "epochs_run", "best_epoch", "lr_effective",
-    "ema_decay_effective", "heads", "guard_notes", "message"]
+    "replay_F_rmse_meV_A", "test_frames_left_out", "s_per_epoch", "epochs_run", "best_epoch",
+    "lr_effective", "ema_decay_effective", "replay_frames_effective", "ft_duplication",
+    "heads", "guard_notes", "message"]

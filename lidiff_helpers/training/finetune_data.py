@@ -1,6 +1,8 @@
-"""Data of a fine-tuning run besides the LiF frames: the replayed MPtrj frames of
-multihead fine-tuning (the study's files, :mod:`lidiff_helpers.io.replay`) and the E0s
-that put a foundation model's interaction energies on the reference of the DFT frames.
+"""Data of a fine-tuning run: the study's own Table 1 training and validation files
+(:func:`study_sets`), the replayed MPtrj frames of multihead fine-tuning (the study's
+files, :mod:`lidiff_helpers.io.replay`), what mace will actually replay
+(:func:`effective_replay`), and the E0s that put a foundation model's interaction
+energies on the reference of the DFT frames.
 """
 
 from __future__ import annotations
@@ -11,13 +13,115 @@ from typing import Any
 
 import numpy as np
 
+from lidiff_helpers.core import reference
 from lidiff_helpers.io import data, replay
 
-__all__ = ["STUDY_REPLAY", "replay_frames", "fit_e0s"]
+__all__ = ["STUDY_REPLAY", "replay_frames", "fit_e0s", "study_size", "study_sets",
+           "effective_replay"]
 
+_REPLAY_KEY = {Path(v).name: k for k, v in data.REPLAY_FILES.items()}
 #: the study's replay files per N_pt: (pt_train_file key, the --num_samples it passed)
-STUDY_REPLAY = {100: ("train_100", 200), 1000: ("train_900", 1000),
-                10000: ("train_10000", 1000)}
+STUDY_REPLAY = {n: (_REPLAY_KEY[r.train_file], r.num_samples)
+                for n, r in reference.STUDY_REPLAY_SETS.items()}
+
+
+def study_size(n_bulk: int, n_interstitial: int) -> reference.Table1Size:
+    """The study's Table 1 size with this composition.
+
+    Raises
+    ------
+    lidiff_helpers.core.errors.DataError
+        naming the composition and the study's sizes when it is not one of them.
+    """
+    for s in reference.STUDY_TABLE1:
+        if (s.n_bulk, s.n_interstitial) == (int(n_bulk), int(n_interstitial)):
+            return s
+    sizes = ", ".join(f"{s.n_bulk}+{s.n_interstitial}" for s in reference.STUDY_TABLE1)
+    raise data.DataError(f"{n_bulk} bulk + {n_interstitial} interstitial frames is not a "
+                         f"size of the study's Table 1 (selection 'study' trains on the "
+                         f"study's own files: {sizes})")
+
+
+def _read_set(name: str, n_bulk: int, n_interstitial: int | None) -> list:
+    frames = data.read_frames(f"{reference.STUDY_DEEPMD_DIR}/{name}")
+    for a in frames:
+        a.info["hash"] = data.frame_hash(a)
+    got = (sum(a.info["kind"] == "bulk" for a in frames),
+           sum(a.info["kind"] == "interstitial" for a in frames))
+    if n_interstitial is not None and got != (n_bulk, n_interstitial):
+        raise data.DataError(f"{name}: holds {got[0]} bulk + {got[1]} interstitial frames, "
+                             f"the study's Table 1 says {n_bulk} + {n_interstitial}")
+    return frames
+
+
+def _nesting(size: reference.Table1Size, train: Sequence) -> str:
+    """The 800 set must be the 710 set + 90 bulk frames (the study's text): checked."""
+    if (size.n_bulk, size.n_interstitial) != (100, 700):
+        return "not applicable"
+    try:
+        small = _read_set("700-REF_train.xyz", 10, 700)
+    except data.DataUnavailableError as exc:
+        return f"not checked: {exc}"
+    big = {a.info["hash"] for a in train}
+    missing = [a for a in small if a.info["hash"] not in big]
+    extra = [a for a in train if a.info["hash"] not in {b.info["hash"] for b in small}]
+    kinds = sorted({a.info["kind"] for a in extra})
+    ok = not missing and kinds == ["bulk"]
+    return (f"{'ok' if ok else 'VIOLATED'}: {len(small) - len(missing)} of the "
+            f"{len(small)} frames of 700-REF_train.xyz are in the 800 set; its "
+            f"{len(extra)} other frames are {kinds}")
+
+
+def study_sets(n_bulk: int, n_interstitial: int) -> tuple[list, list, dict]:
+    """The study's own training and validation frames of a Table 1 size (as its scripts
+    passed them to ``mace_run_train``: files used whole, duplicates included).
+
+    Returns ``(train, valid, info)``; ``info`` names the files, the 800-set nesting check
+    and how many frames are also in lidiff's held-out test set (the study's files overlap
+    each other; :func:`lidiff_helpers.training.evaluation.sweep_table` leaves those out of
+    each arm's test set).
+
+    Raises
+    ------
+    lidiff_helpers.core.errors.DataUnavailableError
+        the size's training file is upstream only and cannot be fetched, or upstream does
+        not publish it (1600 frames).
+    lidiff_helpers.core.errors.DataError
+        a file's composition differs from Table 1.
+    """
+    size = study_size(n_bulk, n_interstitial)
+    if size.train_file is None:
+        raise data.DataUnavailableError(
+            f"Table 1 size {size.n_bulk}+{size.n_interstitial}: {size.note}")
+    train = _read_set(size.train_file, size.n_bulk, size.n_interstitial)
+    valid = _read_set(size.valid_file, 0, None)
+    held = data.test_hashes()
+    info = {"train_file": size.train_file, "valid_file": size.valid_file,
+            "n_train": len(train), "n_valid": len(valid),
+            "n_train_distinct": len({a.info["hash"] for a in train}),
+            "nesting_800_in_710": _nesting(size, train),
+            "in_lidiff_test_set": {"train": sum(a.info["hash"] in held for a in train),
+                                   "valid": sum(a.info["hash"] in held for a in valid)}}
+    return train, valid, info
+
+
+def effective_replay(n_finetune_frames: int, n_replay_frames: int,
+                     threshold: float | None = reference.MACE_PT_RATIO_THRESHOLD) -> dict:
+    """What ``mace_run_train --multiheads_finetuning=True`` will train on, by its own rule.
+
+    mace (0.3.12 hard-coded, 0.3.16 ``--real_pt_data_ratio_threshold``) replays every
+    frame of ``--pt_train_file`` (``--num_samples`` is not used then) and, when
+    ratio = fine-tuning frames / replay frames < threshold, appends int(threshold / ratio)
+    more copies of the fine-tuning frames. Returns ``replay_frames``, ``ft_duplication``
+    (factor, 1 = none) and ``ft_frames_effective``.
+    """
+    dup = 1
+    if threshold and n_replay_frames > 0:
+        ratio = n_finetune_frames / n_replay_frames
+        if ratio < threshold:
+            dup = 1 + int(threshold / ratio)
+    return {"replay_frames": int(n_replay_frames), "ft_duplication": dup,
+            "ft_frames_effective": int(n_finetune_frames) * dup}
 #: fitted E0s per (model path, model SHA256, frame hashes), for the life of the process
 _E0_CACHE: dict[tuple, dict] = {}
 

@@ -20,7 +20,8 @@ from lidiff_helpers.training.finetune import (
     run_finetune,
 )
 
-__all__ = ["plan_sweep", "run_sweep", "plan_from_params", "plan_table", "descriptor_source",
+__all__ = ["plan_sweep", "run_sweep", "plan_from_params", "plan_table", "planned_replay",
+           "descriptor_source",
            "learning_curve", "epoch_times", "register_results"]
 
 
@@ -28,21 +29,25 @@ def plan_sweep(foundation_path: str | Path, subsets: Sequence[Sequence[int]],
                n_pt_values: Sequence[int], selections: Sequence[str] = ("random",),
                seeds: Sequence[int] = (1,), include_scratch: bool = False,
                epochs: int = 800, epochs_pt10000: int = STUDY_EPOCHS_PT10000,
-               **common) -> list[FinetuneConfig]:
+               grid: Sequence | None = None, **common) -> list[FinetuneConfig]:
     """The grid: subsets x replay (0 = naive, > 0 = multihead) x selections x seeds.
 
-    ``include_scratch`` adds one scratch run per subset, selection and seed. ``common``
-    are further :class:`FinetuneConfig` fields (lr, n_valid_*, force_mh_ft_lr, ...).
+    ``grid``: instead of the cross product ``subsets x n_pt_values``, the replay sizes
+    per subset, ``[[[n_bulk, n_interstitial], [n_pt, ...]], ...]`` (the study's Table 1
+    is not a full cross product). ``include_scratch`` adds one scratch run per subset,
+    selection and seed. ``common`` are further :class:`FinetuneConfig` fields (lr,
+    n_valid_*, force_mh_ft_lr, ...).
     """
     from lidiff_helpers.core.provenance import sha256_file
 
     fpath = str(Path(foundation_path).resolve())
     sha = sha256_file(fpath)
+    rows = _grid_rows(subsets, n_pt_values, grid)
     out = []
-    for nb, ni in subsets:
+    for (nb, ni), n_pts in rows:
         for sel in selections:
             for seed in seeds:
-                arms = [("naive" if n == 0 else "multihead", int(n)) for n in n_pt_values]
+                arms = [("naive" if n == 0 else "multihead", int(n)) for n in n_pts]
                 if include_scratch:
                     arms.append(("scratch", 0))
                 for strat, n in arms:
@@ -51,6 +56,21 @@ def plan_sweep(foundation_path: str | Path, subsets: Sequence[Sequence[int]],
                         strategy=strat, foundation=fpath, foundation_sha256=sha,
                         n_bulk=int(nb), n_interstitial=int(ni), selection=sel, n_pt=n,
                         seed=int(seed), max_num_epochs=int(ep), **common))
+    return out
+
+
+def _grid_rows(subsets, n_pt_values, grid) -> list[tuple[tuple[int, int], list[int]]]:
+    """``[((n_bulk, n_interstitial), [n_pt, ...]), ...]`` of a sweep, validated."""
+    if grid is None:
+        return [((int(nb), int(ni)), [int(n) for n in n_pt_values]) for nb, ni in subsets]
+    out = []
+    for i, row in enumerate(grid):
+        try:
+            (nb, ni), n_pts = row
+            out.append(((int(nb), int(ni)), [int(n) for n in n_pts]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"grid entry {i} ({row!r}): expected [[n_bulk, n_interstitial], "
+                             "[n_pt, ...]]") from exc
     return out
 
 
@@ -81,6 +101,7 @@ def plan_from_params(p, foundation_path: str | Path) -> list[FinetuneConfig]:
     nvb, nvi = p.n_valid
     return plan_sweep(foundation_path, p.subsets, p.n_pt_values, p.selections, p.seeds,
                       p.include_scratch, epochs=p.epochs, epochs_pt10000=p.epochs_pt10000,
+                      grid=p.grid, pt_ratio_threshold=p.pt_ratio_threshold,
                       replay_source=p.replay_source, n_valid_bulk=nvb,
                       n_valid_interstitial=nvi, data_seed=p.seed, lr=p.lr,
                       weight_decay=p.weight_decay, ema_decay=p.ema_decay,
@@ -96,9 +117,25 @@ def plan_table(configs: Sequence[FinetuneConfig]):
 
     return pd.DataFrame([{"run": c.label, "method": c.arm, "selection": c.selection,
                           "n_bulk": c.n_bulk, "n_interstitial": c.n_interstitial,
-                          "n_pt": c.n_pt, "max_epochs": c.max_num_epochs, "seed": c.seed,
-                          "lr": c.lr, "force_mh_ft_lr": c.force_mh_ft_lr,
+                          "n_pt": c.n_pt, **planned_replay(c), "max_epochs": c.max_num_epochs,
+                          "seed": c.seed, "lr": c.lr, "force_mh_ft_lr": c.force_mh_ft_lr,
                           "folder": c.folder} for c in configs])
+
+
+def planned_replay(cfg: FinetuneConfig) -> dict:
+    """What mace will replay in a run, known before it runs (:func:`effective_replay`):
+    ``replay_frames`` (the study's file sizes: N_pt = 1000 is 900 frames),
+    ``num_samples_pt`` passed (unused with a replay file), ``ft_duplication``."""
+    from lidiff_helpers.core.reference import STUDY_REPLAY_SETS
+    from lidiff_helpers.training.finetune_data import effective_replay
+
+    if cfg.strategy != "multihead":
+        return {"replay_frames": 0, "num_samples_pt": None, "ft_duplication": 1}
+    study = STUDY_REPLAY_SETS.get(cfg.n_pt) if cfg.replay_source == "study" else None
+    n = study.train_frames if study else cfg.n_pt
+    eff = effective_replay(cfg.n_frames, n, cfg.pt_ratio_threshold)
+    return {"replay_frames": n, "num_samples_pt": study.num_samples if study else cfg.n_pt,
+            "ft_duplication": eff["ft_duplication"]}
 
 
 def descriptor_source(model_path: str | Path, cache_dir: str | Path | None = None,
