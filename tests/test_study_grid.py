@@ -210,3 +210,36 @@ def test_sweep_table_tests_each_arm_on_frames_it_never_saw(tmp_path, study_data_
     kept, n_out = evaluation.frames_unseen_by(tmp_path, frames)
     assert n_out == 3 and [data.frame_hash(a) for a in kept] == hashes[2:5]
     assert evaluation.frames_unseen_by(tmp_path / "none", frames)[1] == 0
+
+
+def test_paper_md_runs_the_studys_arrhenius_grid_for_the_210_frame_models():
+    p = profiles.resolve("04_md_diffusion", "paper")
+    assert tuple(p["arrhenius_temperatures_K"]) == reference.STUDY_ARRHENIUS_TEMPERATURES_K
+    assert p["arrhenius_replicas"] == reference.STUDY_ARRHENIUS_REPLICAS
+    assert p["arrhenius_production_ps"] == reference.STUDY_ARRHENIUS_PS
+    assert tuple(p["comparison_temperatures_K"]) == reference.STUDY_COMPARISON_TEMPERATURES_K
+    assert p["comparison_replicas"] == reference.STUDY_COMPARISON_REPLICAS
+    assert p["comparison_production_ps"] == reference.STUDY_COMPARISON_PS
+    assert p["registered_where"] == {"seed": 1}
+    # the names must be models notebook 02's paper profile registers (seed 1)
+    labels = {c.label for c in _paper_configs() if c.seed == 1}
+    fine_tuned = [m for m in p["arrhenius_models"] if m != "foundation"]
+    assert "foundation" in p["arrhenius_models"] and set(fine_tuned) <= labels
+    assert {(c.n_bulk, c.n_interstitial, c.n_pt) for c in _paper_configs()
+            if c.label in fine_tuned} == {(10, 200, 100), (10, 200, 1000)}
+    assert "ft200_pt1000" in reference.STUDY_MD_RUNS["arrhenius"]
+
+
+def test_registered_models_filtered_by_metadata():
+    from lidiff_helpers.simulation.model_set import models_to_compare
+
+    emb = paths.ROOT / "data" / "models" / "lidiff-embedded.model"
+    reg = [{"name": "a-s1", "path": str(emb), "seed": 1, "notebook": "02"},
+           {"name": "a-s2", "path": str(emb), "seed": 2, "notebook": "02"},
+           {"name": "al", "path": str(emb), "notebook": "03"}]
+    names = [m.label for m in models_to_compare(str(TINY), [], registered=reg)]
+    assert names[1:] == ["a-s1"]  # same weights listed once: the first wins
+    got = models_to_compare(str(TINY), [], registered=reg, registered_where={"seed": 2})
+    assert [m.label for m in got][1:] == ["a-s2"]
+    got = models_to_compare(str(TINY), [], registered=reg[2:], registered_where={"seed": 2})
+    assert [m.label for m in got][1:] == ["al"]  # no seed in its metadata: kept

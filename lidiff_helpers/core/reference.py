@@ -436,3 +436,28 @@ MACE_PT_RATIO_THRESHOLD = 0.1
 __all__ += ["STUDY_DEEPMD_DIR", "Table1Size", "STUDY_TABLE1", "ReplaySet",
             "STUDY_REPLAY_SETS", "STUDY_FT_EPOCHS", "STUDY_FT_EPOCHS_PT10000",
             "STUDY_FT_EPOCHS_PT10000_TEXT", "STUDY_FT_SEEDS", "MACE_PT_RATIO_THRESHOLD"]
+
+
+# --------------------------------------------------------------------------------------
+# Study, production MD: what its upstream LAMMPS inputs ran, per fine-tuned model
+# --------------------------------------------------------------------------------------
+
+#: upstream ``Fine-tuning_with_DeePMD_data/<folder>/0_model/1int/[<r>_]<T>K/<t>ps/in.lammps``
+#: (seed-1 model of each arm; 300 ps segments): Arrhenius grids (300-500 K x 4 replicas x
+#: 9000 ps) and strategy comparisons (400, 450 K x 2 replicas x 3000 ps). The text's
+#: Figure 2 / Table 3 model "ft200-pt100" has no published inputs; ft200_pt1000 does.
+STUDY_MD_RUNS: dict[str, tuple[str, ...]] = {
+    "arrhenius": ("ft200_pt1000", "ft800_pt100", "ft800_pt1000"),
+    "comparison": ("ft400_pt1000", "ft700_pt0", "ft700_pt100", "ft700_pt1000",
+                   "ft700_pt10000", "ft800_pt0", "ft800_pt10000", "ft1600_pt1000"),
+}
+STUDY_ARRHENIUS_TEMPERATURES_K = (300, 350, 400, 450, 500)
+STUDY_ARRHENIUS_REPLICAS = 4
+STUDY_ARRHENIUS_PS = 9000.0
+STUDY_COMPARISON_TEMPERATURES_K = (400, 450)
+STUDY_COMPARISON_REPLICAS = 2
+STUDY_COMPARISON_PS = 3000.0
+
+__all__ += ["STUDY_MD_RUNS", "STUDY_ARRHENIUS_TEMPERATURES_K", "STUDY_ARRHENIUS_REPLICAS",
+            "STUDY_ARRHENIUS_PS", "STUDY_COMPARISON_TEMPERATURES_K",
+            "STUDY_COMPARISON_REPLICAS", "STUDY_COMPARISON_PS"]

@@ -84,7 +84,8 @@ def _candidates(foundation_model: str, extra_models: Iterable[str],
 def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *,
                       out: str | os.PathLike | None = None, include_registered: bool = True,
                       registered: Iterable[Mapping] | None = None,
-                      max_extra_models: int | None = None) -> list[ModelEntry]:
+                      max_extra_models: int | None = None,
+                      registered_where: Mapping | None = None) -> list[ModelEntry]:
     """The models a notebook compares (see the module docstring for the rules).
 
     Parameters
@@ -96,6 +97,9 @@ def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *
     registered : registry entries (``name``, ``path``, ``notebook``...) to use instead of
         reading ``out``
     max_extra_models : at most this many models besides the foundation (None: all)
+    registered_where : keep only registered models whose metadata has these values (a
+        model without the key is kept), e.g. ``{"seed": 1}``: the study's MD used each
+        arm's first training seed
     """
     from lidiff_helpers.io import model_registry
     from lidiff_helpers.simulation import models
@@ -103,6 +107,9 @@ def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *
     if registered is None:
         registered = (model_registry.registered_models(out)
                       if include_registered and out is not None else [])
+    where = dict(registered_where or {})
+    registered = [e for e in registered
+                  if all(e.get(k, v) == v for k, v in where.items())]
     named = {"embedded", "chgnet", *models.FOUNDATION_MODELS}
     chosen: list[ModelEntry] = []
     by_sha: dict = {}

@@ -29,7 +29,8 @@ def model_list(run, P) -> list[dict]:
     ``source``), recorded in ``run``'s provenance."""
     entries = models_to_compare(P.foundation_model, P.extra_models, out=run.out,
                                 include_registered=P.include_registered,
-                                max_extra_models=P.max_extra_models)
+                                max_extra_models=P.max_extra_models,
+                                registered_where=P.registered_where)
     for m in entries:
         run.add_model(m.identity)
     return [m.as_dict() for m in entries]
