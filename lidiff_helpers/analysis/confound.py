@@ -41,6 +41,7 @@ __all__ = [
     "arms_from_results",
     "find_confounds",
     "guard_columns",
+    "expected_settings",
     "read_log",
     "read_run",
 ]
@@ -278,6 +279,25 @@ def find_confounds(arms: Mapping[str, tuple[Mapping[str, Any], EffectiveSettings
                      "differences": "; ".join(diffs)})
     return pd.DataFrame(rows, columns=["arm_a", "arm_b", "variable", "confounded",
                                        "differences"])
+
+
+#: what mace-torch (0.3.12 to 0.3.16) sets in multihead mode without --force_mh_ft_lr=True
+MACE_MULTIHEAD_LR = 1e-4
+MACE_MULTIHEAD_EMA_DECAY = 0.99999
+
+
+def expected_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The lr and EMA decay mace will train with, from the options passed to it: in
+    multihead mode without ``force_mh_ft_lr`` mace replaces them by
+    :data:`MACE_MULTIHEAD_LR` / :data:`MACE_MULTIHEAD_EMA_DECAY` (EMA on), which the guard
+    then reads back from the log; otherwise the requested values."""
+    mh = bool(options.get("multiheads_finetuning"))
+    override = mh and not options.get("force_mh_ft_lr")
+    return {"lr_effective": MACE_MULTIHEAD_LR if override else options.get("lr"),
+            "ema_decay_effective": (MACE_MULTIHEAD_EMA_DECAY if override
+                                    else options.get("ema_decay") if options.get("ema")
+                                    else None),
+            "lr_overridden": override}
 
 
 def guard_columns(s: EffectiveSettings) -> dict[str, Any]:

@@ -30,8 +30,8 @@ from lidiff_helpers.core.provenance import sha256_file
 __all__ = [
     "UPSTREAM_REPO", "UPSTREAM_COMMIT", "E0S_EV", "DEEPMD_FILES", "MPA0_AL_FILES",
     "REPLAY_FILES", "STARTING_STRUCTURES", "DataError", "DataUnavailableError",
-    "DataIntegrityError", "GIT_PIN", "registry", "upstream_only", "git_blob_sha1", "fetch",
-    "files_used", "read_frames", "frame_hash",
+    "DataIntegrityError", "GIT_PIN", "registry", "upstream_only", "git_blob_sha1", "locate",
+    "fetch", "files_used", "read_frames", "frame_hash",
     "classify", "lif_pool", "make_test_manifest", "test_set", "test_hashes",
     "training_subset", "read_lammps_data",
 ]
@@ -146,6 +146,24 @@ def _verify(path: Path, rel: str, expected: str | None) -> str:
     return digest
 
 
+def locate(name: str) -> Path | None:
+    """Local copy of study file ``name`` (``$LIDIFF_DATA_DIR``, then the lidiff cache),
+    hash-checked, or None when neither holds it; never downloads.
+
+    Raises
+    ------
+    DataIntegrityError
+        a local copy exists but its hash differs from the registry.
+    """
+    rel = _resolve_name(name)
+    local = paths.data_dir()
+    for p in ([local / rel] if local is not None else []) + [paths.CACHE / rel]:
+        if p.is_file():
+            _USED[rel] = _verify(p, rel, registry()[rel])
+            return p
+    return None
+
+
 def fetch(name: str) -> Path:
     """Local path of study file ``name`` (upstream path or unique basename), hash-checked.
 
@@ -160,16 +178,13 @@ def fetch(name: str) -> Path:
         the file is not available offline and could not be downloaded; the message names
         the file, its expected hash and where to get it.
     """
+    found = locate(name)
+    if found is not None:
+        return found
     rel = _resolve_name(name)
     expected = registry()[rel]
     local = paths.data_dir()
-    if local is not None and (local / rel).is_file():
-        _USED[rel] = _verify(local / rel, rel, expected)
-        return local / rel
     cached = paths.CACHE / rel
-    if cached.is_file():
-        _USED[rel] = _verify(cached, rel, expected)
-        return cached
     url = f"{UPSTREAM_URL}/{rel}"
     try:
         import pooch

@@ -21,7 +21,7 @@ from lidiff_helpers.io import data
 
 __all__ = ["ForceDeviation", "force_deviation", "committee_deviation", "cached_deviation",
            "deviation_stats",
-           "STUDY_AL_LOSS_WEIGHTS", "train_committee"]
+           "STUDY_AL_LOSS_WEIGHTS", "member_options", "train_committee"]
 
 
 # ============================================================================ Eq. 4
@@ -156,6 +156,29 @@ def deviation_stats(dev: np.ndarray, prefix: str = "dev") -> dict[str, float]:
 STUDY_AL_LOSS_WEIGHTS = (1.0, 1.0, 10.0)
 
 
+def member_options(foundation_path: str, foundation_sha256: str, n_bulk: int,
+                   n_interstitial: int, files: Mapping[str, str | Path], seed: int, *,
+                   max_num_epochs: int = 600, patience: int = 50,
+                   loss_weights: Sequence[float] = STUDY_AL_LOSS_WEIGHTS, e0s: str = "study",
+                   extra: Mapping[str, Any] | None = None, device: str = "cpu") -> dict:
+    """``mace_run_train`` options of one committee member: a naive fine-tune with the
+    study's flags (:func:`lidiff_helpers.training.finetune.build_options`) and the
+    active-learning loss weights; ``e0s="foundation"`` keeps the foundation's E0s."""
+    from lidiff_helpers.training import finetune
+
+    ew, fw, sw = (float(x) for x in loss_weights)
+    base_extra = {"energy_weight": ew, "forces_weight": fw, "stress_weight": sw}
+    if e0s == "foundation":
+        base_extra["E0s"] = "foundation"
+    base_extra.update(dict(extra or {}))
+    cfg = finetune.FinetuneConfig(
+        strategy="naive", foundation=str(foundation_path), foundation_sha256=foundation_sha256,
+        n_bulk=int(n_bulk), n_interstitial=int(n_interstitial), seed=int(seed),
+        max_num_epochs=int(max_num_epochs), patience=int(patience), device=device,
+        extra=base_extra)
+    return finetune.build_options(cfg, files, name=f"committee_s{seed}")
+
+
 def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: str | Path,
                     seeds: Sequence[int] = (1, 2, 3, 4), max_num_epochs: int = 600,
                     patience: int = 50, loss_weights: Sequence[float] = STUDY_AL_LOSS_WEIGHTS,
@@ -173,7 +196,6 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
     """
     from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.simulation import models
-    from lidiff_helpers.training import finetune
     from lidiff_helpers.training import mace_train as training
 
     if len(seeds) < 1:
@@ -204,20 +226,13 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
         {str(a.info.get("label_source", "unknown")) for a in list(train) + list(valid)})},
         indent=1))
     n_b = sum((a.info.get("kind") or data.classify(a)) == "bulk" for a in train)
-    ew, fw, sw = (float(x) for x in loss_weights)
-    base_extra = {"energy_weight": ew, "forces_weight": fw, "stress_weight": sw}
-    if e0s == "foundation":
-        base_extra["E0s"] = "foundation"
-    base_extra.update(dict(extra or {}))
     sha = sha256_file(spec.path)
 
     def one(seed: int) -> Path:
-        cfg = finetune.FinetuneConfig(
-            strategy="naive", foundation=str(spec.path), foundation_sha256=sha,
-            n_bulk=n_b, n_interstitial=len(train) - n_b, seed=int(seed),
-            max_num_epochs=int(max_num_epochs), patience=int(patience), device=device,
-            extra=base_extra)
-        opts = finetune.build_options(cfg, files, name=f"committee_s{seed}")
+        opts = member_options(str(spec.path), sha, n_b, len(train) - n_b, files, seed,
+                              max_num_epochs=max_num_epochs, patience=patience,
+                              loss_weights=loss_weights, e0s=e0s, extra=extra,
+                              device=device)
         return training.run_mace_train(opts, workdir / f"s{seed}", threads=threads)
 
     if n_parallel > 1:

@@ -111,6 +111,23 @@ _FLAGS = {"ema", "amsgrad", "swa", "stage_two", "restart_latest", "save_cpu", "p
           "compute_avg_num_neighbors_flag"}
 
 
+def full_options(options: Mapping[str, Any], workdir: str | os.PathLike) -> dict[str, Any]:
+    """``options`` as :func:`run_mace_train` passes them: ``--work_dir`` (the run folder)
+    and ``--restart_latest`` (resume after interruption) added unless given."""
+    opts = dict(options)
+    opts.setdefault("work_dir", str(Path(workdir).resolve()))
+    opts.setdefault("restart_latest", True)
+    return opts
+
+
+def command_line(options: Mapping[str, Any], workdir: str | os.PathLike) -> str:
+    """The ``mace_run_train ...`` command :func:`run_mace_train` runs in ``workdir``
+    (shell-quoted, executable by name)."""
+    import shlex
+
+    return shlex.join(["mace_run_train", *build_args(full_options(options, workdir))])
+
+
 def run_mace_train(options: Mapping[str, Any], workdir: str | os.PathLike, *,
                    threads: int | None = None, log_name: str = "train.log",
                    progress: bool = True) -> Path:
@@ -127,9 +144,7 @@ def run_mace_train(options: Mapping[str, Any], workdir: str | os.PathLike, *,
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    opts = dict(options)
-    opts.setdefault("work_dir", str(workdir))
-    opts.setdefault("restart_latest", True)
+    opts = full_options(options, workdir)
     name = opts["name"]
     model = workdir / f"{name}.model"
     saved = workdir / "options.json"

@@ -29,19 +29,21 @@ def plan_sweep(foundation_path: str | Path, subsets: Sequence[Sequence[int]],
                n_pt_values: Sequence[int], selections: Sequence[str] = ("random",),
                seeds: Sequence[int] = (1,), include_scratch: bool = False,
                epochs: int = 800, epochs_pt10000: int = STUDY_EPOCHS_PT10000,
-               grid: Sequence | None = None, **common) -> list[FinetuneConfig]:
+               grid: Sequence | None = None, foundation_sha256: str | None = None,
+               **common) -> list[FinetuneConfig]:
     """The grid: subsets x replay (0 = naive, > 0 = multihead) x selections x seeds.
 
     ``grid``: instead of the cross product ``subsets x n_pt_values``, the replay sizes
     per subset, ``[[[n_bulk, n_interstitial], [n_pt, ...]], ...]`` (the study's Table 1
     is not a full cross product). ``include_scratch`` adds one scratch run per subset,
-    selection and seed. ``common`` are further :class:`FinetuneConfig` fields (lr,
-    n_valid_*, force_mh_ft_lr, ...).
+    selection and seed. ``foundation_sha256``: the foundation's hash when known without
+    reading the file (a plan made before the weights are downloaded). ``common`` are
+    further :class:`FinetuneConfig` fields (lr, n_valid_*, force_mh_ft_lr, ...).
     """
     from lidiff_helpers.core.provenance import sha256_file
 
     fpath = str(Path(foundation_path).resolve())
-    sha = sha256_file(fpath)
+    sha = foundation_sha256 or sha256_file(fpath)
     rows = _grid_rows(subsets, n_pt_values, grid)
     out = []
     for (nb, ni), n_pts in rows:
@@ -96,12 +98,14 @@ def run_sweep(configs: Sequence[FinetuneConfig], root: str | Path,
     return out
 
 
-def plan_from_params(p, foundation_path: str | Path) -> list[FinetuneConfig]:
+def plan_from_params(p, foundation_path: str | Path,
+                     foundation_sha256: str | None = None) -> list[FinetuneConfig]:
     """The sweep of a notebook's parameters (``run.p`` of ``02_finetune_sweeps``)."""
     nvb, nvi = p.n_valid
     return plan_sweep(foundation_path, p.subsets, p.n_pt_values, p.selections, p.seeds,
                       p.include_scratch, epochs=p.epochs, epochs_pt10000=p.epochs_pt10000,
                       grid=p.grid, pt_ratio_threshold=p.pt_ratio_threshold,
+                      foundation_sha256=foundation_sha256,
                       replay_source=p.replay_source, n_valid_bulk=nvb,
                       n_valid_interstitial=nvi, data_seed=p.seed, lr=p.lr,
                       weight_decay=p.weight_decay, ema_decay=p.ema_decay,
