@@ -100,6 +100,11 @@ def test_unknown_head_names_file_head_and_heads(multihead, tmp_path):
     with pytest.raises(ParameterError, match=r"tiny-lif\.model.*'pt_head'.*\['Default'\]"):
         model_export.export_head(TINY, tmp_path, head="pt_head")
     assert not list(tmp_path.iterdir())  # refused before any work
+    # the ASE consumers too: mace's MACECalculator would silently take the last head
+    with pytest.raises(ParameterError, match=rf"{multihead.name}.*'pbe'.*'Default'"):
+        get_calculator(multihead, head="pbe", verbose=False)
+    with pytest.raises(ParameterError, match=r"tiny-lif\.model.*'pt_head'.*\['Default'\]"):
+        get_calculator(TINY, head="pt_head", verbose=False)
 
 
 def test_single_head_model_comes_back_unchanged(tmp_path):
