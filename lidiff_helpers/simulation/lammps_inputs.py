@@ -20,10 +20,13 @@ that each read the previous segment's ``out.data``. Its input (upstream
     write_data out.data
 
 The model file comes from mace-torch's exporter ``mace_create_lammps_model <model>
---dtype float64 [--head <head>]`` (:func:`export_lammps_model`; TorchScript, writes
-``<model>-lammps.pt``). :func:`write_lammps_run` writes one run as a folder: the
-starting structure as ``start.data`` (atom types 1 = Li, 2 = F, velocities in A/ps), an
-optional equilibration segment without dump, production segments ``seg_000`` ...,
+--dtype float64`` (:func:`export_lammps_model`; TorchScript, writes ``<model>-lammps.pt``);
+a multihead model is first reduced to its fine-tuned head by mace-torch's
+``mace_select_head`` (:func:`lidiff_helpers.simulation.model_export.export_head`), so
+LAMMPS gets ``<model>-<head>-<sha12>.model-lammps.pt``. :func:`write_lammps_run` writes
+one run as a folder: the starting structure as ``start.data`` (atom types 1 = Li, 2 = F,
+velocities in A/ps), an optional equilibration segment without dump, production segments
+``seg_000`` ...,
 ``run_segments.sh`` (runs the chain, skipping finished segments, so it resumes after a
 kill) and ``job.sbatch`` (Slurm, submitit's sbatch template). The dumps are read by
 :func:`lidiff_helpers.analysis.diffusion.load_trajectory` (LAMMPS text dumps with ``xu yu zu``).
@@ -48,7 +51,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 __all__ = ["SEGMENT_PS", "lammps_input", "write_start_data", "export_lammps_model",
-           "write_lammps_run", "write_lammps_grid", "write_study_inputs", "lammps_has_mace"]
+           "lammps_model_path", "write_lammps_run", "write_lammps_grid", "write_study_inputs",
+           "lammps_has_mace"]
 
 #: length of one chained LAMMPS segment in the study, ps
 SEGMENT_PS = 300.0
@@ -120,38 +124,54 @@ def write_start_data(atoms, path: str | os.PathLike, velocities: bool = True) ->
     return path
 
 
+def lammps_model_path(model_path: str | os.PathLike, out_dir: str | os.PathLike,
+                      head: str | None = None) -> Path:
+    """The ``-lammps.pt`` file :func:`export_lammps_model` writes, without writing it:
+    ``<single-head model name>-lammps.pt`` in ``out_dir`` (for a multihead model the
+    single-head copy's name, :func:`lidiff_helpers.simulation.model_export.exported_head_path`)."""
+    from lidiff_helpers.simulation.model_export import exported_head_path
+
+    return Path(out_dir) / (exported_head_path(model_path, out_dir, head).name + "-lammps.pt")
+
+
 def export_lammps_model(model_path: str | os.PathLike, out_dir: str | os.PathLike,
                         head: str | None = None, dtype: str = "float64") -> Path:
     """Export a MACE ``.model`` for ``pair_style mace`` with ``mace_create_lammps_model``.
 
-    The model is copied to ``out_dir`` first (the exporter writes ``<model>-lammps.pt``
-    beside its input). For a multihead model without ``head`` the first head (the
-    fine-tuned one, mace's convention) is exported; the exporter would otherwise prompt.
-    Returns the ``-lammps.pt`` path (reused when newer than the model).
+    A multihead model is first reduced to one head by
+    :func:`lidiff_helpers.simulation.model_export.export_head` (mace-torch's
+    ``mace_select_head``; default: the fine-tuned head, the first that is not ``pt_head``),
+    written to ``out_dir`` as ``<stem>-<head>-<sha12>.model``; the exporter then gets that
+    single-head file (no ``--head``, no prompt). A single-head model is copied to
+    ``out_dir`` (the exporter writes ``<model>-lammps.pt`` beside its input).
+    Returns the ``-lammps.pt`` path (reused when newer than the single-head model).
+
+    Raises
+    ------
+    ParameterError
+        ``head`` is not one of the model's heads.
+    ModelUnavailableError, ModelFileError
+        the model file is missing or not a MACE model.
+    RuntimeError
+        ``mace_create_lammps_model`` failed.
     """
-    src = Path(model_path).resolve()
-    if not src.is_file():
-        raise FileNotFoundError(f"cannot export {src}: no such model file")
+    from lidiff_helpers.simulation.model_export import export_head
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dst = out_dir / src.name
-    target = out_dir / (src.name + "-lammps.pt")
-    if target.is_file() and target.stat().st_mtime >= src.stat().st_mtime:
+    single = export_head(model_path, out_dir, head)
+    dst = out_dir / single.name
+    target = out_dir / (single.name + "-lammps.pt")
+    if target.is_file() and target.stat().st_mtime >= single.stat().st_mtime:
         return target
-    if dst.resolve() != src:
-        shutil.copy2(src, dst)
-    if head is None:
-        import torch
-
-        model = torch.load(src, map_location="cpu", weights_only=False)
-        heads = list(getattr(model, "heads", [None]) or [None])
-        head = heads[0] if len(heads) > 1 else None
+    if dst.resolve() != single.resolve():
+        shutil.copy2(single, dst)
     cmd = [str(Path(sys.executable).with_name("mace_create_lammps_model")), str(dst),
-           "--dtype", dtype] + (["--head", head] if head else [])
+           "--dtype", dtype]
     res = subprocess.run(cmd, cwd=out_dir, stdin=subprocess.DEVNULL, capture_output=True,
                          text=True)
     if res.returncode or not target.is_file():
-        raise RuntimeError(f"mace_create_lammps_model failed for {src} (exit "
+        raise RuntimeError(f"mace_create_lammps_model failed for {single} (exit "
                            f"{res.returncode}):\n{res.stderr[-2000:]}")
     return target
 
@@ -295,8 +315,7 @@ def write_study_inputs(runs, models: Sequence[Mapping], folder: str | os.PathLik
             print(f"[lammps] {m['name']}: not a MACE model, no pair_style mace input")
             continue
         files[m["name"]] = (export_lammps_model(spec.path, folder / "models", dtype=dtype)
-                            if export_models else folder / "models" / (spec.path.name +
-                                                                        "-lammps.pt"))
+                            if export_models else lammps_model_path(spec.path, folder / "models"))
     keep = [r for r in runs if r.model in files]
     for r, o in zip(keep, write_lammps_grid(keep, folder, files, lmp_command=lmp_command,
                                             slurm=slurm)):

@@ -314,8 +314,15 @@ def get_calculator(spec: str | os.PathLike | ModelSpec = "auto", device: str = "
     spec : model spec (see module docstring) or a resolved :class:`ModelSpec`
     device : torch device (``cpu``, ``cuda``)
     dtype : ``float64`` (training/validation) or ``float32`` (faster MD)
-    head : for multihead fine-tuned models, the head to evaluate (default: the first,
-        the fine-tuned head in mace's convention)
+    head : for multihead fine-tuned models, the head to evaluate (default: mace's choice,
+        the head named ``Default``: the fine-tuned head of lidiff's runs; mace-torch 0.3.16
+        lists it after the replay head, ``heads = ['pt_head', 'Default']``)
+
+    Raises
+    ------
+    ParameterError
+        ``head`` is not one of the model's heads (mace itself would silently evaluate the
+        last head instead).
     """
     m = spec if isinstance(spec, ModelSpec) else resolve_spec(spec)
     if verbose and m.note:
@@ -334,12 +341,16 @@ def get_calculator(spec: str | os.PathLike | ModelSpec = "auto", device: str = "
         warnings.simplefilter("ignore")
         kw = {"head": head} if head else {}
         try:
-            return MACECalculator(model_paths=str(m.path), device=device, default_dtype=dtype,
+            calc = MACECalculator(model_paths=str(m.path), device=device, default_dtype=dtype,
                                   **kw)
         except (RuntimeError, AttributeError, KeyError, EOFError, pickle.UnpicklingError,
                 zipfile.BadZipFile) as exc:  # torch.load / not a MACE module
             raise ModelFileError(f"model file {m.path} could not be loaded as a MACE model "
                                  f"({type(exc).__name__}: {exc})") from exc
+    if head and head not in list(calc.available_heads):
+        raise ParameterError(f"model file {m.path} has no head {head!r}; its heads are "
+                             f"{list(calc.available_heads)}")
+    return calc
 
 
 @dataclass
