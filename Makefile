@@ -2,6 +2,7 @@
 #   make all      run every notebook under PROFILE (default quick) into results/$(PROFILE)/
 #   make test     run the test suite (add ARGS=--runslow for the slow tests)
 #   make paper    make all with PROFILE=paper (the study's settings; needs a GPU/cluster)
+#   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md
 #   make lab      JupyterLab on the notebooks
 #   make embedded-model  retrain the committed embedded foundation model (long)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
@@ -22,11 +23,11 @@ MODEL := data/models/lidiff-embedded.model
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-.PHONY: all test paper lab clean install data embedded-model benchmarks help
+.PHONY: all test paper paper-plan lab clean install data embedded-model benchmarks help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,11 @@ $(foreach i,$(shell seq 2 $(words $(EXECUTED))),$(eval $(word $(i),$(EXECUTED)):
 
 paper:
 	$(MAKE) all PROFILE=paper
+
+# every command, run, input file, missing input and GPU-hour of a profile, without running it
+PLAN_PROFILE ?= paper
+paper-plan: $(STAMP)
+	$(PY) -m lidiff_helpers.runner.plan --profile $(PLAN_PROFILE) --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

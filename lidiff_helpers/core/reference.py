@@ -461,3 +461,34 @@ STUDY_COMPARISON_PS = 3000.0
 __all__ += ["STUDY_MD_RUNS", "STUDY_ARRHENIUS_TEMPERATURES_K", "STUDY_ARRHENIUS_REPLICAS",
             "STUDY_ARRHENIUS_PS", "STUDY_COMPARISON_TEMPERATURES_K",
             "STUDY_COMPARISON_REPLICAS", "STUDY_COMPARISON_PS"]
+
+
+# --------------------------------------------------------------------------------------
+# Study, Sec. 3 (computational cost): the per-step costs it states, for compute plans
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatedCost:
+    """A compute cost the study states, with the sentence it comes from."""
+
+    value: float
+    unit: str
+    source: str
+
+
+STUDY_COSTS: dict[str, StatedCost] = {
+    "train_gpu_s_per_frame_epoch": StatedCost(
+        8 * 20.0 / 1800, "GPU-s per training frame per epoch",
+        "study Sec. 3: 800 fine-tuning + 1000 pre-training frames, batch 2, 'approximately "
+        "20 seconds per epoch ... using 8 NVIDIA A100 GPUs' (8 x 20 s / 1800 frames)"),
+    "md_gpu_s_per_step_1001_atoms": StatedCost(
+        0.24, "GPU-s per MD step of the 1001-atom cell",
+        "study Sec. 3: LAMMPS 'on a single NVIDIA A100 GPU ... approximately 0.24 seconds "
+        "per step' (300 ps in 20 h)"),
+    "explore_gpu_h_per_run": StatedCost(
+        24.0, "GPU-h per active-learning exploration run (~600 ps, 216/217 atoms)",
+        "study Sec. 2.4: 'Each simulation was carried out for 24 hours, corresponding to "
+        "approximately 600 ps trajectories' (one GPU assumed)"),
+}
+
+__all__ += ["StatedCost", "STUDY_COSTS"]
