@@ -330,7 +330,8 @@ def build_plan(P02, P03, P04, profile: str, out: str | os.PathLike) -> dict:
             "finetune": ft, "active_learning": al, "md": md,
             "cost": {"gpu_h": {k: round(v, 1) for k, v in gpu.items()},
                      "gpu_h_total": round(sum(gpu.values()), 1),
-                     "dft_calculations": al["dft"]["calculations"],
+                     "dft_calculations": (al["dft"]["calculations"]
+                                          if al["dft"]["labeller"] == "qe" else 0),
                      "sources": {k: {"value": c.value, "unit": c.unit, "source": c.source}
                                  for k, c in _COST.items()},
                      "note": "training: upper bounds at max_num_epochs (early stopping "
