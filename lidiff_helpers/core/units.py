@@ -29,7 +29,7 @@ __all__ = [
     "KB_EV_PER_K", "FS", "PS", "GPA_PER_EV_A3", "CM2_S_PER_A2_PS", "DIMENSIONS",
     "LIF_A_STUDY_A", "LIF_A_PBE_A", "LIF_A_EXPERIMENT_A", "STUDY_BOX_EDGE_A",
     "STABILITY_MIN_PAIR_DISTANCE_A", "STABILITY_MAX_TEMPERATURE_DEVIATION", "UNITS_TABLE",
-    "kT_eV",
+    "kT_eV", "H_EV_S",
 ]
 
 #: Boltzmann constant, eV/K (ase.units.kB)
@@ -37,6 +37,8 @@ KB_EV_PER_K: float = float(_ase.kB)
 #: one femtosecond / picosecond in ASE time units
 FS: float = float(_ase.fs)
 PS: float = 1000.0 * FS
+#: Planck constant, eV s (ase.units._hplanck / ase.units._e)
+H_EV_S: float = float(_ase._hplanck / _ase._e)
 #: 1 eV/A^3 in GPa
 GPA_PER_EV_A3: float = 1.0 / float(_ase.GPa)
 #: 1 A^2/ps in cm^2/s (1e-16 cm^2 per A^2, 1e-12 s per ps)
@@ -63,6 +65,7 @@ UNITS_TABLE: dict[str, str] = {
     "energy": "eV", "length": "A", "time": "ps (MD integrator step: fs)",
     "temperature": "K", "force": "eV/A (errors: meV/A)", "stress": "GPa",
     "diffusion coefficient": "cm^2/s", "activation energy": "eV", "mass": "amu",
+    "frequency": "THz", "rate": "1/s",
 }
 
 
