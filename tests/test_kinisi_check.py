@@ -13,8 +13,6 @@ from lidiff_helpers.core.units import CM2_S_PER_A2_PS
 from lidiff_helpers.io.loading import load_trajectory
 from lidiff_helpers.synthetic.trajectories import synthetic_interstitial_run
 
-pytest.importorskip("kinisi")
-
 BOX_A = 30.0
 
 
