@@ -67,6 +67,13 @@ def test_ci_notebooks_key_results(ci_results):
         assert v["05"]["D_defect_max_rel_dev_from_true"] < 0.35, v["05"]
         ea = v["05"]["synthetic-deepmd-law: Ea_eV"]
         assert abs(ea - 0.24) < 0.1, v["05"]
+        # kinisi agrees with lidiff's D on (nearly) every synthetic run
+        assert v["05"]["kinisi_agree"] >= v["05"]["kinisi_runs"] - 1 >= 1, v["05"]
+    # 05: the foundation's knock-off barrier by CI-NEB (embedded model: ~0.04 eV at the
+    # study's lattice constant) and a first-order saddle with a finite Vineyard prefactor
+    eb = v["05"]["embedded: knockoff_barrier_eV"]
+    assert 0.0 < eb < 0.3 and v["05"]["embedded: knockoff_converged"], v["05"]
+    assert 0.1 < v["05"]["embedded: htst_prefactor_THz"] < 100, v["05"]
 
 
 def test_kernel_is_this_interpreter_even_with_a_stale_user_kernelspec(tmp_path, monkeypatch):

@@ -7,7 +7,9 @@ each is rendered here from one or more result files:
 * ``embedded-model``: ``data/models/lidiff-embedded.metrics.json``, written by
   ``python -m lidiff_helpers.embedded`` (``--measure-only``, ``--stability-only``);
 * ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks}.json``, written by
-  ``make benchmarks``.
+  ``make benchmarks``;
+* ``barriers``: ``benchmarks/RESULTS_barriers.json``, written by
+  ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``).
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block) when README.md differs from what
@@ -104,9 +106,37 @@ def _benchmarks() -> str:
     return "\n".join(lines)
 
 
+def _barriers() -> str:
+    d = _json(BENCH / "RESULTS_barriers.json")
+    if not d or not d.get("rows"):
+        return ("Not measured yet: `python benchmarks/bench_barriers.py` writes "
+                "`benchmarks/RESULTS_barriers.json`.")
+    from lidiff_helpers.core import reference
+
+    dft = reference.BARRIERS
+    lines = [f"`{d['command'].strip()}` ({d['date']}, {d['threads']} threads, "
+             f"{d['settings']['n_images']} images, fmax {d['settings']['fmax_eV_A']} eV/A; "
+             f"65 atoms). DFT: {dft['dft-cineb-zheng'].Ea_eV} eV (Zheng et al., CI-NEB) and "
+             f"{dft['dft-neb-yildirim'].Ea_eV} eV (Yildirim et al., NEB).", "",
+             "| model | lattice | a (A) | mechanism | barrier (eV) | converged | NEB wall (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        lines.append(f"| {r['model']} ({str(r['sha256'])[:8]}) | {r['lattice']} | "
+                     f"{r['a_A']:.3f} | {r['mechanism']} | {r['barrier_eV']:.3f} | "
+                     f"{r['converged']} | {r['wall_s']:.0f} |")
+    for r in d["rows"]:
+        h = r.get("htst")
+        if h and "prefactor_THz" in h:
+            lines.append(f"\nHarmonic TST of {r['model']}'s collinear knock-off (study "
+                         f"lattice, {h['hessian_atoms']} atoms in the Hessian): Vineyard "
+                         f"prefactor {h['prefactor_THz']:.2f} THz, imaginary mode "
+                         f"{h['imaginary_THz']:.2f} THz.")
+    return "\n".join(lines)
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
-                                        "benchmarks": _benchmarks}
+                                        "benchmarks": _benchmarks, "barriers": _barriers}
 
 
 def _pattern(name: str) -> re.Pattern:

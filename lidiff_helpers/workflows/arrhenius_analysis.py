@@ -361,7 +361,8 @@ def analyse_runs(runs: Sequence[dict], *, convention: str = "defect",
                   if DATA_SOURCE_COLUMN in run else {}),
                "model": str(run["model"]), "temperature_K": float(run["temperature_K"]),
                "replica": int(run.get("replica", 0)), "purpose": run.get("purpose", ""),
-               **res.as_row(), "trajectory": str(run["trajectory"])}
+               **res.as_row(), "trajectory": str(run["trajectory"]),
+               "md_timestep_fs": run.get("md_timestep_fs")}
         k = len(rows)
         if hop_settings is not None:
             h, cols = _hop_row(traj, species, frame_stride, hop_settings)
@@ -509,6 +510,20 @@ def conventions_table(analyses: RunAnalyses, temperature_K: float = 450.0):
     return with_data_source(conv, data_source_of(analyses.table))
 
 
+#: an MD activation energy whose 1-sigma error exceeds this (eV) is shown "not resolved"
+EA_RESOLVED_MAX_ERR_EV = 0.1
+
+
+def resolved_Ea(Ea_eV: float, Ea_err_eV: float) -> str:
+    """``0.220 +- 0.015``, or ``not resolved (+- 0.67)`` when the 1-sigma error exceeds
+    :data:`EA_RESOLVED_MAX_ERR_EV` (a 1 ps quick fit cannot resolve 0.03 eV)."""
+    if Ea_eV is None or not np.isfinite(Ea_eV):
+        return "-"
+    if Ea_err_eV is None or not np.isfinite(Ea_err_eV) or Ea_err_eV > EA_RESOLVED_MAX_ERR_EV:
+        return f"not resolved (+- {Ea_err_eV:.2f})"
+    return f"{Ea_eV:.3f} +- {Ea_err_eV:.3f}"
+
+
 @dataclass(frozen=True, eq=False)
 class ArrheniusTables:
     """Replica averages and Arrhenius fits of notebook 05.
@@ -538,8 +553,32 @@ def arrhenius_tables(analyses: RunAnalyses) -> ArrheniusTables:
     fits = arrhenius.fit_by_model(rep_arr)
     t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL},
                           replicas=runs_arr)
+    if len(t3):
+        t3.insert(1, "Ea", [resolved_Ea(e, s) for e, s in zip(t3["Ea_eV"], t3["Ea_err_eV"])])
     return ArrheniusTables(by_temperature=rep_all, arrhenius_runs=rep_arr, fits=fits,
                            table3=with_data_source(t3, data_source_of(tab)))
+
+
+def kinisi_check(analyses: RunAnalyses, P):
+    """lidiff's D beside kinisi's estimate and the event-based D, one row per run
+    (:func:`lidiff_helpers.analysis.kinisi_check.kinisi_table`); empty when the profile's
+    ``kinisi_check`` is off."""
+    import pandas as pd
+
+    from lidiff_helpers.analysis.kinisi_check import kinisi_table
+
+    if not P.kinisi_check or not analyses.results:
+        return pd.DataFrame()
+    ks = sorted(analyses.results)
+    rows = analyses.table.loc[ks]
+    tab = kinisi_table([analyses.results[k] for k in ks],
+                       [run_trajectory(r) for r in rows.to_dict("records")],
+                       hops=[analyses.hops.get(k) for k in ks], seed=P.seed or 0)
+    for i, col in enumerate(("model", "temperature_K")):
+        if col not in tab:
+            tab.insert(i, col, rows[col].to_numpy())
+    return with_data_source(tab.drop(columns=["trajectory"], errors="ignore"),
+                            data_source_of(analyses.table))
 
 
 def hop_table(analyses: RunAnalyses):
@@ -553,7 +592,7 @@ def hop_table(analyses: RunAnalyses):
 # --------------------------------------------------------------------------------------
 
 def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTables, P,
-            temperatures_K: Sequence[float] = (450.0, 500.0)) -> dict:
+            temperatures_K: Sequence[float] = (450.0, 500.0), kinisi=None) -> dict:
     """Notebook 05's summary: data source, run counts, hop counts, Haven ratio, fits.
 
     Per model: the fit (``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``), ``D_<T>K_cm2_s`` the
@@ -570,6 +609,8 @@ def summary(selection: RunSelection, analyses: RunAnalyses, tables: ArrheniusTab
     if "D_defect_true_cm2_s" in tab:
         dev = (tab["D_defect_cm2_s"] / tab["D_defect_true_cm2_s"] - 1).abs()
         out["D_defect_max_rel_dev_from_true"] = float(dev.max())
+    if kinisi is not None and len(kinisi) and "agree" in kinisi:
+        out.update(kinisi_runs=len(kinisi), kinisi_agree=int(kinisi["agree"].sum()))
     t3 = tables.table3.set_index("model") if len(tables.table3) else None
     for model, fit in tables.fits.items():
         out[f"{model}: Ea_eV"] = fit.Ea_eV

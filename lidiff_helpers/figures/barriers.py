@@ -1,0 +1,126 @@
+"""Figures of the migration barriers (notebook 05); no computation here.
+
+Inputs are :class:`lidiff_helpers.workflows.barriers.BarrierSet` and the tables of that
+module (passed in). Axes carry units; the study's cited DFT barriers are reference lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from lidiff_helpers.core import reference
+
+__all__ = ["plot_profiles", "plot_softening", "plot_saddle", "plot_arrhenius_htst"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _dft_lines(ax, horizontal: bool = True) -> None:
+    for key, ls in (("dft-cineb-zheng", "--"), ("dft-neb-yildirim", ":")):
+        b = reference.BARRIERS[key]
+        (ax.axhline if horizontal else ax.axvline)(b.Ea_eV, color="k", ls=ls, lw=1,
+                                                  label=f"{b.label}: {b.Ea_eV} eV")
+
+
+def plot_profiles(paths: Mapping, mechanism: str = "knockoff-collinear",
+                  n_atoms: int = 65, lattice: str = "study", note: str = ""):
+    """Energy along the NEB path of ``mechanism`` for every model, DFT barriers dashed."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for (model, mech, _, lat), res in paths.items():
+        if mech != mechanism or lat != lattice or len(res["numbers"]) != n_atoms:
+            continue
+        s, e = np.asarray(res["path_A"]), np.asarray(res["energies_eV"])
+        ax.plot(s / s[-1], e, "o-", label=f"{model}: {res['barrier_eV']:.3f} eV")
+    _dft_lines(ax)
+    ax.set_xlabel("reaction coordinate (fraction of the NEB path)")
+    ax.set_ylabel("energy relative to the initial state (eV)")
+    ax.set_title(f"{mechanism}, {n_atoms} atoms, {lattice} lattice constant" + note)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_softening(comparison, note: str = ""):
+    """Model knock-off barrier minus DFT's (Zheng et al., 0.25 eV) per model: negative =
+    a softer energy surface than DFT (Deng et al.)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 0.5 + 0.45 * max(len(comparison), 1)))
+    y = np.arange(len(comparison))
+    ax.barh(y, comparison["softening_vs_Zheng_eV"], color="tab:blue")
+    ax.set_yticks(y, comparison["model"])
+    ax.axvline(0.0, color="k", lw=1)
+    ax.axvline(reference.BARRIERS["dft-neb-yildirim"].Ea_eV
+               - reference.BARRIERS["dft-cineb-zheng"].Ea_eV, color="k", ls=":", lw=1,
+               label="DFT NEB (Yildirim et al.) - 0.25 eV")
+    ax.set_xlabel("model knock-off barrier - DFT CI-NEB 0.25 eV (eV)")
+    ax.set_title("Barrier softening: zero-shot vs fine-tuned" + note)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_saddle(res: Mapping, cutoff_A: float = 2.6, note: str = ""):
+    """The climbing image: the moving Li (red) and their neighbours within ``cutoff_A``
+    (ASE ``plot_atoms``, viewed along [110] and [001])."""
+    from ase import Atoms
+    from ase.visualize.plot import plot_atoms
+
+    from lidiff_helpers.simulation.neb import local_indices
+
+    plt = _plt()
+    at = Atoms(numbers=res["numbers"], positions=res["positions"][res["climbing_index"]],
+               cell=res["cell"], pbc=True)
+    keep = local_indices(at, res["moving"], cutoff_A)
+    centre = at.positions[res["moving"][0]]
+    d = at.get_distances(res["moving"][0], keep, mic=True, vector=True)
+    sub = Atoms(numbers=at.numbers[keep], positions=centre + d)
+    colors = ["red" if k in res["moving"] else ("silver" if z == 3 else "tab:green")
+              for k, z in zip(keep, sub.numbers)]
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6))
+    for ax, rot in zip(axes, ("-90x,45y,0z", "0x,0y,0z")):
+        plot_atoms(sub, ax, rotation=rot, colors=colors, radii=0.45)
+        ax.set_axis_off()
+        ax.set_title(f"view {rot}", fontsize=8)
+    fig.suptitle(f"saddle of {res['mechanism']}: moving Li red, Li grey, F green" + note,
+                 fontsize=9)
+    return fig
+
+
+def plot_arrhenius_htst(by_temperature, htst_D, models: Sequence[str] | None = None,
+                        note: str = ""):
+    """MD D(T) (points, replica means with errors) beside each model's harmonic-TST
+    D(T) (lines) and the DeePMD Arrhenius law (dashed), against 1000/T."""
+    from lidiff_helpers.analysis.arrhenius import arrhenius_D_cm2_s
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    names = list(models) if models else sorted(set(htst_D["model"]))
+    for i, m in enumerate(names):
+        c = f"C{i % 10}"
+        h = htst_D[htst_D["model"] == m].sort_values("temperature_K")
+        if len(h):
+            ax.plot(1000 / h["temperature_K"], h["D_htst_cm2_s"], "-", color=c,
+                    label=f"{m}: harmonic TST")
+        if by_temperature is not None and len(by_temperature):
+            md = by_temperature[by_temperature["model"] == m]
+            if len(md):
+                ax.errorbar(1000 / md["temperature_K"], md["D_cm2_s"],
+                            yerr=md.get("D_err_cm2_s"), fmt="o", color=c, label=f"{m}: MD")
+    ref = reference.table3_reference("deepmd")
+    T = np.linspace(300, 1000, 50)
+    ax.plot(1000 / T, arrhenius_D_cm2_s(T, ref.Ea_eV, ref.D0_cm2_s), "k--",
+            label=f"DeePMD (Ea {ref.Ea_eV} eV)")
+    ax.set_yscale("log")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel("D of the defect (cm$^2$/s)")
+    ax.set_title("MD and harmonic transition-state theory" + note)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

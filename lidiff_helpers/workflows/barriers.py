@@ -1,0 +1,234 @@
+"""Notebook 05, "Migration barriers": CI-NEB barriers of every model beside Table 3, the
+harmonic TST diffusivity, and the table "DFT NEB | model NEB | model MD Ea | DeePMD MD Ea".
+
+Each function is one step of the notebook. NEB results are cached per model SHA256,
+mechanism, cell, lattice constant and settings (``<out>/work/barriers/``), so a rerun or
+another profile with the same settings costs nothing; the harmonic Hessians are cached
+by ASE's ``Vibrations`` (one file per displacement: an interrupted run resumes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lidiff_helpers.analysis import tst
+from lidiff_helpers.core import reference
+from lidiff_helpers.core.cache import cached_json, key_hash
+from lidiff_helpers.core.units import LIF_A_STUDY_A
+from lidiff_helpers.simulation import neb
+from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
+from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
+
+__all__ = ["BarrierSet", "models", "compute", "best_per_model", "saddle_of", "harmonic",
+           "htst_diffusivity", "comparison_table", "summary_values"]
+
+
+@dataclass
+class BarrierSet:
+    """Every NEB of the notebook: ``table`` (one row per model, mechanism, cell, lattice)
+    and ``paths`` (same key -> energies, path, band positions, numbers, cell)."""
+
+    table: Any
+    paths: dict = field(default_factory=dict)
+
+
+def models(P, run) -> list[ModelEntry]:
+    """The models with barriers: the foundation, ``neb_extra_models`` (e.g. chgnet) and
+    the models notebooks 02/03 registered (as many as ``neb_max_models`` allows)."""
+    entries = models_to_compare(P.foundation_model, P.neb_extra_models, out=run.out,
+                                include_registered=P.neb_include_registered,
+                                max_extra_models=P.neb_max_models)
+    for m in entries:
+        run.add_model(m.identity)
+    return entries
+
+
+def _lattices(P, m: ModelEntry, calc) -> dict[str, float]:
+    out = {"study": LIF_A_STUDY_A}
+    if P.neb_own_lattice and m.spec != "chgnet":
+        from lidiff_helpers.simulation.bulk import relaxed_lattice_constant
+
+        out["own"] = relaxed_lattice_constant(calc, a_guess_A=LIF_A_STUDY_A)
+    return out
+
+
+def _one(calc, mech: str, n_cells: int, a: float, s: neb.NEBSettings,
+         relaxed: dict) -> dict:
+    key = (n_cells, round(a, 6))
+    if key not in relaxed:
+        ini0, _, _ = neb.endpoints(mech, n_cells, a)
+        relaxed[key] = neb.relax(ini0, calc, s.fmax_eV_A, s.max_steps)[0]
+    r = neb.barrier(mech, calc, n_cells, a, s, relaxed_initial=relaxed[key])
+    out = r.summary()
+    out.update(positions=[im.positions.tolist() for im in r.images],
+               numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
+    return out
+
+
+def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> BarrierSet:
+    """NEB of every model x mechanism x cell x lattice of the profile (cached)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from lidiff_helpers.simulation.models import get_calculator
+
+    s = neb.NEBSettings(n_images=P.neb_n_images, fmax_eV_A=P.neb_fmax_eV_A,
+                        max_steps=P.neb_max_steps)
+    rows, paths_ = [], {}
+    jobs = [(m, c) for m in entries for c in P.neb_n_cells
+            if c == 2 or m.foundation or P.neb_large_cell_all_models]
+    for m, n_cells in tqdm(jobs, desc="NEB (model, cell)", disable=not progress):
+        if m.spec == "chgnet" and n_cells > 2:
+            continue  # CHGNet: 65 atoms only (slow)
+        calc = get_calculator(m.spec, dtype=P.neb_dtype, verbose=False)
+        relaxed: dict = {}
+        for lat, a in _lattices(P, m, calc).items():
+            for mech in P.neb_mechanisms:
+                key = {"model_sha256": m.sha256, "mechanism": mech, "n_cells": n_cells,
+                       "a_A": round(a, 6), "settings": vars(s), "dtype": P.neb_dtype}
+                path = run.work("barriers") / f"{m.key}-{key_hash(key)[:12]}.json"
+                res = cached_json(path, key, lambda: _one(calc, mech, n_cells, a, s,
+                                                         relaxed))
+                paths_[(m.label, mech, n_cells, lat)] = res
+                rows.append({"model": m.label, "role": m.role, "mechanism": mech,
+                             "n_atoms": len(res["numbers"]), "lattice": lat, "a_A": a,
+                             **{k: res[k] for k in ("barrier_eV", "reverse_barrier_eV",
+                                                    "endpoint_asymmetry_eV", "converged",
+                                                    "climbing_fmax_eV_A", "n_steps")}})
+    return BarrierSet(pd.DataFrame(rows), paths_)
+
+
+def best_per_model(bs: BarrierSet, n_atoms: int = 65, lattice: str = "study"):
+    """The lowest converged knock-off and the direct hop per model (the model's barrier
+    is the lowest knock-off), on the ``n_atoms`` cell at ``lattice``."""
+    import pandas as pd
+
+    t = bs.table
+    t = t[(t["n_atoms"] == n_atoms) & (t["lattice"] == lattice)]
+    rows = []
+    for model, g in t.groupby("model", sort=False):
+        ko = g[g["mechanism"].str.startswith("knockoff")]
+        ok = ko[ko["converged"]] if ko["converged"].any() else ko
+        best = ok.loc[ok["barrier_eV"].idxmin()] if len(ok) else None
+        direct = g[g["mechanism"] == "direct"]
+        rows.append({"model": model,
+                     "knockoff_mechanism": None if best is None else best["mechanism"],
+                     "knockoff_barrier_eV": np.nan if best is None else best["barrier_eV"],
+                     "knockoff_converged": None if best is None else bool(best["converged"]),
+                     "direct_barrier_eV": direct["barrier_eV"].min() if len(direct)
+                     else np.nan})
+    return pd.DataFrame(rows)
+
+
+def saddle_of(bs: BarrierSet, comparison, row: int = 0) -> dict:
+    """The NEB result (energies, band) of the ``row``-th model's lowest knock-off in
+    ``comparison`` (65 atoms, study lattice): the saddle geometry to draw."""
+    r = comparison.iloc[row]
+    return bs.paths[(r["model"], r["knockoff_mechanism"], 2, "study")]
+
+
+def _atoms(res: Mapping, image: int):
+    from ase import Atoms
+
+    return Atoms(numbers=res["numbers"], positions=res["positions"][image],
+                 cell=res["cell"], pbc=True)
+
+
+def harmonic(P, run, bs: BarrierSet, entries: Sequence[ModelEntry]) -> Any:
+    """Vineyard prefactor of each model's lowest knock-off (65 atoms, study lattice):
+    partial Hessians (atoms within ``htst_cutoff_A`` of the moving Li) at the relaxed
+    initial state and at the climbing image, with ASE ``Vibrations``."""
+    import pandas as pd
+    from ase.vibrations import Vibrations
+
+    from lidiff_helpers.simulation.models import get_calculator
+
+    rows = []
+    best = best_per_model(bs).set_index("model")
+    for m in entries:
+        if m.label not in best.index or not P.htst or m.spec == "chgnet":
+            continue
+        mech = best.loc[m.label, "knockoff_mechanism"]
+        res = bs.paths[(m.label, mech, 2, "study")]
+        calc = get_calculator(m.spec, dtype=P.neb_dtype, verbose=False)
+        saddle, ini = _atoms(res, res["climbing_index"]), _atoms(res, 0)
+        idx = neb.local_indices(saddle, res["moving"], P.htst_cutoff_A)
+        energies = {}
+        for name, at in (("min", ini), ("saddle", saddle)):
+            at.calc = calc
+            folder = run.work("barriers") / "vib" / f"{m.key}-{mech}-{name}"
+            vib = Vibrations(at, indices=idx, delta=P.htst_delta_A, name=str(folder))
+            vib.run()
+            energies[name] = vib.get_energies()
+        row = {"model": m.label, "mechanism": mech, "barrier_eV": res["barrier_eV"],
+               "hessian_atoms": len(idx),
+               "multiplicity": neb.MECHANISMS[mech].multiplicity,
+               "sum_sq_displacement_A2": neb.sum_sq_displacement_A2(mech, LIF_A_STUDY_A)}
+        try:
+            h = tst.vineyard(energies["min"], energies["saddle"])
+            row.update(prefactor_THz=h.prefactor_THz, imaginary_THz=h.imaginary_THz,
+                       n_imaginary_saddle=1, note="")
+        except tst.InputError as exc:
+            row.update(prefactor_THz=np.nan, imaginary_THz=np.nan, note=str(exc))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def htst_diffusivity(htst_table, temperatures_K: Sequence[float], by_temperature=None):
+    """D(T) of the defect from each model's harmonic rate (lidiff's ``defect``
+    convention, :func:`lidiff_helpers.analysis.tst.defect_diffusivity_cm2_s`), at
+    ``temperatures_K`` and the MD temperatures of ``by_temperature``."""
+    import pandas as pd
+
+    if by_temperature is not None and len(by_temperature):
+        temperatures_K = sorted(set(map(float, temperatures_K))
+                                | set(by_temperature["temperature_K"].astype(float)))
+    rows = []
+    for r in htst_table.to_dict("records"):
+        if not np.isfinite(r.get("prefactor_THz", np.nan)):
+            continue
+        for T in temperatures_K:
+            k = tst.rate_per_s(r["prefactor_THz"], r["barrier_eV"], float(T))
+            rows.append({"model": r["model"], "temperature_K": float(T), "rate_per_s": k,
+                         "D_htst_cm2_s": tst.defect_diffusivity_cm2_s(
+                             k, r["multiplicity"], r["sum_sq_displacement_A2"])})
+    return pd.DataFrame(rows, columns=["model", "temperature_K", "rate_per_s",
+                                       "D_htst_cm2_s"])
+
+
+def comparison_table(bs: BarrierSet, table3=None):
+    """One row per model: DFT NEB (the study's cited values), the model's CI-NEB barriers
+    (lowest knock-off, direct hop; 65 atoms, study lattice), its MD Ea from Table 3 when
+    resolved, and the DeePMD MD Ea."""
+    best = best_per_model(bs)
+    md = {} if table3 is None else {r["model"]: r for r in table3.to_dict("records")}
+    dft = reference.BARRIERS
+    deepmd = reference.table3_reference("deepmd")
+    best["DFT_NEB_Zheng_eV"] = dft["dft-cineb-zheng"].Ea_eV
+    best["DFT_NEB_Yildirim_eV"] = dft["dft-neb-yildirim"].Ea_eV
+    best["MD_Ea"] = [resolved_Ea(md.get(m, {}).get("Ea_eV", np.nan),
+                                 md.get(m, {}).get("Ea_err_eV", np.nan))
+                     for m in best["model"]]
+    best["DeePMD_MD_Ea_eV"] = deepmd.Ea_eV if deepmd else np.nan
+    best["softening_vs_Zheng_eV"] = best["knockoff_barrier_eV"] - dft["dft-cineb-zheng"].Ea_eV
+    return best
+
+
+
+def summary_values(comparison, htst=None) -> dict:
+    """Headline barrier values for notebook 05's summary: per model the lowest knock-off
+    (eV, mechanism, converged), the direct hop (eV) and the Vineyard prefactor (THz)."""
+    out: dict[str, Any] = {}
+    for r in comparison.to_dict("records"):
+        m = r["model"]
+        out[f"{m}: knockoff_barrier_eV"] = float(r["knockoff_barrier_eV"])
+        out[f"{m}: knockoff_mechanism"] = r["knockoff_mechanism"]
+        out[f"{m}: knockoff_converged"] = r["knockoff_converged"]
+        out[f"{m}: direct_barrier_eV"] = float(r["direct_barrier_eV"])
+    for r in ([] if htst is None else htst.to_dict("records")):
+        out[f"{r['model']}: htst_prefactor_THz"] = float(r["prefactor_THz"])
+    return out

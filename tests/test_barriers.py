@@ -1,0 +1,168 @@
+"""Barriers and harmonic TST on known answers: analytic surfaces with known saddles, an
+EMT hop whose barrier ASE's documentation states, a harmonic double well's analytic
+prefactor, and the LiF mechanisms' geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import units
+from ase.constraints import FixCartesian
+
+from lidiff_helpers.analysis import tst
+from lidiff_helpers.core.errors import InputError, ParameterError
+from lidiff_helpers.core.units import LIF_A_STUDY_A, kT_eV
+from lidiff_helpers.simulation import neb
+from lidiff_helpers.synthetic.surfaces import (
+    MUELLER_BROWN_POINTS,
+    DoubleWell2D,
+    MuellerBrown,
+    point_atoms,
+)
+
+
+def _band_ends(calc, p0, p1):
+    a, b = point_atoms(*p0), point_atoms(*p1)
+    for at in (a, b):
+        at.set_constraint(FixCartesian(0, (False, False, True)))
+    a, _, _ = neb.relax(a, calc, fmax_eV_A=1e-4)
+    b, _, _ = neb.relax(b, calc, fmax_eV_A=1e-4)
+    return a, b
+
+
+def test_symmetric_double_well_saddle_at_the_midpoint():
+    dw = DoubleWell2D(A=0.25, b=1.0)
+    a, b = _band_ends(dw, (-1.0, 0.3), (1.0, -0.2))
+    r = neb.run_neb(a, b, dw, neb.NEBSettings(n_images=5, fmax_eV_A=1e-3),
+                    interpolation="linear")
+    assert r.converged and r.climbing_index == 3  # the middle of 5 images
+    assert r.barrier_eV == pytest.approx(dw.barrier_eV, abs=1e-3)
+    assert np.allclose(r.saddle.positions[0, :2], 0.0, atol=0.01)
+    assert abs(r.endpoint_asymmetry_eV) < 1e-6
+
+
+def test_mueller_brown_saddle_energy_and_location():
+    mb = MuellerBrown(scale=0.01)
+    for key in MUELLER_BROWN_POINTS:  # the tabulated points are stationary here
+        x, y, v = MUELLER_BROWN_POINTS[key]
+        val, gx, gy = mb._vg(x, y)
+        assert val == pytest.approx(0.01 * v, abs=1e-5) and abs(gx) + abs(gy) < 1e-4
+    xb, yb, eb = MUELLER_BROWN_POINTS["min_B"]
+    xc, yc, _ = MUELLER_BROWN_POINTS["min_C"]
+    xs, ys, es = MUELLER_BROWN_POINTS["saddle_BC"]
+    a, b = _band_ends(mb, (xb, yb), (xc, yc))
+    r = neb.run_neb(a, b, mb, neb.NEBSettings(n_images=9, fmax_eV_A=5e-4, max_steps=2000),
+                    interpolation="linear")
+    assert r.converged
+    assert r.barrier_eV == pytest.approx(0.01 * (es - eb), abs=1e-3)  # within 1 meV
+    assert np.allclose(r.saddle.positions[0, :2], (xs, ys), atol=0.02)
+
+
+def test_emt_hop_of_the_ase_documentation():
+    """Al adatom hopping along the rows of Al(110), EMT: the first script (neb1.py) of
+    ASE's tutorial 'Self-diffusion on the Al(110) surface'; ASE's documentation tests
+    check its barrier against 0.111 eV (+- 0.002)."""
+    from math import sqrt
+
+    from ase import Atom, Atoms
+    from ase.calculators.emt import EMT
+    from ase.constraints import FixAtoms
+
+    a = 4.0614
+    b = a / sqrt(2)
+    h = b / 2
+    initial = Atoms("Al2", positions=[(0, 0, 0), (a / 2, b / 2, -h)],
+                    cell=(a, b, 2 * h), pbc=(1, 1, 0)) * (2, 2, 2)
+    initial.append(Atom("Al", (a / 2, b / 2, 3 * h)))
+    initial.center(vacuum=4.0, axis=2)
+    final = initial.copy()
+    final.positions[-1, 1] += b
+    mask = initial.positions[:, 2] - min(initial.positions[:, 2]) < 1.5 * h
+    for at in (initial, final):
+        at.set_constraint(FixAtoms(mask=mask))
+    calc = EMT()
+    ini, _, _ = neb.relax(initial, calc, fmax_eV_A=0.01)
+    fin, _, _ = neb.relax(final, calc, fmax_eV_A=0.01)
+    r = neb.run_neb(ini, fin, calc, neb.NEBSettings(n_images=3, fmax_eV_A=0.01),
+                    interpolation="linear")
+    assert r.converged and r.barrier_eV == pytest.approx(0.111, abs=0.002)
+
+
+def _mode_energies(calc, x, y, tmp_path, name):
+    from ase.vibrations import Vibrations
+
+    at = point_atoms(x, y)
+    at.calc = calc
+    vib = Vibrations(at, indices=[0], delta=1e-3, name=str(tmp_path / name))
+    vib.run()
+    return vib.get_energies()
+
+
+def test_vineyard_prefactor_of_a_harmonic_double_well(tmp_path):
+    dw = DoubleWell2D(A=0.25, b=1.0, k0=2.0, k1=1.5, kz=5.0)
+    e_min = _mode_energies(dw, -1.0, 0.0, tmp_path, "min")
+    e_sad = _mode_energies(dw, 0.0, 0.0, tmp_path, "sad")
+    got = tst.vineyard(e_min, e_sad)
+    m = point_atoms(0, 0).get_masses()[0]
+    to_thz = units.s / 1e12 / (2 * np.pi)  # sqrt(k/m) in 1/ASE-time -> THz
+
+    def nu(k):
+        return np.sqrt(k / m) * to_thz
+
+    k_xx = 8 * dw.A * dw.b ** 2
+    want = nu(k_xx) * nu(dw.k0 + dw.k1 * dw.b ** 2) / nu(dw.k0)
+    assert got.prefactor_THz == pytest.approx(want, rel=0.01)
+    assert got.imaginary_THz == pytest.approx(nu(4 * dw.A * dw.b ** 2), rel=0.01)
+    assert got.n_modes == 3
+    with pytest.raises(InputError, match="saddle: 0 imaginary"):
+        tst.vineyard(e_min, e_min)
+    with pytest.raises(InputError, match="minimum: 1 imaginary"):
+        tst.vineyard(e_sad, e_sad)
+    with pytest.raises(InputError, match="same atoms"):
+        tst.vineyard(e_min[:2], e_sad)
+
+
+def test_rate_and_defect_diffusivity_formulas():
+    r = tst.rate_per_s(10.0, 0.25, 500.0)
+    assert r == pytest.approx(1e13 * np.exp(-0.25 / kT_eV(500.0)))
+    # 4 channels of 1e9 /s, 6.25 A^2 per event: 4 * 1e9 * 6.25 / 6 A^2/s = 1.667e-6 cm^2/s
+    assert tst.defect_diffusivity_cm2_s(1e9, 4, 6.25) == pytest.approx(4e9 * 6.25 / 6 * 1e-16)
+    with pytest.raises(InputError, match="temperature_K"):
+        tst.rate_per_s(10.0, 0.25, 0.0)
+    with pytest.raises(InputError, match="multiplicity"):
+        tst.defect_diffusivity_cm2_s(1e9, 0, 6.25)
+
+
+@pytest.mark.parametrize("mech,angle", [("knockoff-collinear", 0.0),
+                                        ("knockoff-70deg", 70.53),
+                                        ("knockoff-109deg", 109.47), ("direct", None)])
+def test_lif_mechanism_geometry(mech, angle):
+    a = LIF_A_STUDY_A
+    ini, fin, moving = neb.endpoints(mech, 2, a)
+    assert len(ini) == 65 and ini.numbers[-1] == 3 and moving[0] == 64
+    d = fin.positions - ini.positions
+    moved = np.nonzero(np.linalg.norm(d, axis=1) > 1e-9)[0]
+    assert sorted(moved) == sorted(moving)
+    step = np.linalg.norm(d[list(moving)], axis=1)
+    want = a * np.sqrt(3) / 4 if angle is not None else a / 2
+    assert np.allclose(step, want)
+    assert np.sum(step ** 2) == pytest.approx(neb.sum_sq_displacement_A2(mech, a))
+    if angle is not None:
+        c = np.dot(d[moving[0]], d[moving[1]]) / (step[0] * step[1])
+        assert np.degrees(np.arccos(np.clip(c, -1, 1))) == pytest.approx(angle, abs=0.01)
+    # the final state is again one Li on a tetrahedral site: same neighbour shells
+    ni = np.sort(ini.get_distances(64, range(64), mic=True))[:8]
+    j = moving[-1]
+    others = [k for k in range(65) if k != j]
+    nf = np.sort(fin.get_distances(j, others, mic=True))[:8]
+    assert np.allclose(ni, nf, atol=1e-9)
+
+
+def test_bad_mechanism_and_settings():
+    with pytest.raises(ParameterError, match="unknown mechanism 'hop'"):
+        neb.endpoints("hop")
+    with pytest.raises(ParameterError, match="fmax_eV_A"):
+        neb.NEBSettings(fmax_eV_A=0.5, pre_fmax_eV_A=0.1)
+    ini, fin, _ = neb.endpoints("direct")
+    with pytest.raises(InputError, match="same atoms"):
+        neb.run_neb(ini, fin[:-1], None)
