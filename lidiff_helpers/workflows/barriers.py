@@ -23,6 +23,10 @@ from lidiff_helpers.simulation import neb
 from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
 from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
 
+#: initial and final states are equivalent by symmetry: their relaxed energies must agree
+#: within this (eV), else the row says ``endpoints_equivalent = False``
+ENDPOINT_TOLERANCE_EV = 0.005
+
 __all__ = ["BarrierSet", "models", "compute", "best_per_model", "saddle_of", "harmonic",
            "htst_diffusivity", "comparison_table", "summary_values"]
 
@@ -98,7 +102,9 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
                              "n_atoms": len(res["numbers"]), "lattice": lat, "a_A": a,
                              **{k: res[k] for k in ("barrier_eV", "reverse_barrier_eV",
                                                     "endpoint_asymmetry_eV", "converged",
-                                                    "climbing_fmax_eV_A", "n_steps")}})
+                                                    "climbing_fmax_eV_A", "n_steps")},
+                             "endpoints_equivalent": abs(res["endpoint_asymmetry_eV"])
+                             <= ENDPOINT_TOLERANCE_EV})
     return BarrierSet(pd.DataFrame(rows), paths_)
 
 
