@@ -166,3 +166,30 @@ def test_bad_mechanism_and_settings():
     ini, fin, _ = neb.endpoints("direct")
     with pytest.raises(InputError, match="same atoms"):
         neb.run_neb(ini, fin[:-1], None)
+
+
+def test_best_per_model_comparison_and_not_resolved_Ea():
+    import pandas as pd
+
+    from lidiff_helpers.workflows import arrhenius_analysis, barriers
+
+    rows = [("m", "knockoff-collinear", 0.30, True), ("m", "knockoff-70deg", 0.20, False),
+            ("m", "knockoff-109deg", 0.25, True), ("m", "direct", 0.9, True),
+            ("n", "knockoff-collinear", 0.10, True)]
+    t = pd.DataFrame([{"model": m, "mechanism": k, "barrier_eV": b, "converged": c,
+                       "n_atoms": 65, "lattice": "study"} for m, k, b, c in rows]
+                     + [{"model": "m", "mechanism": "knockoff-collinear", "barrier_eV": 0.01,
+                         "converged": True, "n_atoms": 217, "lattice": "study"}])
+    bs = barriers.BarrierSet(t)
+    best = barriers.best_per_model(bs).set_index("model")
+    # the lowest *converged* knock-off on the 65-atom cell; the direct hop apart
+    assert best.loc["m", "knockoff_mechanism"] == "knockoff-109deg"
+    assert best.loc["m", "knockoff_barrier_eV"] == 0.25 and best.loc["m", "direct_barrier_eV"] == 0.9
+    t3 = pd.DataFrame([{"model": "m", "Ea_eV": 0.22, "Ea_err_eV": 0.015},
+                       {"model": "n", "Ea_eV": -0.25, "Ea_err_eV": 0.67}])
+    comp = barriers.comparison_table(bs, t3).set_index("model")
+    assert comp.loc["m", "MD_Ea"] == "0.220 +- 0.015"
+    assert comp.loc["n", "MD_Ea"] == "not resolved (+- 0.67)"
+    assert comp.loc["n", "softening_vs_Zheng_eV"] == pytest.approx(0.10 - 0.25)
+    assert comp.loc["m", "DeePMD_MD_Ea_eV"] == 0.24
+    assert arrhenius_analysis.resolved_Ea(float("nan"), 0.1) == "-"

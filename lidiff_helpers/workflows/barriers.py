@@ -88,7 +88,7 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
     for m, n_cells in tqdm(jobs, desc="NEB (model, cell)", disable=not progress):
         if m.spec == "chgnet" and n_cells > 2:
             continue  # CHGNet: 65 atoms only (slow)
-        calc = get_calculator(m.spec, dtype=P.neb_dtype, verbose=False)
+        calc = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype, verbose=False)
         relaxed: dict = {}
         for lat, a in _lattices(P, m, calc).items():
             for mech in P.neb_mechanisms:
@@ -160,7 +160,7 @@ def harmonic(P, run, bs: BarrierSet, entries: Sequence[ModelEntry]) -> Any:
             continue
         mech = best.loc[m.label, "knockoff_mechanism"]
         res = bs.paths[(m.label, mech, 2, "study")]
-        calc = get_calculator(m.spec, dtype=P.neb_dtype, verbose=False)
+        calc = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype, verbose=False)
         saddle, ini = _atoms(res, res["climbing_index"]), _atoms(res, 0)
         idx = neb.local_indices(saddle, res["moving"], P.htst_cutoff_A)
         energies = {}
