@@ -72,7 +72,7 @@ lab: $(STAMP)
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
 
-# every number in README.md and benchmarks/ comes from these commands (~20 CPU-min, quiet machine)
+# every number in README.md and benchmarks/ comes from these commands (~20 CPU-min + the resumable barrier benchmark, quiet machine)
 FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n-valid 1 4 \
 	--epochs 4 --n-pt 100 --threads 1 --e0s fit
 benchmarks: $(STAMP)

@@ -61,8 +61,9 @@ def main(argv=None) -> int:
     body = json.loads(out.read_text()) if out.is_file() else {"rows": []}
     done = {(r["model"], r["mechanism"], r["lattice"]) for r in body["rows"]}
     s = neb.NEBSettings(n_images=a.images, fmax_eV_A=a.fmax)
-    body.update(command="python benchmarks/bench_barriers.py " + " ".join(argv or sys.argv[1:]),
-                settings=vars(s), threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0),
+    cmd = " ".join(["python benchmarks/bench_barriers.py", *(argv or sys.argv[1:])])
+    body["commands"] = list(dict.fromkeys([*body.get("commands", []), cmd]))
+    body.update(settings=vars(s), threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0),
                 machine=platform.processor() or platform.machine(),
                 commit=git_commit().get("commit"), versions=package_versions(),
                 date=time.strftime("%Y-%m-%d"))

@@ -114,7 +114,8 @@ def _barriers() -> str:
     from lidiff_helpers.core import reference
 
     dft = reference.BARRIERS
-    lines = [f"`{d['command'].strip()}` ({d['date']}, {d['threads']} threads, "
+    cmds = "`, `".join(c.strip() for c in d.get("commands", []))
+    lines = [f"`{cmds}` ({d['date']}, {d['threads']} threads, "
              f"{d['settings']['n_images']} images, fmax {d['settings']['fmax_eV_A']} eV/A; "
              f"65 atoms). DFT: {dft['dft-cineb-zheng'].Ea_eV} eV (Zheng et al., CI-NEB) and "
              f"{dft['dft-neb-yildirim'].Ea_eV} eV (Yildirim et al., NEB).", "",
