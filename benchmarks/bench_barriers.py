@@ -32,17 +32,10 @@ from lidiff_helpers.simulation.models import get_calculator, model_identity  # n
 
 
 def _htst(calc, res: neb.NEBResult, cutoff_A: float, workdir: Path) -> dict:
-    from ase.vibrations import Vibrations
-
-    idx = neb.local_indices(res.saddle, res.moving, cutoff_A)
-    e = {}
-    for name, at in (("min", res.images[0].copy()), ("saddle", res.saddle.copy())):
-        at.calc = calc
-        vib = Vibrations(at, indices=idx, delta=0.01, name=str(workdir / name))
-        vib.run()
-        e[name] = vib.get_energies()
+    e_min, e_sad, idx = neb.harmonic_modes(calc, res.images[0], res.saddle, res.moving,
+                                           cutoff_A, 0.01, workdir)
     try:
-        h = tst.vineyard(e["min"], e["saddle"])
+        h = tst.vineyard(e_min, e_sad)
         return {"prefactor_THz": h.prefactor_THz, "imaginary_THz": h.imaginary_THz,
                 "hessian_atoms": len(idx)}
     except tst.InputError as exc:

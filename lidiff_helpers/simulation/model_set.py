@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ModelEntry", "models_to_compare"]
+__all__ = ["ModelEntry", "models_to_compare", "registered_matches"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,12 @@ def _candidates(foundation_model: str, extra_models: Iterable[str],
     return out
 
 
+def registered_matches(entry: Mapping, where: Mapping | None) -> bool:
+    """True when a registry entry's metadata has every value of ``where`` (an entry
+    without one of its keys matches: e.g. active-learning models carry no ``seed``)."""
+    return all(entry.get(k, v) == v for k, v in dict(where or {}).items())
+
+
 def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *,
                       out: str | os.PathLike | None = None, include_registered: bool = True,
                       registered: Iterable[Mapping] | None = None,
@@ -107,9 +113,7 @@ def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *
     if registered is None:
         registered = (model_registry.registered_models(out)
                       if include_registered and out is not None else [])
-    where = dict(registered_where or {})
-    registered = [e for e in registered
-                  if all(e.get(k, v) == v for k, v in where.items())]
+    registered = [e for e in registered if registered_matches(e, registered_where)]
     named = {"embedded", "chgnet", *models.FOUNDATION_MODELS}
     chosen: list[ModelEntry] = []
     by_sha: dict = {}

@@ -53,6 +53,7 @@ __all__ = [
     "ModelUnavailableError",
     "get_calculator",
     "get_committee",
+    "fetch_command",
     "mace_cache_path",
     "model_identity",
     "resolve_spec",
@@ -131,6 +132,12 @@ def _mace_version() -> str:
         return "?"
 
 
+def fetch_command(name: str) -> str:
+    """The shell command that downloads foundation model ``name`` into mace-torch's cache."""
+    return (f"python -c \"from mace.calculators import mace_mp; "
+            f"mace_mp(model='{FOUNDATION_MODELS[name]}')\"")
+
+
 def _missing(name: str) -> ModelUnavailableError:
     from mace.calculators import foundations_models as fm
 
@@ -144,8 +151,7 @@ def _missing(name: str) -> ModelUnavailableError:
         f"{name}: weights not found and not downloadable here. mace-torch {_mace_version()} "
         f"looks for {where} (its cache file name is the URL's with every character but "
         f"letters, digits and '_' removed: {cache.name}, not {os.path.basename(url)}). The "
-        f"weights come from {url}; on a machine with internet run `python -c \"from "
-        f"mace.calculators import mace_mp; mace_mp(model='{FOUNDATION_MODELS[name]}')\"` "
+        f"weights come from {url}; on a machine with internet run `{fetch_command(name)}` "
         f"once, or copy the downloaded file to {cache}{user}; or use "
         f"foundation_model='embedded' offline.")
 

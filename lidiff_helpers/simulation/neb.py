@@ -43,7 +43,8 @@ from lidiff_helpers.core.errors import InputError, ParameterError
 from lidiff_helpers.core.units import LIF_A_STUDY_A
 
 __all__ = ["MECHANISMS", "Mechanism", "NEBSettings", "NEBResult", "endpoints",
-           "relax", "run_neb", "barrier", "local_indices", "sum_sq_displacement_A2"]
+           "relax", "run_neb", "barrier", "local_indices", "sum_sq_displacement_A2",
+           "harmonic_modes"]
 
 
 @dataclass(frozen=True)
@@ -275,3 +276,25 @@ def sum_sq_displacement_A2(mechanism: str, a_A: float) -> float:
     m = MECHANISMS[mechanism]
     return (2 * 3 * a_A ** 2 / 16) if m.n_moving == 2 else (a_A / 2) ** 2
 
+
+def harmonic_modes(calc, minimum, saddle, centres: Sequence[int], cutoff_A: float,
+                   delta_A: float, folder) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Mode energies (eV, ASE ``Vibrations.get_energies()``) at ``minimum`` and ``saddle``
+    from partial finite-difference Hessians over the same atoms: ``centres`` and their
+    neighbours within ``cutoff_A`` at the saddle (:func:`local_indices`). ``folder``:
+    Vibrations' per-displacement cache (``<folder>/min``, ``<folder>/saddle``; an
+    interrupted run resumes). Returns ``(energies_min, energies_saddle, indices)``, the
+    input of :func:`lidiff_helpers.analysis.tst.vineyard`."""
+    from pathlib import Path
+
+    from ase.vibrations import Vibrations
+
+    idx = local_indices(saddle, centres, cutoff_A)
+    out = []
+    for name, atoms in (("min", minimum), ("saddle", saddle)):
+        at = atoms.copy()
+        at.calc = calc
+        vib = Vibrations(at, indices=idx, delta=delta_A, name=str(Path(folder) / name))
+        vib.run()
+        out.append(vib.get_energies())
+    return out[0], out[1], idx

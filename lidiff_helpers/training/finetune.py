@@ -219,6 +219,14 @@ class FinetuneConfig:
             raise ValueError(f"e0s {self.e0s!r}: use study or fit")
 
     @property
+    def study_replay(self) -> reference.ReplaySet | None:
+        """The study's replay files this run uses (multihead, ``replay_source="study"``,
+        N_pt in :data:`lidiff_helpers.core.reference.STUDY_REPLAY_SETS`), else None."""
+        if self.strategy != "multihead" or self.replay_source != "study":
+            return None
+        return reference.STUDY_REPLAY_SETS.get(self.n_pt)
+
+    @property
     def n_frames(self) -> int:
         return self.n_bulk + self.n_interstitial
 
@@ -369,8 +377,8 @@ def build_options(cfg: FinetuneConfig, files: Mapping[str, str | Path],
         o["foundation_model"] = cfg.foundation
         o["multiheads_finetuning"] = cfg.strategy == "multihead"
     if cfg.strategy == "multihead":
-        study = cfg.replay_source == "study" and cfg.n_pt in STUDY_REPLAY
-        o["num_samples_pt"] = STUDY_REPLAY[cfg.n_pt][1] if study else cfg.n_pt
+        study = cfg.study_replay
+        o["num_samples_pt"] = study.num_samples if study else cfg.n_pt
         o["pt_train_file"] = str(files["pt_train"])
         o["pt_valid_file"] = str(files["pt_valid"])
         if cfg.force_mh_ft_lr:
@@ -421,9 +429,9 @@ def _write_once(frames: Sequence, path: Path) -> Path:
 
 def _lif_sets(cfg: FinetuneConfig, descriptors) -> tuple[list, list, dict]:
     """The run's LiF training and validation frames and their manifest entries."""
+    info = None
     if cfg.selection == "study":
         train, valid, info = study_sets(cfg.n_bulk, cfg.n_interstitial)
-        vh = {a.info["hash"] for a in valid}
     else:
         valid = selection.validation_subset(cfg.n_valid_bulk, cfg.n_valid_interstitial,
                                             cfg.data_seed + 1)
@@ -437,10 +445,10 @@ def _lif_sets(cfg: FinetuneConfig, descriptors) -> tuple[list, list, dict]:
                                         cfg.data_seed, descriptors=desc, exclude=vh,
                                         pool_max=cfg.diverse_pool_max)
         selection.check_disjoint_from_test(valid, f"{cfg.label}: validation set")
-        info = None
     body: dict[str, Any] = {
         "train_hashes": [a.info["hash"] for a in train],
-        "valid_hashes": sorted(vh), "train_sources": [a.info["source"] for a in train]}
+        "valid_hashes": sorted({a.info["hash"] for a in valid}),
+        "train_sources": [a.info["source"] for a in train]}
     if info is not None:
         body["study_sets"] = info
     return train, valid, body

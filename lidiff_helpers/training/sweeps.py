@@ -130,12 +130,11 @@ def planned_replay(cfg: FinetuneConfig) -> dict:
     """What mace will replay in a run, known before it runs (:func:`effective_replay`):
     ``replay_frames`` (the study's file sizes: N_pt = 1000 is 900 frames),
     ``num_samples_pt`` passed (unused with a replay file), ``ft_duplication``."""
-    from lidiff_helpers.core.reference import STUDY_REPLAY_SETS
     from lidiff_helpers.training.finetune_data import effective_replay
 
     if cfg.strategy != "multihead":
         return {"replay_frames": 0, "num_samples_pt": None, "ft_duplication": 1}
-    study = STUDY_REPLAY_SETS.get(cfg.n_pt) if cfg.replay_source == "study" else None
+    study = cfg.study_replay
     n = study.train_frames if study else cfg.n_pt
     eff = effective_replay(cfg.n_frames, n, cfg.pt_ratio_threshold)
     return {"replay_frames": n, "num_samples_pt": study.num_samples if study else cfg.n_pt,

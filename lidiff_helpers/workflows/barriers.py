@@ -149,7 +149,6 @@ def harmonic(P, run, bs: BarrierSet, entries: Sequence[ModelEntry]) -> Any:
     partial Hessians (atoms within ``htst_cutoff_A`` of the moving Li) at the relaxed
     initial state and at the climbing image, with ASE ``Vibrations``."""
     import pandas as pd
-    from ase.vibrations import Vibrations
 
     from lidiff_helpers.simulation.models import get_calculator
 
@@ -161,21 +160,15 @@ def harmonic(P, run, bs: BarrierSet, entries: Sequence[ModelEntry]) -> Any:
         mech = best.loc[m.label, "knockoff_mechanism"]
         res = bs.paths[(m.label, mech, 2, "study")]
         calc = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype, verbose=False)
-        saddle, ini = _atoms(res, res["climbing_index"]), _atoms(res, 0)
-        idx = neb.local_indices(saddle, res["moving"], P.htst_cutoff_A)
-        energies = {}
-        for name, at in (("min", ini), ("saddle", saddle)):
-            at.calc = calc
-            folder = run.work("barriers") / "vib" / f"{m.key}-{mech}-{name}"
-            vib = Vibrations(at, indices=idx, delta=P.htst_delta_A, name=str(folder))
-            vib.run()
-            energies[name] = vib.get_energies()
+        e_min, e_sad, idx = neb.harmonic_modes(
+            calc, _atoms(res, 0), _atoms(res, res["climbing_index"]), res["moving"],
+            P.htst_cutoff_A, P.htst_delta_A, run.work("barriers") / "vib" / f"{m.key}-{mech}")
         row = {"model": m.label, "mechanism": mech, "barrier_eV": res["barrier_eV"],
                "hessian_atoms": len(idx),
                "multiplicity": neb.MECHANISMS[mech].multiplicity,
                "sum_sq_displacement_A2": neb.sum_sq_displacement_A2(mech, LIF_A_STUDY_A)}
         try:
-            h = tst.vineyard(energies["min"], energies["saddle"])
+            h = tst.vineyard(e_min, e_sad)
             row.update(prefactor_THz=h.prefactor_THz, imaginary_THz=h.imaginary_THz,
                        n_imaginary_saddle=1, note="")
         except tst.InputError as exc:

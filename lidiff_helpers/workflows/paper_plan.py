@@ -36,6 +36,7 @@ from lidiff_helpers.analysis.confound import expected_settings
 from lidiff_helpers.core import paths, reference
 from lidiff_helpers.core.errors import ModelUnavailableError
 from lidiff_helpers.io import data
+from lidiff_helpers.simulation.model_set import registered_matches
 
 __all__ = ["plan_data", "plan_models", "plan_finetune",
            "plan_active_learning", "plan_md", "build_plan"]
@@ -110,11 +111,8 @@ def plan_models(specs: Sequence[str]) -> list[dict]:
             row.update(status="missing", sha256=None, message=str(exc))
             if spec in models.FOUNDATION_MODELS:
                 cache, url = models.mace_cache_path(spec)
-                key = models.FOUNDATION_MODELS[spec]
-                row.update(path=str(cache), url=url, fetch_command=(
-                    "python -c \"from mace.calculators import mace_mp; "
-                    f"mace_mp(model='{key}')\""),
-                    env=models.USER_WEIGHTS_ENV.get(spec))
+                row.update(path=str(cache), url=url, fetch_command=models.fetch_command(spec),
+                           env=models.USER_WEIGHTS_ENV.get(spec))
         rows.append(row)
     return rows
 
@@ -257,7 +255,7 @@ def _md_models(P04, foundation_rows: Sequence[Mapping], finetune_rows: Sequence[
     if where is None:
         return out
     for r in finetune_rows:
-        if r["status"] == "planned" and all(r.get(k, v) == v for k, v in where.items()):
+        if r["status"] == "planned" and registered_matches(r, where):
             out.append({"name": r["run"], "spec": str(Path(r["folder"]) / "model.model"),
                         "sha256": None, "foundation": False, "source": "02 (planned)"})
     for name, step in (("FT1", "FT1_step_2"), ("FT2", "FT2_step_1")):
