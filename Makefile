@@ -80,6 +80,7 @@ benchmarks: $(STAMP)
 	$(PY) benchmarks/bench_md.py
 	OMP_NUM_THREADS=1 $(PY) -m lidiff_helpers.finetune benchmark $(FT_BENCH)
 	$(PY) benchmarks/bench_notebooks.py
+	$(PY) benchmarks/bench_notebooks.py --profile quick
 	$(PY) benchmarks/bench_barriers.py
 	$(PY) -m lidiff_helpers.runner.readme_numbers
 

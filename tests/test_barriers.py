@@ -185,3 +185,26 @@ def test_best_per_model_comparison_and_not_resolved_Ea():
     assert comp.loc["n", "softening_vs_Zheng_eV"] == pytest.approx(0.10 - 0.25)
     assert comp.loc["m", "DeePMD_MD_Ea_eV"] == 0.24
     assert arrhenius_analysis.resolved_Ea(float("nan"), 0.1) == "-"
+
+
+def test_finite_size_pairs_each_barrier_with_its_217_atom_twin():
+    import pandas as pd
+
+    from lidiff_helpers.workflows import barriers
+
+    rows = [("m", "knockoff-collinear", 65, 0.30, True), ("m", "direct", 65, 0.50, True),
+            ("m", "knockoff-collinear", 217, 0.26, False), ("n", "knockoff-collinear", 65, 0.1,
+                                                            True)]
+    bs = barriers.BarrierSet(pd.DataFrame(
+        [{"model": m, "mechanism": k, "n_atoms": n, "barrier_eV": b, "converged": c,
+          "lattice": "study"} for m, k, n, b, c in rows]))
+    fs = barriers.finite_size(bs)
+    # only the pair computed on both cells; the direct hop and model n have no 217-atom twin
+    assert len(fs) == 1
+    r = fs.iloc[0]
+    assert (r["model"], r["mechanism"]) == ("m", "knockoff-collinear")
+    assert r["difference_eV"] == pytest.approx(-0.04)
+    assert not r["converged_217"]
+    s = barriers.summary_values(barriers.comparison_table(bs), None, fs)
+    assert s["m: knockoff-collinear barrier_217_atoms_eV"] == pytest.approx(0.26)
+    assert barriers.finite_size(barriers.BarrierSet(pd.DataFrame())).empty

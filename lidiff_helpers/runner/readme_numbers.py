@@ -6,7 +6,7 @@ each is rendered here from one or more result files:
 
 * ``embedded-model``: ``data/models/lidiff-embedded.metrics.json``, written by
   ``python -m lidiff_helpers.embedded`` (``--measure-only``, ``--stability-only``);
-* ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks}.json``, written by
+* ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks,notebooks_quick}.json``, written by
   ``make benchmarks``;
 * ``barriers``: ``benchmarks/RESULTS_barriers.json``, written by
   ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``).
@@ -88,13 +88,17 @@ def _finetune(d: dict) -> str:
 
 def _notebooks(d: dict) -> str:
     times = ", ".join(f"{k.split('_')[0]} {v:.0f} s" for k, v in d["wall_time_s"].items())
-    return (f"- **ci notebooks** (`{d['command'].strip()}`, {d['date']}, load average "
-            f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s.")
+    profile = d.get("profile", "ci")
+    total = (f"; whole run {d['total_wall_time_s'] / 60:.1f} min (budget: {d['budget']})"
+             if "total_wall_time_s" in d else "")
+    return (f"- **{profile} notebooks** (`{d['command'].strip()}`, {d['date']}, load average "
+            f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s"
+            f"{total}.")
 
 
 _BENCHMARKS: dict[str, Callable[[dict], str]] = {
     "RESULTS_msd.json": _msd, "RESULTS_md.json": _md, "RESULTS_finetune.json": _finetune,
-    "RESULTS_notebooks.json": _notebooks}
+    "RESULTS_notebooks.json": _notebooks, "RESULTS_notebooks_quick.json": _notebooks}
 
 
 def _benchmarks() -> str:

@@ -27,8 +27,8 @@ from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
 #: within this (eV), else the row says ``endpoints_equivalent = False``
 ENDPOINT_TOLERANCE_EV = 0.005
 
-__all__ = ["BarrierSet", "models", "compute", "best_per_model", "saddle_of", "harmonic",
-           "htst_diffusivity", "comparison_table", "summary_values"]
+__all__ = ["BarrierSet", "models", "compute", "finite_size", "best_per_model", "saddle_of",
+           "harmonic", "htst_diffusivity", "comparison_table", "summary_values"]
 
 
 @dataclass
@@ -88,10 +88,12 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
     for m, n_cells in tqdm(jobs, desc="NEB (model, cell)", disable=not progress):
         if m.spec == "chgnet" and n_cells > 2:
             continue  # CHGNet: 65 atoms only (slow)
+        mechanisms = (P.neb_mechanisms if n_cells == 2 or P.neb_large_cell_mechanisms is None
+                      else [x for x in P.neb_mechanisms if x in P.neb_large_cell_mechanisms])
         calc = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype, verbose=False)
         relaxed: dict = {}
         for lat, a in _lattices(P, m, calc).items():
-            for mech in P.neb_mechanisms:
+            for mech in mechanisms:
                 key = {"model_sha256": m.sha256, "mechanism": mech, "n_cells": n_cells,
                        "a_A": round(a, 6), "settings": vars(s), "dtype": P.neb_dtype}
                 path = run.work("barriers") / f"{m.key}-{key_hash(key)[:12]}.json"
@@ -106,6 +108,27 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
                              "endpoints_equivalent": abs(res["endpoint_asymmetry_eV"])
                              <= ENDPOINT_TOLERANCE_EV})
     return BarrierSet(pd.DataFrame(rows), paths_)
+
+
+def finite_size(bs: BarrierSet):
+    """The finite-size check: each barrier computed on both cells, 65 atoms (the DFT
+    references' 2x2x2 cell) beside 217 atoms (3x3x3), and their difference (eV)."""
+    import pandas as pd
+
+    t = bs.table
+    cols = ["model", "mechanism", "lattice", "barrier_65_eV", "barrier_217_eV",
+            "difference_eV", "converged_217"]
+    if not len(t):
+        return pd.DataFrame(columns=cols)
+    small = t[t["n_atoms"] == 65].set_index(["model", "mechanism", "lattice"])
+    large = t[t["n_atoms"] == 217].set_index(["model", "mechanism", "lattice"])
+    both = small.index.intersection(large.index)
+    rows = [{"model": k[0], "mechanism": k[1], "lattice": k[2],
+             "barrier_65_eV": float(small.loc[k, "barrier_eV"]),
+             "barrier_217_eV": float(large.loc[k, "barrier_eV"]),
+             "difference_eV": float(large.loc[k, "barrier_eV"] - small.loc[k, "barrier_eV"]),
+             "converged_217": bool(large.loc[k, "converged"])} for k in both]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def best_per_model(bs: BarrierSet, n_atoms: int = 65, lattice: str = "study"):
@@ -218,10 +241,13 @@ def comparison_table(bs: BarrierSet, table3=None):
 
 
 
-def summary_values(comparison, htst=None) -> dict:
+def summary_values(comparison, htst=None, finite=None) -> dict:
     """Headline barrier values for notebook 05's summary: per model the lowest knock-off
-    (eV, mechanism, converged), the direct hop (eV) and the Vineyard prefactor (THz)."""
+    (eV, mechanism, converged), the direct hop (eV), the Vineyard prefactor (THz) and the
+    217-atom barrier of the finite-size check (eV, :func:`finite_size`)."""
     out: dict[str, Any] = {}
+    for r in ([] if finite is None else finite.to_dict("records")):
+        out[f"{r['model']}: {r['mechanism']} barrier_217_atoms_eV"] = r["barrier_217_eV"]
     for r in comparison.to_dict("records"):
         m = r["model"]
         out[f"{m}: knockoff_barrier_eV"] = float(r["knockoff_barrier_eV"])
