@@ -5,6 +5,7 @@
 #   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md
 #   make lab      JupyterLab on the notebooks
 #   make embedded-model  retrain the committed embedded foundation model (long)
+#   make reference-models  train, export and measure the committed reference fine-tuned models (long, resumable)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
 #   make clean    remove results/ (keeps .venv and data/)
 # Both main commands create .venv on first use (torch 2.13.0 CPU first, then the package).
@@ -23,11 +24,11 @@ MODEL := data/models/lidiff-embedded.model
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-.PHONY: all test paper paper-plan lab clean install data embedded-model benchmarks help
+.PHONY: all test paper paper-plan lab clean install data embedded-model reference-models benchmarks help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,12p' Makefile
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +72,12 @@ lab: $(STAMP)
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
+
+# one model per fine-tuning strategy, 1.5 CPU-hours each at most (two at a time on 2 cores;
+# an interrupted run resumes), exported to data/models/reference/ and measured
+reference-models: $(STAMP)
+	$(PY) -m lidiff_helpers.training.reference_models
+	$(PY) -m lidiff_helpers.workflows.reference_metrics
 
 # every number in README.md and benchmarks/ comes from these commands (~20 CPU-min + the resumable barrier benchmark, quiet machine)
 FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n-valid 1 4 \

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["error_vs_size", "learning_curves", "strategy_bars"]
+__all__ = ["error_vs_size", "learning_curves", "reference_learning_curves", "strategy_bars"]
 
 _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
 
@@ -27,25 +27,40 @@ def learning_curves(results: Sequence, metric: str = "rmse_f_meV_A"):
 
     ``results``: :class:`lidiff_helpers.training.finetune.FinetuneResult` (finished ones used).
     """
-    import matplotlib.pyplot as plt
-
     from lidiff_helpers.training.sweeps import learning_curve
+
+    curves = [(r.config.label, *_style(r.config.arm),
+               "-" if r.config.selection == "random" else "--", learning_curve(r.workdir))
+              for r in results if r.ok]
+    return _curves_figure(curves, metric)
+
+
+def reference_learning_curves(logs, metric: str = "rmse_f_meV_A"):
+    """The committed reference models' validation errors per epoch (``logs``: arm name ->
+    its ``<arm>.train_log.json`` records), as :func:`learning_curves`."""
+    from lidiff_helpers.training.sweeps import learning_curve
+
+    styles = {"lora": ("C6", "v"), "multihead-pt100-mace-default": ("C8", "D"),
+              "multihead-pt100-pseudolabel": ("C9", "P")}
+    curves = [(name, *styles.get(name, _style(name)), "-", learning_curve(recs))
+              for name, recs in logs.items()]
+    return _curves_figure(curves, metric)
+
+
+def _curves_figure(curves, metric: str):
+    """``curves``: (label, colour, marker, line style, learning-curve DataFrame)."""
+    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     any_pt = False
-    for r in results:
-        if not r.ok:
-            continue
-        lc = learning_curve(r.workdir)
-        color, marker = _style(r.config.arm)
-        ls = "-" if r.config.selection == "random" else "--"
+    for label, color, marker, ls, lc in curves:
         for ax, head in zip(axes, ("Default", "pt_head")):
             d = lc[lc["head"] == head]
             if d.empty:
                 continue
             any_pt |= head == "pt_head"
             ax.plot(d["epoch"] + 1, d[metric], ls=ls, marker=marker, ms=3, color=color,
-                    label=r.config.label)
+                    label=label)
     unit = metric.split("_")[-2] + "/" + metric.split("_")[-1]
     axes[0].set_title("fine-tuned head (LiF validation frames)")
     axes[1].set_title("replay head pt_head (MPtrj validation frames)")

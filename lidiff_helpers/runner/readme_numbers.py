@@ -9,7 +9,9 @@ each is rendered here from one or more result files:
 * ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks,notebooks_quick}.json``, written by
   ``make benchmarks``;
 * ``barriers``: ``benchmarks/RESULTS_barriers.json``, written by
-  ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``).
+  ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``);
+* ``reference-models``: ``data/models/reference/*.metrics.json``, written by
+  ``make reference-models``.
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block) when README.md differs from what
@@ -139,9 +141,20 @@ def _barriers() -> str:
     return "\n".join(lines)
 
 
+def _reference_models() -> str:
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    t = rm.table()
+    if t.empty:
+        return ("Not trained yet: `make reference-models` writes "
+                "`data/models/reference/<arm>.{model,recipe.json,train_log.json,metrics.json}`.")
+    return t.drop(columns=["strategy"]).to_markdown(index=False, floatfmt=".4g")
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
-                                        "benchmarks": _benchmarks, "barriers": _barriers}
+                                        "benchmarks": _benchmarks, "barriers": _barriers,
+                                        "reference-models": _reference_models}
 
 
 def _pattern(name: str) -> re.Pattern:

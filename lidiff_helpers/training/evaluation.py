@@ -27,6 +27,7 @@ from lidiff_helpers.io import replay
 __all__ = [
     "evaluate_model",
     "frames_unseen_by",
+    "lif_replay_frames",
     "model_row",
     "replay_force_rmse",
     "replay_validation_frames",
@@ -55,6 +56,26 @@ def replay_validation_frames(max_force_eV_A: float | None = replay.MAX_REPLAY_FO
     None keeps every frame. ``n_frames``: a seeded subset of them (``seeded_subset``)."""
     fr = replay.replay_frames("valid_100", max_force_eV_A=max_force_eV_A).frames
     return replay.seeded_subset(fr, n_frames, seed)
+
+
+def lif_replay_frames(max_force_eV_A: float | None = replay.MAX_REPLAY_FORCE_EV_A) -> list:
+    """Forgetting on one footing: the MPtrj frames made of Li and F only, which every LiF
+    model can evaluate (naive fine-tunes keep only Li and F), from the study's three
+    replay files, deduplicated (18 frames). All of them are in the 100-frame replay file
+    (``train_100``) that the ``N_pt = 100`` multihead arms train on: for those arms they
+    are seen frames (callers say so); the validation file's other frames, through the
+    replay head, are the multihead arms' unseen check. Force-only (PBE labels)."""
+    from lidiff_helpers.io.data import frame_hash
+
+    fr = replay.replay_frames(("train_100", "train_900", "valid_100"),
+                              max_force_eV_A=max_force_eV_A, elements=(3, 9)).frames
+    out, seen = [], set()
+    for a in fr:
+        h = frame_hash(a)
+        if h not in seen:
+            seen.add(h)
+            out.append(a)
+    return out
 
 
 def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,

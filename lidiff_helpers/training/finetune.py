@@ -493,8 +493,11 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
 
 def run_finetune(cfg: FinetuneConfig, root: str | Path,
                  descriptors: Mapping | Callable[[list], Mapping] | None = None,
-                 threads: int | None = None) -> FinetuneResult:
+                 threads: int | None = None,
+                 cpu_budget_s: float | None = None) -> FinetuneResult:
     """Train one config in ``root/<cfg.folder>``; skip if finished, resume if interrupted.
+    ``cpu_budget_s``: stop at this much CPU time over all sessions and keep the best
+    checkpoint (:func:`lidiff_helpers.training.mace_train.budgeted_train`).
 
     ``config.json`` is written beside mace's outputs before training; ``done.json``
     (wall time, model SHA256) after. Missing data (a subset larger than the local pool,
@@ -524,14 +527,15 @@ def run_finetune(cfg: FinetuneConfig, root: str | Path,
     opts = build_options(cfg, files, e0s=e0s)
     t0, c0 = time.time(), _children_cpu_s()
     try:
-        path = training.run_mace_train(opts, wd, threads=threads)
+        path = training.run_mace_train(opts, wd, threads=threads, cpu_budget_s=cpu_budget_s)
     except training.TrainingError as exc:
         return FinetuneResult(cfg, wd, None, "failed", time.time() - t0, str(exc))
     wall = time.time() - t0
     done.write_text(json.dumps({"wall_time_s_last_session": round(wall, 1),
                                 "cpu_time_s_last_session": round(_children_cpu_s() - c0, 1),
                                 "resumed": resumed, "model_sha256": sha256_file(path),
-                                "mace_torch": mace_version()}, indent=1))
+                                "mace_torch": mace_version(),
+                                "budget": training.budget_state(wd) or None}, indent=1))
     return FinetuneResult(cfg, wd, path, "resumed" if resumed else "trained", wall)
 
 

@@ -154,8 +154,10 @@ def descriptor_source(model_path: str | Path, cache_dir: str | Path | None = Non
                              dtype=dtype)
 
 
-def learning_curve(workdir: str | Path):
-    """Validation errors per epoch from mace's results file (a pandas DataFrame).
+def learning_curve(workdir: str | Path | Sequence[dict]):
+    """Validation errors per epoch from mace's results file (a pandas DataFrame);
+    ``workdir`` may also be the file's records (e.g. a reference model's committed
+    ``<arm>.train_log.json``).
 
     Columns: ``epoch``, ``head``, ``rmse_e_meV_atom``, ``rmse_f_meV_A``,
     ``rmse_stress_meV_A3``, ``mae_f_meV_A``; epoch -1 is the evaluation before training.
@@ -164,7 +166,9 @@ def learning_curve(workdir: str | Path):
     import pandas as pd
 
     rows = {}
-    for r in training.read_mace_results(workdir):
+    recs = (training.read_mace_results(workdir) if isinstance(workdir, (str, Path))
+            else workdir)
+    for r in recs:
         if r.get("mode") != "eval":
             continue
         ep = -1 if r.get("epoch") is None else int(r["epoch"])
@@ -188,7 +192,9 @@ def epoch_times(workdir: str | Path) -> dict[str, float]:
     """
     opt: dict[int, float] = {}
     ev: dict[int, float] = {}
-    for r in training.read_mace_results(workdir):
+    recs = (training.read_mace_results(workdir) if isinstance(workdir, (str, Path))
+            else workdir)
+    for r in recs:
         ep = r.get("epoch")
         if ep is None:
             continue

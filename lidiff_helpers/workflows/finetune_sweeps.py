@@ -12,7 +12,7 @@ from lidiff_helpers.simulation import models
 from lidiff_helpers.training import evaluation, sweeps
 from lidiff_helpers.training.finetune import TABLE1_COLUMNS
 
-__all__ = ["plan", "train", "evaluate", "table1", "summary_values"]
+__all__ = ["plan", "train", "evaluate", "table1", "reference_models", "summary_values"]
 
 
 def plan(P, run):
@@ -64,6 +64,26 @@ def table1(table, baseline: Mapping[str, Any] | None = None):
                      **{k: v for k, v in baseline.items() if k in TABLE1_COLUMNS}})
     out = pd.concat([pd.DataFrame(rows), t], ignore_index=True) if rows else t
     return out[[c for c in TABLE1_COLUMNS if c in out]]
+
+
+def reference_models(run):
+    """The committed reference models (``data/models/reference/``, ``make
+    reference-models``): their strategy table (saved as ``reference_models``) and the
+    learning curves of their training (``reference_learning_curves``); the table is
+    empty when none is committed."""
+    from lidiff_helpers.figures import finetune as figures
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    t = rm.table()
+    for r in rm.load():
+        run.add_model({"name": f"reference:{r['name']}", "sha256": r["model_sha256"]})
+    if t.empty:
+        print("no reference model committed yet: make reference-models")
+        return t
+    run.save_table(t, "reference_models")
+    run.save_figure(figures.reference_learning_curves(rm.train_logs()),
+                    "reference_learning_curves")
+    return t
 
 
 def summary_values(table, baseline: Mapping[str, Any] | None = None, flags=None) -> dict:

@@ -1,0 +1,236 @@
+"""Reference fine-tuned models: one per fine-tuning strategy, trained once on the study's
+ft200 composition as far toward convergence as a stated CPU budget allows, and committed
+under ``data/models/reference/`` so that every profile can use converged models.
+
+The recipe (``make reference-models`` = ``python -m lidiff_helpers.training.reference_models``)
+----------------------------------------------------------------------------------------------
+* Foundation: the committed embedded model (``data/models/lidiff-embedded.model``).
+* Frames: 10 bulk + 200 interstitial (the study's ft200 composition), a seeded draw
+  (``data_seed`` 20260101) from the local DeePMD-derived pool, disjoint from the held-out
+  test set; 5 bulk + 45 interstitial validation frames shared by every arm (early stopping).
+* Training: mace-torch's ``mace_run_train`` through
+  :func:`lidiff_helpers.training.finetune.run_finetune` (the sweeps' code path), float32,
+  lr 0.005, EMA 0.995, batch 2 (the study's), E0s fitted on the validation frames,
+  early stopping after :data:`PATIENCE` epochs without improvement, at most
+  :data:`CPU_BUDGET_S` CPU seconds per arm (1 thread per arm, two arms at a time on 2
+  cores): when the budget is spent, the best checkpoint so far becomes the model
+  (:func:`lidiff_helpers.training.mace_train.budgeted_train`). Interrupted runs resume.
+* Arms (:data:`ARMS`): naive; multihead with 100 replayed MPtrj frames and lr/EMA kept
+  equal to naive (``--force_mh_ft_lr``); the same with mace's default multihead override
+  (lr 1e-4, EMA 0.99999: the study's runs), so the override's effect is shown; from
+  scratch (the foundation's architecture, random weights); LoRA (``--lora``) and
+  pseudolabel replay (``--pseudolabel_replay``) of the pinned mace-torch.
+
+Each exported model ``<arm>.model`` (at most :data:`MAX_MODEL_MB` MB) has beside it
+``<arm>.recipe.json`` (config, mace command, data hashes, budget record, versions) and
+``<arm>.train_log.json`` (mace's per-epoch validation errors); the metrics are added by
+:mod:`lidiff_helpers.workflows.reference_metrics`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lidiff_helpers.core import paths
+from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
+
+__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "config", "train", "export",
+           "exported", "main"]
+
+#: where the reference models are committed
+REFERENCE_DIR = paths.MODELS / "reference"
+#: where they are trained (run folders, checkpoints; not committed)
+TRAIN_ROOT = paths.RESULTS / "reference-models"
+#: CPU seconds per arm, all sessions together (1.5 CPU-hours)
+CPU_BUDGET_S = 5400.0
+#: OMP threads per arm
+THREADS = 1
+#: early-stopping patience (epochs without a better validation loss)
+PATIENCE = 10
+#: an upper bound the budget reaches first
+MAX_EPOCHS = 200
+#: the largest committed model file
+MAX_MODEL_MB = 10.0
+#: the frames (the study's ft200 composition) and the shared validation frames
+N_BULK, N_INTERSTITIAL = 10, 200
+N_VALID = (5, 45)
+DATA_SEED = 20260101
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One fine-tuning strategy of the reference set.
+
+    ``name``: file stem under :data:`REFERENCE_DIR`; ``strategy``, ``n_pt``,
+    ``force_mh_ft_lr``: as :class:`~lidiff_helpers.training.finetune.FinetuneConfig`;
+    ``extra``: further mace options (``lora``, ``pseudolabel_replay``); ``what``: one line
+    for tables."""
+
+    name: str
+    strategy: str
+    what: str
+    n_pt: int = 0
+    force_mh_ft_lr: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+ARMS: tuple[Arm, ...] = (
+    Arm("naive", "naive", "all weights on the fine-tuning frames only"),
+    Arm("multihead-pt100", "multihead",
+        "+ 100 replayed MPtrj frames, lr/EMA as naive (--force_mh_ft_lr)", n_pt=100),
+    Arm("multihead-pt100-mace-default", "multihead",
+        "+ 100 replayed MPtrj frames, mace's override (lr 1e-4, EMA 0.99999; the study's)",
+        n_pt=100, force_mh_ft_lr=False),
+    Arm("scratch", "scratch", "the foundation's architecture, random weights"),
+    Arm("lora", "naive", "LoRA adapters (rank 4) on the frozen foundation (--lora)",
+        extra={"lora": True, "lora_rank": 4, "lora_alpha": 1.0}),
+    Arm("multihead-pt100-pseudolabel", "multihead",
+        "+ 100 replay frames relabelled by the foundation (--pseudolabel_replay)", n_pt=100,
+        extra={"pseudolabel_replay": True}),
+)
+_BY_NAME = {a.name: a for a in ARMS}
+
+
+def arm(name: str) -> Arm:
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown reference arm {name!r}; use one of {sorted(_BY_NAME)}")
+    return _BY_NAME[name]
+
+
+def config(a: Arm, foundation: str = "embedded") -> FinetuneConfig:
+    """The arm's :class:`FinetuneConfig` (the recipe above)."""
+    from lidiff_helpers.simulation import models
+
+    spec = models.resolve_spec(foundation)
+    ident = models.model_identity(spec)
+    return FinetuneConfig(
+        strategy=a.strategy, foundation=str(spec.path), foundation_sha256=ident["sha256"],
+        n_bulk=N_BULK, n_interstitial=N_INTERSTITIAL, selection="random", n_pt=a.n_pt,
+        replay_source="study", n_valid_bulk=N_VALID[0], n_valid_interstitial=N_VALID[1],
+        seed=1, data_seed=DATA_SEED, max_num_epochs=MAX_EPOCHS, patience=PATIENCE,
+        default_dtype="float32", force_mh_ft_lr=a.force_mh_ft_lr and a.strategy == "multihead",
+        e0s="fit", study_arch_flags=False, extra=dict(a.extra))
+
+
+def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
+          cpu_budget_s: float = CPU_BUDGET_S, threads: int = THREADS,
+          parallel: int = 2) -> dict[str, FinetuneResult]:
+    """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    arms = [arm(n) for n in names]
+    cfgs = {a.name: config(a) for a in arms}
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
+        futs = {n: ex.submit(run_finetune, c, root, None, threads, cpu_budget_s)
+                for n, c in cfgs.items()}
+        return {n: f.result() for n, f in futs.items()}
+
+
+def exported(name: str, folder: str | Path = REFERENCE_DIR) -> Path:
+    """The committed model file of arm ``name``."""
+    return Path(folder) / f"{name}.model"
+
+
+def export(name: str, result: FinetuneResult, folder: str | Path = REFERENCE_DIR,
+           overwrite: bool = False) -> Path:
+    """Copy a trained arm into ``folder``: the model, its recipe and training log.
+
+    Refuses to replace a committed model with another file unless ``overwrite``, and a
+    model over :data:`MAX_MODEL_MB`."""
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.io.mace_logs import read_mace_results
+    from lidiff_helpers.training import mace_train
+
+    if not result.ok:
+        raise RuntimeError(f"{name}: not trained ({result.status}: {result.message[-300:]})")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = exported(name, folder)
+    sha = sha256_file(result.model)
+    size_mb = result.model.stat().st_size / 1e6
+    if size_mb > MAX_MODEL_MB:
+        raise ValueError(f"{result.model}: {size_mb:.1f} MB, over the {MAX_MODEL_MB} MB limit")
+    if dest.is_file() and sha256_file(dest) != sha and not overwrite:
+        raise FileExistsError(f"{dest} holds another model; pass overwrite=True "
+                              "(--overwrite) to replace it")
+    shutil.copyfile(result.model, dest)
+    wd = result.workdir
+    done = json.loads((wd / "done.json").read_text())
+    recipe = {"arm": vars(arm(name)), "model_sha256": sha, "size_MB": round(size_mb, 2),
+              "config": result.config.to_dict(),
+              "command": (wd / "command.txt").read_text().strip(),
+              "data": json.loads((wd / "data.json").read_text()),
+              "budget": mace_train.budget_state(wd), "done": done,
+              "effective": _guard(wd, result.config.label),
+              "recipe_command": "make reference-models",
+              "provenance": _provenance(result)}
+    recipe["config"]["foundation"] = Path(recipe["config"]["foundation"]).name
+    (folder / f"{name}.recipe.json").write_text(json.dumps(recipe, indent=1, default=str))
+    log = read_mace_results(wd)
+    (folder / f"{name}.train_log.json").write_text(
+        json.dumps(_log_records(log), indent=0, default=str) + "\n")
+    return dest
+
+
+def _guard(workdir: Path, label: str) -> dict:
+    """What mace actually did (lr, EMA, heads, E0s, epochs; the confound guard)."""
+    from lidiff_helpers.analysis import confound
+
+    return confound.guard_columns(confound.read_run(workdir, label))
+
+
+def _log_records(log: list[dict]) -> list[dict]:
+    """mace's training log, compacted: every ``eval`` line (validation errors per epoch
+    and head) and one line per epoch of the ``opt`` lines (mean loss, summed time, s)."""
+    import numpy as np
+
+    out = [r for r in log if r.get("mode") == "eval"]
+    by_epoch: dict = {}
+    for r in log:
+        if r.get("mode") == "opt":
+            by_epoch.setdefault(r.get("epoch"), []).append(r)
+    for ep, rs in sorted(by_epoch.items(), key=lambda kv: (kv[0] is None, kv[0])):
+        out.append({"mode": "opt_epoch", "epoch": ep, "steps": len(rs),
+                    "mean_loss": float(np.mean([r["loss"] for r in rs])),
+                    "time_s": float(np.sum([r.get("time", 0.0) for r in rs]))})
+    return out
+
+
+def _provenance(result: FinetuneResult) -> dict[str, Any]:
+    from lidiff_helpers.core import provenance
+    from lidiff_helpers.simulation import models
+
+    found = models.model_identity(models.resolve_spec(result.config.foundation))
+    return provenance.record(models=[found],
+                             extra={"recipe": "make reference-models",
+                                    "cpu_budget_s": CPU_BUDGET_S, "threads": THREADS})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.training.reference_models",
+                                 description="train and export the reference models")
+    ap.add_argument("--arms", nargs="+", default=[a.name for a in ARMS],
+                    help="arms to train (default: all)")
+    ap.add_argument("--root", type=Path, default=TRAIN_ROOT)
+    ap.add_argument("--cpu-budget-s", type=float, default=CPU_BUDGET_S)
+    ap.add_argument("--threads", type=int, default=THREADS)
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--overwrite", action="store_true")
+    a = ap.parse_args(argv)
+    results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel)
+    for n, r in results.items():
+        print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""))
+        if r.ok and not a.no_export:
+            print("  ->", export(n, r, overwrite=a.overwrite))
+    return 0 if all(r.ok for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""Metrics of the reference models (:mod:`lidiff_helpers.training.reference_models`) on one
+footing, beside the zero-shot foundation: one ``<arm>.metrics.json`` per model and the
+strategy table of README and notebook 02.
+
+Per model (units in the names):
+
+* held-out test set (all 120 frames, never trained or validated on): energy (meV/atom),
+  force (meV/A) and stress (GPa) RMSE for bulk and interstitial frames, float64;
+* forgetting, on one footing: the force RMSE on the 18 MPtrj frames made only of Li and
+  F (:func:`lidiff_helpers.training.evaluation.lif_replay_frames`; every LiF model can
+  evaluate them; the multihead arms replay them, so for them they are seen frames, said
+  in ``lif_replay_seen``), through the fine-tuned head; and, for multihead arms, the
+  replay head ``pt_head`` on the study's MPtrj validation frames;
+* the bulk equation of state (8-atom cell, Birch-Murnaghan): a0 (A) and B (GPa), which
+  fixed-cell fine-tuning frames do not constrain (PBE: 4.06 A);
+* a short NVT stability check (3x3x3 LiF + 1 Li, 600 and 900 K): closest pair (A),
+  mean temperature of the second half (K);
+* the collinear knock-off barrier (65 atoms, study lattice, CI-NEB; eV);
+* from the recipe: effective lr/EMA/heads/E0s (the confound guard), epochs, CPU time;
+* ``check``: RMSEs on a fixed 6-frame test subset, which the test suite recomputes to
+  prove the committed file is the model measured.
+
+``python -m lidiff_helpers.workflows.reference_metrics [--arms ...]`` (part of
+``make reference-models``); cached per model SHA256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lidiff_helpers.core.units import LIF_A_STUDY_A
+from lidiff_helpers.training import reference_models as ref
+
+__all__ = ["FOUNDATION", "measure", "check_subset", "check_values", "metrics_path", "load",
+           "train_logs", "table", "main"]
+
+#: the row of the zero-shot foundation model (its metrics file sits beside the arms')
+FOUNDATION = "foundation"
+STABILITY_TEMPERATURES_K = (600.0, 900.0)
+#: ps of each stability run (after no equilibration: a built lattice starts at T/2)
+STABILITY_PS = 0.5
+#: frames of the test subset the test suite re-evaluates
+CHECK_N_FRAMES = 6
+#: settings of the knock-off barrier (as the quick profile's notebook 05)
+NEB = {"n_images": 3, "fmax_eV_A": 0.05, "max_steps": 300}
+
+
+def metrics_path(name: str, folder: str | Path = ref.REFERENCE_DIR) -> Path:
+    return Path(folder) / f"{name}.metrics.json"
+
+
+def _model(name: str, folder: Path) -> Path:
+    if name == FOUNDATION:
+        from lidiff_helpers.simulation import models
+
+        return Path(models.resolve_spec("embedded").path)
+    return ref.exported(name, folder)
+
+
+def check_subset() -> list:
+    """The fixed test subset of ``check`` (stratified, seed 0)."""
+    from lidiff_helpers.training import evaluation
+
+    return evaluation.test_frames(CHECK_N_FRAMES, seed=0)
+
+
+def check_values(model: str | Path) -> dict:
+    """RMSEs of ``model`` on :func:`check_subset` (float64), by frame kind."""
+    from lidiff_helpers.io.data import frame_hash
+    from lidiff_helpers.training import evaluation
+
+    sub = check_subset()
+    rows, _ = evaluation.evaluate_model(model, sub, dtype="float64", energy_reference=None)
+    return {"frames": [frame_hash(a) for a in sub], "dtype": "float64",
+            "rmse": {r["kind"]: {"E_rmse_meV_atom": r["E_rmse_meV_atom"],
+                                 "F_rmse_meV_A": r["F_rmse_meV_A"]}
+                     for r in rows if r["n_frames"]}}
+
+
+def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
+            workdir: str | Path = ref.TRAIN_ROOT / "metrics",
+            stability_ps: float = STABILITY_PS, overwrite: bool = False) -> dict:
+    """Measure one model (an exported arm or :data:`FOUNDATION`), write and return its
+    metrics; a file measured on the same model SHA256 is returned as is."""
+    from lidiff_helpers.core import provenance
+    from lidiff_helpers.simulation import bulk, neb
+    from lidiff_helpers.simulation.models import get_calculator
+    from lidiff_helpers.training import embedded, evaluation
+
+    folder, workdir = Path(folder), Path(workdir)
+    model = _model(name, folder)
+    sha = provenance.sha256_file(model)
+    out = metrics_path(name, folder)
+    if out.is_file() and not overwrite:
+        old = json.loads(out.read_text())
+        if old.get("model_sha256") == sha:
+            return old
+    recipe = {}
+    if name != FOUNDATION:
+        recipe = json.loads((folder / f"{name}.recipe.json").read_text())
+    cfg = recipe.get("config", {})
+    multihead = cfg.get("strategy") == "multihead"
+    wd = workdir / f"{name}-{sha[:12]}"
+    wd.mkdir(parents=True, exist_ok=True)
+    m: dict[str, Any] = {"name": name, "model_sha256": sha,
+                         "what": ref.arm(name).what if name != FOUNDATION
+                         else "zero-shot embedded foundation"}
+    m.update(evaluation.model_row(model, evaluation.test_frames(),
+                                  evaluation.replay_validation_frames(),
+                                  head_replay="pt_head" if multihead else None,
+                                  dtype="float64", cache=wd / "test.json",
+                                  energy_reference=None))
+    lif = evaluation.lif_replay_frames()
+    m["lif_replay_F_rmse_meV_A"], m["lif_replay_n_frames"] = evaluation.replay_force_rmse(
+        model, lif, (3, 9), dtype="float64")
+    m["lif_replay_seen"] = len(lif) if multihead else 0
+    calc = get_calculator(str(model), dtype="float64", verbose=False)
+    eos = bulk.equation_of_state(calc)
+    m.update(a0_A=eos.a0_A, B_GPa=eos.B_GPa)
+    r = neb.barrier("knockoff-collinear", calc, 2, LIF_A_STUDY_A, neb.NEBSettings(**NEB))
+    m.update(knockoff_collinear_barrier_eV=r.summary()["barrier_eV"],
+             knockoff_converged=r.summary()["converged"], neb_settings=NEB)
+    runs = embedded.stability_check(model, wd / "stability", STABILITY_TEMPERATURES_K,
+                                    stability_ps, progress=True)
+    m["stability"] = [{k: r[k] for k in ("temperature_K", "simulated_ps", "status",
+                                         "min_distance_A", "mean_T_second_half_K")}
+                      for r in runs]
+    m["stability_problems"] = [p for r in runs for p in embedded.stability_problems(r)]
+    eff, budget = recipe.get("effective", {}), recipe.get("budget", {})
+    m.update(lr_effective=eff.get("lr_effective"),
+             ema_decay_effective=eff.get("ema_decay_effective"), heads=eff.get("heads"),
+             E0s_Default_eV=eff.get("E0s_Default_eV"), epochs_run=eff.get("epochs_run"),
+             best_epoch=eff.get("best_epoch"), train_cpu_s=budget.get("cpu_s_spent"),
+             cpu_budget_s=budget.get("cpu_budget_s"), stopped_by=budget.get("stopped_by"))
+    m["check"] = check_values(model)
+    m["provenance"] = provenance.record(
+        models=[{"name": name, "sha256": sha}],
+        extra={"command": "python -m lidiff_helpers.workflows.reference_metrics",
+               "stability_ps": stability_ps})
+    out.write_text(json.dumps(m, indent=1, default=str) + "\n")
+    return m
+
+
+def load(folder: str | Path = ref.REFERENCE_DIR) -> list[dict]:
+    """Every metrics file in ``folder``: the foundation first, then the arms' order."""
+    order = [FOUNDATION] + [a.name for a in ref.ARMS]
+    have = {p.name[:-len(".metrics.json")]: p for p in Path(folder).glob("*.metrics.json")}
+    return [json.loads(have[n].read_text()) for n in order if n in have]
+
+
+def train_logs(folder: str | Path = ref.REFERENCE_DIR) -> dict[str, list[dict]]:
+    """Arm name -> its committed training log records (``<arm>.train_log.json``)."""
+    out = {}
+    for a in ref.ARMS:
+        f = Path(folder) / f"{a.name}.train_log.json"
+        if f.is_file():
+            out[a.name] = json.loads(f.read_text())
+    return out
+
+
+#: the strategy table's columns (metrics key -> header)
+COLUMNS = {"name": "model", "what": "strategy",
+           "interstitial_F_rmse_meV_A": "interstitial F RMSE (meV/A)",
+           "bulk_F_rmse_meV_A": "bulk F RMSE (meV/A)",
+           "interstitial_E_rmse_meV_atom": "interstitial E RMSE (meV/atom)",
+           "lif_replay_F_rmse_meV_A": "MPtrj Li/F frames F RMSE (meV/A)",
+           "replay_F_rmse_meV_A": "replay F RMSE (meV/A)",
+           "a0_A": "a0 (A)", "B_GPa": "B (GPa)",
+           "knockoff_collinear_barrier_eV": "knock-off barrier (eV)",
+           "lr_effective": "lr", "ema_decay_effective": "EMA", "best_epoch": "best epoch",
+           "train_cpu_s": "training CPU (s)"}
+
+
+def table(folder: str | Path = ref.REFERENCE_DIR):
+    """The strategy table (pandas), one row per measured model."""
+    import pandas as pd
+
+    rows = load(folder)
+    return pd.DataFrame([{h: r.get(k) for k, h in COLUMNS.items()} for r in rows],
+                        columns=list(COLUMNS.values()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.reference_metrics",
+                                 description="measure the reference models")
+    ap.add_argument("--arms", nargs="+", default=None,
+                    help="models to measure (default: the foundation and every exported arm)")
+    ap.add_argument("--stability-ps", type=float, default=STABILITY_PS)
+    ap.add_argument("--overwrite", action="store_true")
+    a = ap.parse_args(argv)
+    names = a.arms or [FOUNDATION] + [x.name for x in ref.ARMS
+                                      if ref.exported(x.name).is_file()]
+    for n in names:
+        m = measure(n, stability_ps=a.stability_ps, overwrite=a.overwrite)
+        print(f"{n}: interstitial F RMSE {m['interstitial_F_rmse_meV_A']:.1f} meV/A, "
+              f"a0 {m['a0_A']:.3f} A, knock-off {m['knockoff_collinear_barrier_eV']:.3f} eV")
+    print(table().to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Reference models: the CPU-budgeted training (a stand-in trainer with known epochs), the
+arms' recipes, the forgetting frames, and every committed model against its records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from lidiff_helpers.training import mace_train
+from lidiff_helpers.training import reference_models as ref
+
+#: a stand-in for mace_run_train: one "epoch" = 0.2 CPU-s, a checkpoint every epoch
+#: (every epoch improves), resumes from the newest checkpoint, writes the model when the
+#: loop ends; the model text names the newest checkpoint's epoch
+FAKE_TRAINER = r'''
+import pathlib, re, sys, time
+opts = dict(a[2:].split("=", 1) for a in sys.argv[1:] if "=" in a)
+maxep = int(opts["max_num_epochs"])
+ck = pathlib.Path("checkpoints"); ck.mkdir(exist_ok=True)
+eps = [int(re.search(r"_epoch-(\d+)\.pt$", p.name).group(1)) for p in ck.glob("*.pt")]
+ep = max(eps) if eps else 0
+while ep < maxep:
+    t = time.process_time()
+    while time.process_time() - t < 0.2:
+        pass
+    (ck / f"m_run-1_epoch-{ep}.pt").write_text("x")
+    eps.append(ep)
+    ep += 1
+pathlib.Path("m.model").write_text(f"epoch {max(eps)}")
+'''
+
+
+def _cmd(tmp_path: Path, epochs: int) -> list[str]:
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAINER)
+    return [sys.executable, str(script), f"--max_num_epochs={epochs}", "--restart_latest"]
+
+
+def test_budget_stops_training_and_keeps_the_newest_checkpoint(tmp_path):
+    wd = tmp_path / "run"
+    wd.mkdir()
+    model = wd / "m.model"
+    mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, model, wd / "train.log", {},
+                              cpu_budget_s=0.7, poll_s=0.05, progress=False)
+    st = mace_train.budget_state(wd)
+    assert st["stopped_by"] == "budget"
+    assert st["cpu_s_spent"] >= 0.7
+    assert st["sessions"][0]["ended"] == "budget"
+    last = mace_train.latest_checkpoint_epoch(wd)
+    # 0.7 CPU-s at 0.2 CPU-s per epoch: a few epochs, far from 1000
+    assert 1 <= last <= 6
+    # the model is the newest checkpoint's, saved by the final run
+    assert st["final_epoch"] == last
+    assert model.read_text() == f"epoch {last}"
+    assert f"--max_num_epochs={last}" in (wd / "train.log").read_text()
+    # a rerun with the budget spent changes nothing
+    mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, model, wd / "train.log", {},
+                              cpu_budget_s=0.7, poll_s=0.05, progress=False)
+    assert len(mace_train.budget_state(wd)["sessions"]) == 1
+
+
+def test_budget_not_reached_runs_to_the_end(tmp_path):
+    wd = tmp_path / "run"
+    wd.mkdir()
+    model = wd / "m.model"
+    mace_train.budgeted_train(_cmd(tmp_path, 3), wd, model, wd / "train.log", {},
+                              cpu_budget_s=100.0, poll_s=0.05, progress=False)
+    st = mace_train.budget_state(wd)
+    assert st["stopped_by"] == "finished"
+    assert model.read_text() == "epoch 2"
+    assert "final_epoch" not in st
+    assert 0.5 < st["cpu_s_spent"] < 100.0
+
+
+def test_budget_spent_before_any_checkpoint_says_so(tmp_path):
+    wd = tmp_path / "run"
+    wd.mkdir()
+    with pytest.raises(mace_train.TrainingError, match="before mace saved a checkpoint"):
+        mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, wd / "m.model",
+                                  wd / "train.log", {}, cpu_budget_s=0.01, poll_s=0.05,
+                                  progress=False)
+
+
+def test_arms_recipes():
+    from lidiff_helpers.training.finetune import build_options
+
+    files = {"train": "t.xyz", "valid": "v.xyz", "pt_train": "p.xyz", "pt_valid": "pv.xyz"}
+    opts = {}
+    for a in ref.ARMS:
+        c = ref.config(a)
+        assert (c.n_bulk, c.n_interstitial, c.selection) == (10, 200, "random")
+        assert c.default_dtype == "float32" and c.e0s == "fit"
+        opts[a.name] = build_options(c, files)
+    assert opts["multihead-pt100"]["force_mh_ft_lr"] is True
+    assert "force_mh_ft_lr" not in opts["multihead-pt100-mace-default"]
+    assert opts["lora"]["lora"] is True and opts["lora"]["foundation_model"]
+    assert opts["multihead-pt100-pseudolabel"]["pseudolabel_replay"] is True
+    assert opts["scratch"].get("foundation_model") is None
+    assert opts["naive"]["multiheads_finetuning"] is False
+    # every arm trains on the same frames and validates on the same frames
+    assert len({ref.config(a).data_seed for a in ref.ARMS}) == 1
+    with pytest.raises(ValueError, match="unknown reference arm"):
+        ref.arm("nonsense")
+
+
+def test_lif_replay_frames_are_li_and_f_only():
+    from lidiff_helpers.training import evaluation
+
+    fr = evaluation.lif_replay_frames()
+    assert len(fr) == 18
+    assert all({int(z) for z in a.numbers} <= {3, 9} for a in fr)
+
+
+COMMITTED = sorted(ref.REFERENCE_DIR.glob("*.model"))
+
+
+def test_reference_models_are_committed():
+    assert {p.stem for p in COMMITTED} >= {"naive", "multihead-pt100"}
+
+
+@pytest.mark.parametrize("model", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_committed_model_matches_its_records(model):
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.io.data import frame_hash
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    sha = sha256_file(model)
+    assert model.stat().st_size <= ref.MAX_MODEL_MB * 1e6
+    recipe = json.loads(model.with_suffix(".recipe.json").read_text())
+    metrics = json.loads(rm.metrics_path(model.stem).read_text())
+    assert recipe["model_sha256"] == sha
+    assert metrics["model_sha256"] == sha
+    # the recorded test RMSE is this file's: recomputed on the fixed subset
+    check = metrics["check"]
+    assert check["frames"] == [frame_hash(a) for a in rm.check_subset()]
+    fresh = rm.check_values(model)["rmse"]
+    for kind, rec in check["rmse"].items():
+        for key, v in rec.items():
+            assert fresh[kind][key] == pytest.approx(v, rel=1e-6, abs=1e-6), (kind, key)
