@@ -140,3 +140,23 @@ def test_committed_model_matches_its_records(model):
     for kind, rec in check["rmse"].items():
         for key, v in rec.items():
             assert fresh[kind][key] == pytest.approx(v, rel=1e-6, abs=1e-6), (kind, key)
+
+
+def test_register_reference_records_the_committed_file(tmp_path):
+    import shutil
+
+    from lidiff_helpers.io.model_registry import registered_models
+
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError, match="make reference-models"):
+        ref.register_reference(tmp_path / "out", ["naive"], folder)
+    shutil.copyfile(Path(__file__).parent / "models" / "tiny-lif.model", folder / "naive.model")
+    cfg = ref.config(ref.arm("naive")).to_dict()
+    (folder / "naive.recipe.json").write_text(json.dumps({"config": cfg}))
+    (folder / "naive.metrics.json").write_text(json.dumps({"interstitial_F_rmse_meV_A": 42.0}))
+    ref.register_reference(tmp_path / "out", ["naive"], folder)
+    (e,) = registered_models(tmp_path / "out")
+    assert e["name"] == "reference-naive"
+    assert e["interstitial_F_rmse_meV_A"] == 42.0
+    assert (e["n_bulk"], e["n_interstitial"], e["strategy"]) == (10, 200, "naive")

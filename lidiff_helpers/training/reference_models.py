@@ -41,7 +41,7 @@ from lidiff_helpers.core import paths
 from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
 
 __all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "config", "train", "export",
-           "exported", "main"]
+           "exported", "register_reference", "main"]
 
 #: where the reference models are committed
 REFERENCE_DIR = paths.MODELS / "reference"
@@ -176,6 +176,37 @@ def export(name: str, result: FinetuneResult, folder: str | Path = REFERENCE_DIR
     (folder / f"{name}.train_log.json").write_text(
         json.dumps(_log_records(log), indent=0, default=str) + "\n")
     return dest
+
+
+def register_reference(out: str | Path, names: Sequence[str],
+                       folder: str | Path = REFERENCE_DIR,
+                       notebook: str = "02_finetune_sweeps") -> list[dict]:
+    """Register committed reference models (``reference-<arm>``) in the results folder
+    ``out`` for notebooks 01/04/05, with their recipe and measured errors as metadata.
+
+    Raises FileNotFoundError naming the missing file (``make reference-models``)."""
+    from lidiff_helpers.io.model_registry import register_model
+
+    entries = []
+    for name in names:
+        a, model = arm(name), exported(name, folder)
+        recipe_file = Path(folder) / f"{name}.recipe.json"
+        if not model.is_file() or not recipe_file.is_file():
+            raise FileNotFoundError(f"reference model {name!r}: {model} (and its recipe) is "
+                                    "not committed; run make reference-models")
+        cfg = json.loads(recipe_file.read_text())["config"]
+        meta = {"strategy": a.strategy, "method": a.name, "selection": cfg["selection"],
+                "n_bulk": cfg["n_bulk"], "n_interstitial": cfg["n_interstitial"],
+                "n_pt": cfg["n_pt"], "seed": cfg["seed"],
+                "foundation_sha256": cfg["foundation_sha256"], "energy_reference": "study",
+                "head": "Default", "source": "reference model (make reference-models)"}
+        mfile = Path(folder) / f"{name}.metrics.json"
+        if mfile.is_file():
+            met = json.loads(mfile.read_text())
+            meta.update({k: met[k] for k in ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A",
+                                               "lr_effective") if k in met})
+        entries.append(register_model(Path(out), f"reference-{name}", model, notebook, meta))
+    return entries
 
 
 def _guard(workdir: Path, label: str) -> dict:

@@ -12,7 +12,8 @@ from lidiff_helpers.simulation import models
 from lidiff_helpers.training import evaluation, sweeps
 from lidiff_helpers.training.finetune import TABLE1_COLUMNS
 
-__all__ = ["plan", "train", "evaluate", "table1", "reference_models", "summary_values"]
+__all__ = ["plan", "train", "evaluate", "table1", "register", "reference_models",
+           "summary_values"]
 
 
 def plan(P, run):
@@ -64,6 +65,15 @@ def table1(table, baseline: Mapping[str, Any] | None = None):
                      **{k: v for k, v in baseline.items() if k in TABLE1_COLUMNS}})
     out = pd.concat([pd.DataFrame(rows), t], ignore_index=True) if rows else t
     return out[[c for c in TABLE1_COLUMNS if c in out]]
+
+
+def register(P, run, results, table) -> list[dict]:
+    """Register the finished runs (``register``) and the committed reference models named
+    by ``register_reference`` (as ``reference-<arm>``) for notebooks 01, 04 and 05."""
+    from lidiff_helpers.training.reference_models import register_reference
+
+    entries = sweeps.register_results(run.out, results, table) if P.register else []
+    return entries + register_reference(run.out, P.register_reference or [])
 
 
 def reference_models(run):
