@@ -78,6 +78,7 @@ embedded-model: $(STAMP)
 reference-models: $(STAMP)
 	$(PY) -m lidiff_helpers.training.reference_models
 	$(PY) -m lidiff_helpers.workflows.reference_metrics
+	$(PY) -m lidiff_helpers.workflows.reference_metrics --learning-curve
 
 # every number in README.md and benchmarks/ comes from these commands (~20 CPU-min + the resumable barrier benchmark, quiet machine)
 FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n-valid 1 4 \

@@ -160,3 +160,14 @@ def test_register_reference_records_the_committed_file(tmp_path):
     assert e["name"] == "reference-naive"
     assert e["interstitial_F_rmse_meV_A"] == 42.0
     assert (e["n_bulk"], e["n_interstitial"], e["strategy"]) == (10, 200, "naive")
+
+
+def test_reference_spec_resolves_to_the_committed_file():
+    from lidiff_helpers.core.errors import ModelUnavailableError
+    from lidiff_helpers.simulation import models
+
+    with pytest.raises(ModelUnavailableError, match="make reference-models"):
+        models.resolve_spec("reference-no-such-arm")
+    for p in COMMITTED:
+        spec = models.resolve_spec(f"reference-{p.stem}")
+        assert spec.path == p and spec.name == f"reference-{p.stem}"

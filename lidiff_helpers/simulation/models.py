@@ -21,8 +21,10 @@ neither mace-torch nor the study's data publish one) and the file is refused on 
 ``embedded``: the compendium's own small MACE foundation model
 (:mod:`lidiff_helpers.training.embedded`), committed under ``data/models/``. ``auto``: MACE-MPA-0
 when its weights are in the cache (or downloadable), else ``embedded``; which one was
-taken is printed and recorded in :func:`model_identity`. Anything else is a path to a
-``.model`` file.
+taken is printed and recorded in :func:`model_identity`. ``reference-<arm>`` (e.g.
+``reference-naive``): a committed reference fine-tuned model
+(``data/models/reference/<arm>.model``, :mod:`lidiff_helpers.training.reference_models`).
+Anything else is a path to a ``.model`` file.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ USER_SHA256_ENV = {"mace-mpa-0": "LIDIFF_MACE_MPA0_SHA256"}
 #: recorded here, the check uses the one the user supplies in :data:`USER_SHA256_ENV`.
 PUBLISHED_SHA256: dict[str, str] = {}
 EMBEDDED = paths.MODELS / "lidiff-embedded.model"
+#: the committed reference fine-tuned models (spec ``reference-<arm>``)
+REFERENCE_MODELS = paths.MODELS / "reference"
 #: first bytes of a file torch.save wrote: a zip archive (torch >= 1.6) or a raw pickle
 _TORCH_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
@@ -271,6 +275,13 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
         return ModelSpec(s, "embedded", "mace", EMBEDDED)
     if low == "chgnet":
         return ModelSpec(s, "chgnet", "chgnet", None, "CHGNet 0.3.0 (weights in the wheel)")
+    if low.startswith("reference-"):
+        f = REFERENCE_MODELS / f"{s[len('reference-'):]}.model"
+        if not f.is_file():
+            have = sorted(p.stem for p in REFERENCE_MODELS.glob("*.model"))
+            raise ModelUnavailableError(f"reference model {s!r}: {f} is not committed "
+                                        f"(committed: {have}; make reference-models)")
+        return ModelSpec(s, s, "mace", f, "reference fine-tuned model (committed)")
     if low in FOUNDATION_MODELS:
         return _foundation(low, s, allow_download)
     p = Path(s).expanduser()
@@ -280,7 +291,8 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
         _check_model_file(p)
         return ModelSpec(s, p.stem, "mace", p.resolve())
     raise ValueError(f"unknown model spec {s!r}: use auto, embedded, chgnet, "
-                     f"{', '.join(FOUNDATION_MODELS)} or a path to a .model file")
+                     f"{', '.join(FOUNDATION_MODELS)}, reference-<arm> or a path to a "
+                     ".model file")
 
 
 def _check_model_file(path: Path) -> None:

@@ -40,7 +40,8 @@ from typing import Any
 from lidiff_helpers.core import paths
 from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
 
-__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "config", "train", "export",
+__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_SIZES",
+           "LEARNING_CURVE_ARMS", "config", "learning_curve_configs", "train", "export",
            "exported", "register_reference", "main"]
 
 #: where the reference models are committed
@@ -118,14 +119,30 @@ def config(a: Arm, foundation: str = "embedded") -> FinetuneConfig:
         e0s="fit", study_arch_flags=False, extra=dict(a.extra))
 
 
+#: the learning curve's smaller sets [n_bulk, n_interstitial] (10, 30, 110 frames; the
+#: reference arms are its 210-frame points), for these arms
+LEARNING_CURVE_SIZES = ((10, 0), (10, 20), (10, 100))
+LEARNING_CURVE_ARMS = ("naive", "multihead-pt100", "scratch")
+
+
+def learning_curve_configs() -> list[FinetuneConfig]:
+    """The learning curve's runs: each of :data:`LEARNING_CURVE_ARMS` on each of
+    :data:`LEARNING_CURVE_SIZES`, otherwise the arm's recipe (same validation frames)."""
+    import dataclasses
+
+    return [dataclasses.replace(config(arm(n)), n_bulk=b, n_interstitial=i)
+            for b, i in LEARNING_CURVE_SIZES for n in LEARNING_CURVE_ARMS]
+
+
 def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
           cpu_budget_s: float = CPU_BUDGET_S, threads: int = THREADS,
           parallel: int = 2) -> dict[str, FinetuneResult]:
     """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    arms = [arm(n) for n in names]
-    cfgs = {a.name: config(a) for a in arms}
+    cfgs = {n: config(arm(n)) for n in names if n != "learning-curve"}
+    if "learning-curve" in names:
+        cfgs.update({f"learning-curve:{c.label}": c for c in learning_curve_configs()})
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
         futs = {n: ex.submit(run_finetune, c, root, None, threads, cpu_budget_s)
                 for n, c in cfgs.items()}
@@ -246,8 +263,9 @@ def _provenance(result: FinetuneResult) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.training.reference_models",
                                  description="train and export the reference models")
-    ap.add_argument("--arms", nargs="+", default=[a.name for a in ARMS],
-                    help="arms to train (default: all)")
+    ap.add_argument("--arms", nargs="+", default=[a.name for a in ARMS] + ["learning-curve"],
+                    help="arms to train, and learning-curve for the smaller sets (default: "
+                         "all)")
     ap.add_argument("--root", type=Path, default=TRAIN_ROOT)
     ap.add_argument("--cpu-budget-s", type=float, default=CPU_BUDGET_S)
     ap.add_argument("--threads", type=int, default=THREADS)
@@ -258,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel)
     for n, r in results.items():
         print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""))
-        if r.ok and not a.no_export:
+        if r.ok and not a.no_export and not n.startswith("learning-curve:"):
             print("  ->", export(n, r, overwrite=a.overwrite))
     return 0 if all(r.ok for r in results.values()) else 1
 

@@ -76,23 +76,43 @@ def register(P, run, results, table) -> list[dict]:
     return entries + register_reference(run.out, P.register_reference or [])
 
 
-def reference_models(run):
-    """The committed reference models (``data/models/reference/``, ``make
-    reference-models``): their strategy table (saved as ``reference_models``) and the
-    learning curves of their training (``reference_learning_curves``); the table is
-    empty when none is committed."""
+def reference_models(P, run):
+    """The reference models (``make reference-models``): their strategy table (saved as
+    ``reference_models``), the learning curves of their training
+    (``reference_learning_curves``) and the test error against the number of frames
+    (``reference_error_vs_frames``). Read from the committed ``data/models/reference/``,
+    or, with ``reference_recompute``, trained and measured again under this run's
+    ``reference_models`` folder (hours of CPU; the committed files are not touched).
+    The table is empty when none is committed."""
     from lidiff_helpers.figures import finetune as figures
+    from lidiff_helpers.training import reference_models as ref
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    t = rm.table()
-    for r in rm.load():
+    folder = ref.REFERENCE_DIR
+    if P.reference_recompute:
+        root = run.work("reference_models")
+        folder = root / "export"
+        names = [a.name for a in ref.ARMS]
+        for n, r in ref.train([*names, "learning-curve"], root).items():
+            if r.ok and n in names:
+                ref.export(n, r, folder)
+        for n in [rm.FOUNDATION, *(n for n in names if ref.exported(n, folder).is_file())]:
+            rm.measure(n, folder, root / "metrics")
+        rm.learning_curve(root, folder / "learning_curve.json", folder)
+    t = rm.table(folder)
+    for r in rm.load(folder):
         run.add_model({"name": f"reference:{r['name']}", "sha256": r["model_sha256"]})
     if t.empty:
         print("no reference model committed yet: make reference-models")
         return t
     run.save_table(t, "reference_models")
-    run.save_figure(figures.reference_learning_curves(rm.train_logs()),
+    run.save_figure(figures.reference_learning_curves(rm.train_logs(folder)),
                     "reference_learning_curves")
+    lc = rm.load_learning_curve(folder / "learning_curve.json")
+    if len(lc):
+        base = next((r for r in rm.load(folder) if r["name"] == rm.FOUNDATION), None)
+        run.save_table(lc, "reference_error_vs_frames")
+        run.save_figure(figures.error_vs_size(lc, base), "reference_error_vs_frames")
     return t
 
 

@@ -36,7 +36,7 @@ from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "measure", "check_subset", "check_values", "metrics_path", "load",
-           "train_logs", "table", "main"]
+           "train_logs", "table", "learning_curve", "load_learning_curve", "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
 FOUNDATION = "foundation"
@@ -162,6 +162,68 @@ def train_logs(folder: str | Path = ref.REFERENCE_DIR) -> dict[str, list[dict]]:
     return out
 
 
+#: the committed learning-curve results (written by :func:`learning_curve`)
+LEARNING_CURVE_FILE = ref.REFERENCE_DIR / "learning_curve.json"
+
+
+def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING_CURVE_FILE,
+                   folder: str | Path = ref.REFERENCE_DIR):
+    """Test-set errors against the number of fine-tuning frames (10, 30, 110, 210) for
+    naive, multihead and scratch: the smaller sets' runs (trained by
+    ``make reference-models`` under ``root``) evaluated on all 120 held-out frames
+    (float64), plus the reference arms as the 210-frame points. Written to ``out``
+    (JSON) and returned as a table in the shape of
+    :func:`lidiff_helpers.figures.finetune.error_vs_size`'s input."""
+    import pandas as pd
+
+    from lidiff_helpers.core import provenance
+    from lidiff_helpers.training import evaluation, mace_train
+    from lidiff_helpers.training.finetune import load_result
+
+    test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
+    rows = []
+    for c in ref.learning_curve_configs():
+        name = "multihead-pt100" if c.strategy == "multihead" else c.strategy
+        row = {"method": name, "selection": c.selection, "n_bulk": c.n_bulk,
+               "n_interstitial": c.n_interstitial, "n_frames": c.n_frames}
+        wd = Path(root) / c.folder
+        r = load_result(wd) if (wd / "config.json").is_file() else None
+        if r is None or not r.ok:
+            rows.append({**row, "status": "not trained"})
+            continue
+        row.update(evaluation.model_row(r.model, test, rv,
+                                        "pt_head" if c.strategy == "multihead" else None,
+                                        dtype="float64", cache=wd / "evaluation.json",
+                                        energy_reference=None))
+        b = mace_train.budget_state(wd)
+        rows.append({**row, "status": "trained", "train_cpu_s": b.get("cpu_s_spent"),
+                     "stopped_by": b.get("stopped_by"),
+                     "model_sha256": provenance.sha256_file(r.model)})
+    for m in load(folder):
+        if m["name"] in ref.LEARNING_CURVE_ARMS:
+            rows.append({k: m.get(k) for k in ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A",
+                                               "interstitial_E_rmse_meV_atom",
+                                               "bulk_E_rmse_meV_atom", "replay_F_rmse_meV_A",
+                                               "train_cpu_s", "stopped_by", "model_sha256")}
+                        | {"method": m["name"], "selection": "random", "n_bulk": ref.N_BULK,
+                           "n_interstitial": ref.N_INTERSTITIAL,
+                           "n_frames": ref.N_BULK + ref.N_INTERSTITIAL, "status": "trained"})
+    body = {"command": "python -m lidiff_helpers.workflows.reference_metrics --learning-curve",
+            "rows": rows, "provenance": provenance.record(
+                extra={"cpu_budget_s": ref.CPU_BUDGET_S, "sizes": ref.LEARNING_CURVE_SIZES})}
+    Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
+    return pd.DataFrame(rows)
+
+
+def load_learning_curve(path: str | Path = LEARNING_CURVE_FILE):
+    """The committed learning curve (pandas; empty when not computed)."""
+    import pandas as pd
+
+    path = Path(path)
+    return pd.DataFrame(json.loads(path.read_text())["rows"]) if path.is_file() \
+        else pd.DataFrame(columns=["method", "selection", "n_frames", "status"])
+
+
 #: the strategy table's columns (metrics key -> header)
 COLUMNS = {"name": "model", "what": "strategy",
            "interstitial_F_rmse_meV_A": "interstitial F RMSE (meV/A)",
@@ -191,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="models to measure (default: the foundation and every exported arm)")
     ap.add_argument("--stability-ps", type=float, default=STABILITY_PS)
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--learning-curve", action="store_true",
+                    help="only evaluate the learning-curve runs and write "
+                         "data/models/reference/learning_curve.json")
     a = ap.parse_args(argv)
+    if a.learning_curve:
+        print(learning_curve().to_string(index=False))
+        return 0
     names = a.arms or [FOUNDATION] + [x.name for x in ref.ARMS
                                       if ref.exported(x.name).is_file()]
     for n in names:
