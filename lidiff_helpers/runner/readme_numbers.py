@@ -91,7 +91,7 @@ def _finetune(d: dict) -> str:
 def _notebooks(d: dict) -> str:
     times = ", ".join(f"{k.split('_')[0]} {v:.0f} s" for k, v in d["wall_time_s"].items())
     profile = d.get("profile", "ci")
-    total = (f"; whole run {d['total_wall_time_s'] / 60:.1f} min (budget: {d['budget']})"
+    total = (f"; whole run {d['total_wall_time_s'] / 60:.1f} min, budget {d['budget']}"
              if "total_wall_time_s" in d else "")
     return (f"- **{profile} notebooks** (`{d['command'].strip()}`, {d['date']}, load average "
             f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s"

@@ -51,12 +51,17 @@ def models(P, run) -> list[ModelEntry]:
     return entries
 
 
-def _lattices(P, m: ModelEntry, calc) -> dict[str, float]:
+def _lattices(P, run, m: ModelEntry, calc) -> dict[str, float]:
+    """The lattice constants of the model's NEBs (A): the study's and, with
+    ``neb_own_lattice``, the model's own relaxed one (cached by model SHA256)."""
     out = {"study": LIF_A_STUDY_A}
     if P.neb_own_lattice and m.spec != "chgnet":
         from lidiff_helpers.simulation.bulk import relaxed_lattice_constant
 
-        out["own"] = relaxed_lattice_constant(calc, a_guess_A=LIF_A_STUDY_A)
+        key = {"model_sha256": m.sha256, "dtype": P.neb_dtype, "what": "relaxed a0"}
+        path = run.work("barriers") / f"{m.key}-a0-{key_hash(key)[:12]}.json"
+        out["own"] = cached_json(path, key, lambda: {
+            "a0_A": relaxed_lattice_constant(calc(), a_guess_A=LIF_A_STUDY_A)})["a0_A"]
     return out
 
 
@@ -90,14 +95,21 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
             continue  # CHGNet: 65 atoms only (slow)
         mechanisms = (P.neb_mechanisms if n_cells == 2 or P.neb_large_cell_mechanisms is None
                       else [x for x in P.neb_mechanisms if x in P.neb_large_cell_mechanisms])
-        calc = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype, verbose=False)
+        loaded: dict = {}
+
+        def calc(m=m, loaded=loaded):  # loaded only when a result is not cached
+            if "calc" not in loaded:
+                loaded["calc"] = get_calculator(m.spec, device=P.device, dtype=P.neb_dtype,
+                                                verbose=False)
+            return loaded["calc"]
+
         relaxed: dict = {}
-        for lat, a in _lattices(P, m, calc).items():
+        for lat, a in _lattices(P, run, m, calc).items():
             for mech in mechanisms:
                 key = {"model_sha256": m.sha256, "mechanism": mech, "n_cells": n_cells,
                        "a_A": round(a, 6), "settings": vars(s), "dtype": P.neb_dtype}
                 path = run.work("barriers") / f"{m.key}-{key_hash(key)[:12]}.json"
-                res = cached_json(path, key, lambda: _one(calc, mech, n_cells, a, s,
+                res = cached_json(path, key, lambda: _one(calc(), mech, n_cells, a, s,
                                                          relaxed))
                 paths_[(m.label, mech, n_cells, lat)] = res
                 rows.append({"model": m.label, "role": m.role, "mechanism": mech,

@@ -15,7 +15,8 @@ Per model (units in the names):
   fixed-cell fine-tuning frames do not constrain (PBE: 4.06 A);
 * a short NVT stability check (3x3x3 LiF + 1 Li, 600 and 900 K): closest pair (A),
   mean temperature of the second half (K);
-* the collinear knock-off barrier (65 atoms, study lattice, CI-NEB; eV);
+* the collinear knock-off and the direct-hop barriers (65 atoms, study lattice, CI-NEB,
+  3 images, fmax 0.05 eV/A as notebook 05's quick profile; eV);
 * from the recipe: effective lr/EMA/heads/E0s (the confound guard), epochs, CPU time;
 * ``check``: RMSEs on a fixed 6-frame test subset, which the test suite recomputes to
   prove the committed file is the model measured.
@@ -121,9 +122,14 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
     calc = get_calculator(str(model), dtype="float64", verbose=False)
     eos = bulk.equation_of_state(calc)
     m.update(a0_A=eos.a0_A, B_GPa=eos.B_GPa)
-    r = neb.barrier("knockoff-collinear", calc, 2, LIF_A_STUDY_A, neb.NEBSettings(**NEB))
-    m.update(knockoff_collinear_barrier_eV=r.summary()["barrier_eV"],
-             knockoff_converged=r.summary()["converged"], neb_settings=NEB)
+    settings, ini = neb.NEBSettings(**NEB), None
+    for mech, key in (("knockoff-collinear", "knockoff_collinear"), ("direct", "direct")):
+        if ini is None:
+            ini = neb.relax(neb.endpoints(mech, 2, LIF_A_STUDY_A)[0], calc,
+                            settings.fmax_eV_A, settings.max_steps)[0]
+        r = neb.barrier(mech, calc, 2, LIF_A_STUDY_A, settings, relaxed_initial=ini).summary()
+        m.update({f"{key}_barrier_eV": r["barrier_eV"], f"{key}_converged": r["converged"]})
+    m["neb_settings"] = NEB
     runs = embedded.stability_check(model, wd / "stability", STABILITY_TEMPERATURES_K,
                                     stability_ps, progress=True)
     m["stability"] = [{k: r[k] for k in ("temperature_K", "simulated_ps", "status",
@@ -233,6 +239,7 @@ COLUMNS = {"name": "model", "what": "strategy",
            "replay_F_rmse_meV_A": "replay F RMSE (meV/A)",
            "a0_A": "a0 (A)", "B_GPa": "B (GPa)",
            "knockoff_collinear_barrier_eV": "knock-off barrier (eV)",
+           "direct_barrier_eV": "direct-hop barrier (eV)",
            "lr_effective": "lr", "ema_decay_effective": "EMA", "best_epoch": "best epoch",
            "train_cpu_s": "training CPU (s)"}
 
