@@ -72,6 +72,7 @@ lab: $(STAMP)
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
+	$(PY) -m lidiff_helpers.training.model_cards
 
 # one model per fine-tuning strategy, 1.5 CPU-hours each at most (two at a time on 2 cores;
 # an interrupted run resumes), exported to data/models/reference/ and measured
@@ -79,6 +80,7 @@ reference-models: $(STAMP)
 	$(PY) -m lidiff_helpers.training.reference_models
 	$(PY) -m lidiff_helpers.workflows.reference_metrics
 	$(PY) -m lidiff_helpers.workflows.reference_metrics --learning-curve
+	$(PY) -m lidiff_helpers.training.model_cards
 
 # every number in README.md and benchmarks/ comes from these commands (~20 CPU-min + the resumable barrier benchmark, quiet machine)
 FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n-valid 1 4 \
