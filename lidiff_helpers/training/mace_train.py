@@ -270,6 +270,9 @@ def _train_session(cmd: list[str], workdir: Path, model: Path, log: Path, env: d
 
     budget, spent0 = float(state["cpu_budget_s"]), float(state["cpu_s_spent"])
     t0 = time.time()
+    for old in state["sessions"]:  # a session killed without cleanup (SIGKILL, SIGTERM)
+        if old.get("ended") == "running":
+            old["ended"] = "killed"
     session = {"start": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_s": 0.0, "wall_s": 0.0,
                "ended": "running"}
     state["sessions"].append(session)
