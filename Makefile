@@ -4,6 +4,7 @@
 #   make paper    make all with PROFILE=paper (the study's settings; needs a GPU/cluster)
 #   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md
 #   make lab      JupyterLab on the notebooks
+#   make site     static website of the executed notebooks of PROFILE: results/$(PROFILE)/site/index.html
 #   make embedded-model  retrain the committed embedded foundation model (long)
 #   make reference-models  train, export and measure the committed reference fine-tuned models (long, resumable)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
@@ -24,11 +25,11 @@ MODEL := data/models/lidiff-embedded.model
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-.PHONY: all test paper paper-plan lab clean install data embedded-model reference-models benchmarks help
+.PHONY: all test paper paper-plan lab site clean install data embedded-model reference-models benchmarks help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,10 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	JUPYTER_PATH=$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# the executed notebooks as a static, offline site (nothing re-executed; run make all first)
+site: $(STAMP)
+	$(PY) -m lidiff_helpers.runner.site --results $(OUT)
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -96,3 +97,144 @@ def test_kernel_is_this_interpreter_even_with_a_stale_user_kernelspec(tmp_path, 
     assert KernelSpecManager().get_kernel_spec("python3").argv[0] == "/nonexistent/venv/bin/python"
     assert ensure_kernel() == "python3"
     assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
+
+
+def test_site_of_the_ci_results(ci_results, tmp_path_factory):
+    """``make site``: every notebook rendered, the study's items mapped, nothing fetched
+    from another host, every figure and table on the index present."""
+    from lidiff_helpers.runner import site
+
+    out = tmp_path_factory.mktemp("site")
+    index = site.build_site(ci_results, out)
+    assert sorted(p.stem for p in (out / "notebooks").glob("*.html")) == \
+        [nb.stem for nb in notebooks()]
+    pages = sorted(out.rglob("*.html"))
+    for page in pages:
+        assert not site.external_references(page.read_text()), page
+    text = index.read_text()
+    for it in site.STUDY_ITEMS:
+        assert f"<h3>{it.item}:" in text
+    # ci stamps "reduced settings"; the figures the index shows exist as files
+    assert "Reduced settings" in text
+    for src in re.findall(r"<img class='fig' src='([^']+)'", text):
+        assert (out / src).stat().st_size > 1000, src
+    # Tables 1, 3 and S1 are produced in ci and shown inline
+    for t in ("table1_finetune_grid", "table3", "table_s1_bulk"):
+        assert f"tables/{t}.html" in text, t
+
+
+def test_site_in_a_real_browser(ci_results, tmp_path_factory):
+    """Headless Chromium (Debian's chromium + chromium-driver, through selenium) loads the
+    ci site from a loopback server: no console error on any page, every image loaded
+    (naturalWidth > 0), the index's tables present; screenshots saved."""
+    from lidiff_helpers.runner import site
+
+    browser = _chromium()
+    out = tmp_path_factory.mktemp("site-browser")
+    site.build_site(ci_results, out)
+    shots = tmp_path_factory.mktemp("screenshots")
+    with _serve(out) as base:
+        for page in ["index.html", *(f"notebooks/{nb.stem}.html" for nb in notebooks())]:
+            browser.get(f"{base}/{page}")
+            errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+            assert not errors, (page, errors)
+            images = browser.execute_script(
+                "return Array.from(document.images).map(i => [i.src, i.complete, i.naturalWidth])")
+            assert images or page != "index.html", page
+            bad = [i for i in images if not (i[1] and i[2] > 0)]
+            assert not bad, (page, bad)
+            if page == "index.html":
+                n = browser.execute_script(
+                    "return document.querySelectorAll('table.lidiff-table').length")
+                assert n >= 3, n
+            browser.save_screenshot(str(shots / (page.replace("/", "_") + ".png")))
+        if (ci_results / "figures" / "fig1_knockoff_snapshots.png").is_file():
+            _check_viewer(browser, f"{base}/figure1.html", shots)
+    browser.quit()
+    assert len(list(shots.glob("*.png"))) >= len(notebooks()) + 1
+    print("screenshots:", shots)
+
+
+def _check_viewer(browser, url, shots):
+    """Figure 1's 3D view: the frames load and the viewer's canvas has drawn atoms (many
+    colours in its screenshot, not a blank canvas)."""
+    import io
+    import time
+
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    for _ in range(100):
+        status = browser.find_element(By.ID, "status").text
+        if status.endswith("frames"):
+            break
+        time.sleep(0.1)
+    assert status.endswith("frames") and int(status.split()[0]) > 1, status
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    time.sleep(0.5)
+    canvas = browser.find_element(By.CSS_SELECTOR, "#viewer canvas")
+    png = canvas.screenshot_as_png
+    (shots / "figure1_viewer.png").write_bytes(png)
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = len(set(img.getdata()))
+    assert colours > 20, f"the 3D viewer's canvas looks blank ({colours} colours)"
+
+
+def _chromium():
+    """A headless Chromium driven by selenium; skipped when the system browser is missing
+    (a failure when LIDIFF_REQUIRE_BROWSER=1, as in CI)."""
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    drv = shutil.which("chromedriver")
+    if not (exe and drv):
+        if os.environ.get("LIDIFF_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium/chromedriver not installed (apt-get install chromium "
+                        "chromium-driver) but LIDIFF_REQUIRE_BROWSER=1")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = exe
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+              "--window-size=1280,1600", "--enable-unsafe-swiftshader"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(drv), options=opts)
+
+
+class _serve:
+    """A static HTTP server of ``folder`` on the loopback address (a free port)."""
+
+    def __init__(self, folder):
+        import functools
+        import http.server
+
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _quiet_handler():
+    import http.server
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+_QuietHandler = _quiet_handler()

@@ -252,8 +252,33 @@ def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, radius_A: flo
     return fig
 
 
+def event_images(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.0) -> list:
+    """The frames around ``event`` (``pad_ps`` before and after) as ASE Atoms: the atoms
+    within ``radius_A`` of the exchanged site (minimum image, centred on it), the incoming
+    Li first and the knocked-off Li second, so that viewers can colour them."""
+    from ase import Atoms
+
+    traj = load_trajectory(trajectory)
+    k = max(1, round(pad_ps / traj.frame_interval_ps))
+    box = np.diag(traj.cell_A)
+    center = np.asarray(traj.positions_A[event.frame, event.atoms[0]], float)
+    frames = range(max(0, event.frame_left - k), min(traj.positions_A.shape[0], event.frame + k))
+    ref = np.asarray(traj.positions_A[event.frame], float)
+    _, sel = _local_atoms(ref, traj.numbers, center, box, radius_A, list(event.atoms))
+    a_in, a_out = event.atoms
+    order = [a_in, a_out] + [i for i in sel if i not in (a_in, a_out)]
+    images = []
+    for f in frames:
+        d = np.asarray(traj.positions_A[f], float)[order] - center
+        d -= box * np.round(d / box)
+        at = Atoms(numbers=traj.numbers[order], positions=d)
+        at.info.update(time_ps=float(f * traj.frame_interval_ps), frame=int(f))
+        images.append(at)
+    return images
+
+
 def event_widget(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.0):
-    """An nglview widget of the frames around ``event``, or None without nglview.
+    """An nglview widget of :func:`event_images`, or None without nglview.
 
     Only for interactive JupyterLab sessions; notebook 05 calls it only when its
     ``show_widget`` parameter is true, so headless (papermill) runs never need it.
@@ -262,21 +287,8 @@ def event_widget(trajectory, event, *, radius_A: float = 5.0, pad_ps: float = 1.
         import nglview
     except ImportError:
         return None
-    traj = load_trajectory(trajectory)
-    k = max(1, round(pad_ps / traj.frame_interval_ps))
-    box = np.diag(traj.cell_A)
-    center = np.asarray(traj.positions_A[event.frame, event.atoms[0]], float)
-    frames = range(max(0, event.frame_left - k), min(traj.positions_A.shape[0], event.frame + k))
-    ref = np.asarray(traj.positions_A[event.frame], float)
-    _, sel = _local_atoms(ref, traj.numbers, center, box, radius_A, list(event.atoms))
-    from ase import Atoms
-
-    images = []
-    for f in frames:
-        d = np.asarray(traj.positions_A[f], float)[sel] - center
-        d -= box * np.round(d / box)
-        images.append(Atoms(numbers=traj.numbers[sel], positions=d))
-    return nglview.show_asetraj(images)
+    return nglview.show_asetraj(event_images(trajectory, event, radius_A=radius_A,
+                                             pad_ps=pad_ps))
 
 
 def benchmark_markdown(path: str | os.PathLike | None = None) -> str:

@@ -118,6 +118,16 @@ class NotebookRun:
         provenance.write_record(png, rec)
         return png
 
+    def save_frames(self, images, name: str) -> Path:
+        """Save ASE Atoms frames as ``figures/<name>.xyz`` (extxyz) with provenance: the
+        data of an interactive view (the site's Figure 1)."""
+        import ase.io
+
+        path = self.figures / f"{name}.xyz"
+        ase.io.write(path, list(images), format="extxyz")
+        provenance.write_record(path, self.provenance())
+        return path
+
     def save_table(self, df, name: str, floatfmt: str = ".4g") -> Path:
         """Save a pandas DataFrame as ``tables/<name>.csv`` and ``.md`` with provenance."""
         csv = self.tables / f"{name}.csv"
