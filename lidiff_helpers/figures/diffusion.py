@@ -22,7 +22,9 @@ from lidiff_helpers.io.loading import load_trajectory
 __all__ = [
     "benchmark_markdown",
     "event_widget",
+    "event_images",
     "first_knockoff",
+    "knockoff_frames",
     "plot_D_at_temperatures",
     "plot_arrhenius",
     "plot_haven_ratio",
@@ -210,45 +212,101 @@ def _local_atoms(pos, numbers, center, box, radius, keep):
     return Atoms(numbers=numbers[sel], positions=d[sel]), sel
 
 
-def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, radius_A: float = 3.6,
-                            offset_ps: float = 0.5, rotation: str = "15x,25y,0z"):
-    """Figure 1: before / during / after a knock-off, as static ASE drawings.
+def _cube_sites(a_A: float):
+    """Ideal sites of the conventional cube (edge ``a_A``) centred on a lattice Li site, in
+    A: lattice Li sites, F sites and the 8 tetrahedral interstitial sites."""
+    g = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    even = g.sum(axis=1) % 2 == 0
+    tet = np.array([(i, j, k) for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)]) * 0.5
+    return g[even] * a_A / 2, g[~even] * a_A / 2, tet * a_A / 2
 
-    Atoms within ``radius_A`` of the exchanged lattice site (minimum image) are drawn;
-    the incoming interstitial Li is red, the knocked-off Li blue, other Li grey, F green.
-    """
-    from ase.visualize.plot import plot_atoms
 
-    plt = _plt()
-    traj = load_trajectory(trajectory)
-    dt = traj.frame_interval_ps
+def knockoff_frames(traj, event, offset_ps: float = 0.5):
+    """Figure 1's geometry: the ``before``/``during``/``after`` frame indices (``offset_ps``
+    around the event), the rock-salt sites fitted to the F sublattice of the first, and a
+    function mapping positions (A) to minimum-image vectors from the exchanged lattice
+    site (the cube's centre)."""
+    from lidiff_helpers.analysis.hops import fit_rocksalt_sites
+
     n = traj.positions_A.shape[0]
-    k = max(1, round(offset_ps / dt))
+    k = max(1, round(offset_ps / traj.frame_interval_ps))
     frames = {"before": max(0, event.frame_left - k),
               "during": (event.frame_left + event.frame) // 2,
               "after": min(n - 1, event.frame + k)}
     box = np.diag(traj.cell_A)
-    a_in, a_out = event.atoms
-    center = np.asarray(traj.positions_A[event.frame, a_in], float)
-    ref_pos = np.asarray(traj.positions_A[frames["during"]], float)
-    _, sel = _local_atoms(ref_pos, traj.numbers, center, box, radius_A, [a_in, a_out])
-    fig, axes = plt.subplots(1, 3, figsize=(11, 4))
-    for ax, (name, f) in zip(axes, frames.items()):
-        pos = np.asarray(traj.positions_A[f], float)
-        d = pos[sel] - center
-        d -= box * np.round(d / box)
-        from ase import Atoms
+    pos0 = np.asarray(traj.positions_A[frames["before"]], float)
+    sites = fit_rocksalt_sites(traj.cell_A, pos0[traj.numbers == 9])
+    centre = (sites.site_position_A(event.lattice_site) if event.lattice_site >= 0
+              else pos0[event.atoms[1]])
 
-        atoms = Atoms(numbers=traj.numbers[sel], positions=d)
-        colors = ["tab:red" if i == a_in else "tab:blue" if i == a_out else
-                  ("0.75" if z == 3 else "tab:green") for i, z in zip(sel, traj.numbers[sel])]
-        radii = [0.45 if z == 3 else 0.6 for z in traj.numbers[sel]]
-        plot_atoms(atoms, ax, rotation=rotation, colors=colors, radii=radii)
-        ax.set_title(f"{name}: t = {traj.time_ps[f] - traj.time_ps[0]:.1f} ps", fontsize=9)
+    def local(x):
+        d = np.asarray(x, float) - centre
+        return d - box * np.round(d / box)
+
+    return frames, sites, local
+
+
+def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, offset_ps: float = 0.5,
+                            elev_deg: float = 16.0, azim_deg: float = -58.0):
+    """Figure 1: before / during / after a knock-off, in the local rock-salt cube.
+
+    The conventional cube (edge a) centred on the exchanged lattice site is drawn from one
+    fixed viewpoint in the three panels, with its ideal lattice sites (hollow: Li grey, F
+    green) and tetrahedral interstitial sites (x); the atoms inside it at that time
+    (Li grey, F green); the incoming interstitial Li (red) and the lattice Li it knocks off
+    (blue) with their paths over the whole window, so the exchange reads across the panels.
+    The site lattice is fitted to the F sublattice
+    (:func:`lidiff_helpers.analysis.hops.fit_rocksalt_sites`).
+    """
+    from matplotlib.lines import Line2D
+
+    plt = _plt()
+    traj = load_trajectory(trajectory)
+    frames, sites, local = knockoff_frames(traj, event, offset_ps)
+    a_in, a_out = event.atoms
+    li_sites, f_sites, tet_sites = _cube_sites(sites.a_A)
+    h = sites.a_A / 2
+    window = range(frames["before"], frames["after"] + 1)
+    paths = {i: np.array([local(traj.positions_A[f, i]) for f in window]) for i in (a_in, a_out)}
+    edges = [(np.array(p), np.array(q)) for p in np.array(np.meshgrid(*[[-h, h]] * 3)).T.reshape(-1, 3)
+             for q in np.array(np.meshgrid(*[[-h, h]] * 3)).T.reshape(-1, 3)
+             if np.sum(np.abs(np.array(p) - np.array(q)) > 1e-9) == 1]
+    fig = plt.figure(figsize=(13, 4.8))
+    for j, (name, f) in enumerate(frames.items()):
+        ax = fig.add_subplot(1, 3, j + 1, projection="3d")
+        for p, q in edges:
+            ax.plot(*zip(p, q), color="0.6", lw=0.8)
+        for pts, c in ((li_sites, "0.55"), (f_sites, "tab:green")):
+            ax.scatter(*pts.T, s=90, facecolors="none", edgecolors=c, linewidths=0.8)
+        ax.scatter(*tet_sites.T, s=25, marker="x", color="k", linewidths=0.8)
+        d = local(traj.positions_A[f])
+        inside = np.all(np.abs(d) <= h + 0.35, axis=1)
+        inside[[a_in, a_out]] = False
+        for z, c, size in ((3, "0.7", 60), (9, "tab:green", 110)):
+            m = inside & (traj.numbers == z)
+            ax.scatter(*d[m].T, s=size, color=c, edgecolors="k", linewidths=0.3, alpha=0.9)
+        for i, c in ((a_in, "tab:red"), (a_out, "tab:blue")):
+            ax.plot(*paths[i].T, color=c, lw=1.0, alpha=0.6)
+            ax.scatter(*d[i], s=140, color=c, edgecolors="k", linewidths=0.6, depthshade=False)
+        lim = h + 0.6
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
+        ax.set_box_aspect((1, 1, 1))
+        ax.view_init(elev=elev_deg, azim=azim_deg)
         ax.set_axis_off()
-    fig.suptitle(title(f"Figure 1: knock-off at {event.time_ps:.1f} ps (red: interstitial Li "
-                       "in, blue: lattice Li out)", synthetic), fontsize=9)
-    fig.tight_layout()
+        ax.set_title(f"{name}: t = {traj.time_ps[f] - traj.time_ps[0]:.2f} ps", fontsize=9)
+    handles = [Line2D([], [], marker="o", ls="", color="tab:red", mec="k", label="incoming Li"),
+               Line2D([], [], marker="o", ls="", color="tab:blue", mec="k",
+                      label="knocked-off lattice Li"),
+               Line2D([], [], color="0.4", lw=1, label="their paths (whole window)"),
+               Line2D([], [], marker="o", ls="", color="0.7", mec="k", label="Li"),
+               Line2D([], [], marker="o", ls="", color="tab:green", mec="k", label="F"),
+               Line2D([], [], marker="o", ls="", mfc="none", mec="0.55", label="lattice site"),
+               Line2D([], [], marker="x", ls="", color="k", label="interstitial (tet.) site"),
+               Line2D([], [], color="0.6", lw=0.8, label=f"cube, a = {sites.a_A:.2f} A")]
+    fig.legend(handles=handles, loc="lower center", ncol=8, fontsize=7, frameon=False)
+    fig.suptitle(title(f"Figure 1: knock-off at {event.time_ps:.2f} ps in the rock-salt cube "
+                       "centred on the exchanged lattice site", synthetic), fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.1, wspace=0.02)
     return fig
 
 
