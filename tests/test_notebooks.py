@@ -118,6 +118,8 @@ def test_site_of_the_ci_results(ci_results, tmp_path_factory):
     assert "Reduced settings" in text
     for src in re.findall(r"<img class='fig' src='([^']+)'", text):
         assert (out / src).stat().st_size > 1000, src
+    # every committed model card has a page
+    assert (out / "models" / "lidiff-embedded.html").is_file()
     # Tables 1, 3 and S1 are produced in ci and shown inline
     for t in ("table1_finetune_grid", "table3", "table_s1_bulk"):
         assert f"tables/{t}.html" in text, t
@@ -134,7 +136,8 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
     site.build_site(ci_results, out)
     shots = tmp_path_factory.mktemp("screenshots")
     with _serve(out) as base:
-        for page in ["index.html", *(f"notebooks/{nb.stem}.html" for nb in notebooks())]:
+        for page in ["index.html", "models/lidiff-embedded.html",
+                     *(f"notebooks/{nb.stem}.html" for nb in notebooks())]:
             browser.get(f"{base}/{page}")
             errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             assert not errors, (page, errors)
@@ -151,7 +154,7 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
         if (ci_results / "figures" / "fig1_knockoff_snapshots.png").is_file():
             _check_viewer(browser, f"{base}/figure1.html", shots)
     browser.quit()
-    assert len(list(shots.glob("*.png"))) >= len(notebooks()) + 1
+    assert len(list(shots.glob("*.png"))) >= len(notebooks()) + 2
     print("screenshots:", shots)
 
 

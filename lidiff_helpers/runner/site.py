@@ -13,6 +13,7 @@ lidiff_helpers.run``), without re-executing anything:
   template without the scripts it would fetch from a CDN (lidiff's ``site_templates``), so
   the site works offline (MathJax is left out: formulas show as TeX);
 * ``figures/``, ``tables/``: the PNG figures and the tables as HTML, with provenance;
+* ``models/<name>.html``: every committed model card (:mod:`lidiff_helpers.training.model_cards`);
 * ``figure1.html``: Figure 1's knock-off event as an interactive 3D view (3Dmol.js,
   vendored under ``site_assets`` and served from ``assets/``), when notebook 05 saved the
   event's frames.
@@ -170,9 +171,28 @@ def build_site(results: str | Path, out: str | Path | None = None) -> Path:
             shutil.copyfile(ASSETS / f, out / "assets" / f)
         shutil.copyfile(viewer, out / "figures" / EVENT_FRAMES)
         (out / "figure1.html").write_text(_viewer_page(_provenance(viewer)))
+    cards = _model_cards(out)
     index = out / "index.html"
-    index.write_text(_index(results, nbs, tables))
+    index.write_text(_index(results, nbs, tables, cards))
     return index
+
+
+def _model_cards(out: Path) -> list[str]:
+    """One page per committed model card (``data/models/**/*.card.yaml``); their names."""
+    (out / "models").mkdir(exist_ok=True)
+    names = []
+    for card in sorted(paths.MODELS.rglob("*.card.yaml")):
+        name = card.name[:-len(".card.yaml")]
+        if card.parent != paths.MODELS:
+            name = f"{card.parent.name}-{name}"
+        (out / "models" / f"{name}.html").write_text(
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
+            f"<title>model card {name}</title><style>{_CSS}</style></head><body>"
+            f"<p><a href='../index.html'>lidiff</a></p><h1>Model card: {name}</h1>"
+            f"<p><code>{card.relative_to(paths.ROOT)}</code></p>"
+            f"<pre>{html.escape(card.read_text())}</pre></body></html>")
+        names.append(name)
+    return names
 
 
 def _viewer_page(prov: dict) -> str:
@@ -206,7 +226,7 @@ fetch('figures/{EVENT_FRAMES}').then(r => r.text()).then(xyz => {{
 </script></body></html>"""
 
 
-def _index(results: Path, nbs: Sequence[Path], tables: dict) -> str:
+def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str] = ()) -> str:
     summary = json.loads((results / "summary.json").read_text()) \
         if (results / "summary.json").is_file() else {}
     parts = summary.get("notebooks", {})
@@ -228,6 +248,8 @@ def _index(results: Path, nbs: Sequence[Path], tables: dict) -> str:
     out += [f"<li><a href='notebooks/{nb.stem}.html'>{nb.stem}</a>"
             + (f" ({parts[nb.stem]['wall_time_s']:.0f} s)" if nb.stem in parts else "")
             + "</li>" for nb in nbs]
+    out.append("</ul><h2>Model cards</h2><ul>")
+    out += [f"<li><a href='models/{c}.html'>{c}</a></li>" for c in cards]
     out.append("</ul><h2>The study's figures and tables</h2>")
     for it in STUDY_ITEMS:
         out.append(f"<div class='item' id='{it.item.replace(' ', '-').lower()}'>"
