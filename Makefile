@@ -69,7 +69,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 lab: $(STAMP)
-	JUPYTER_PATH=$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	JUPYTER_PATH=$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # the executed notebooks as a static, offline site (nothing re-executed; run make all first)
 site: $(STAMP)

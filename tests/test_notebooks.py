@@ -131,11 +131,13 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
     (naturalWidth > 0), the index's tables present; screenshots saved."""
     from lidiff_helpers.runner import site
 
-    browser = _chromium()
+    from browser_helpers import chromium, serve
+
+    browser = chromium()
     out = tmp_path_factory.mktemp("site-browser")
     site.build_site(ci_results, out)
     shots = tmp_path_factory.mktemp("screenshots")
-    with _serve(out) as base:
+    with serve(out) as base:
         for page in ["index.html", "models/lidiff-embedded.html",
                      *(f"notebooks/{nb.stem}.html" for nb in notebooks())]:
             browser.get(f"{base}/{page}")
@@ -161,10 +163,8 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
 def _check_viewer(browser, url, shots):
     """Figure 1's 3D view: the frames load and the viewer's canvas has drawn atoms (many
     colours in its screenshot, not a blank canvas)."""
-    import io
     import time
 
-    from PIL import Image
     from selenium.webdriver.common.by import By
 
     browser.get(url)
@@ -177,67 +177,8 @@ def _check_viewer(browser, url, shots):
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
     time.sleep(0.5)
+    from browser_helpers import canvas_colours
+
     canvas = browser.find_element(By.CSS_SELECTOR, "#viewer canvas")
-    png = canvas.screenshot_as_png
-    (shots / "figure1_viewer.png").write_bytes(png)
-    img = Image.open(io.BytesIO(png)).convert("RGB")
-    colours = len(set(img.getdata()))
+    colours = canvas_colours(canvas, shots / "figure1_viewer.png")
     assert colours > 20, f"the 3D viewer's canvas looks blank ({colours} colours)"
-
-
-def _chromium():
-    """A headless Chromium driven by selenium; skipped when the system browser is missing
-    (a failure when LIDIFF_REQUIRE_BROWSER=1, as in CI)."""
-    import shutil
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    drv = shutil.which("chromedriver")
-    if not (exe and drv):
-        if os.environ.get("LIDIFF_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium/chromedriver not installed (apt-get install chromium "
-                        "chromium-driver) but LIDIFF_REQUIRE_BROWSER=1")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = exe
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-              "--window-size=1280,1600", "--enable-unsafe-swiftshader"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(drv), options=opts)
-
-
-class _serve:
-    """A static HTTP server of ``folder`` on the loopback address (a free port)."""
-
-    def __init__(self, folder):
-        import functools
-        import http.server
-
-        handler = functools.partial(_QuietHandler, directory=str(folder))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-
-    def __enter__(self):
-        import threading
-
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _quiet_handler():
-    import http.server
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    return Handler
-
-
-_QuietHandler = _quiet_handler()
