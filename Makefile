@@ -79,7 +79,7 @@ embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
 	$(PY) -m lidiff_helpers.training.model_cards
 
-# one model per fine-tuning strategy, 1.25 CPU-hours each at most (two at a time on 2 cores;
+# one model per fine-tuning strategy, 1 CPU-hour each at most (two at a time on 2 cores;
 # an interrupted run resumes), exported to data/models/reference/ and measured
 reference-models: $(STAMP)
 	$(PY) -m lidiff_helpers.training.reference_models

@@ -247,6 +247,9 @@ def budgeted_train(cmd: list[str], workdir: Path, model: Path, log: Path, env: d
     """
     state = budget_state(workdir) or {"cpu_budget_s": float(cpu_budget_s), "cpu_s_spent": 0.0,
                                       "sessions": [], "stopped_by": None}
+    for old in state["sessions"]:  # a session killed without cleanup (SIGKILL, SIGTERM)
+        if old.get("ended") == "running":
+            old["ended"] = "killed"
     if state["cpu_budget_s"] != float(cpu_budget_s):
         state["budget_changes"] = [*state.get("budget_changes", []), state["cpu_budget_s"]]
         state["cpu_budget_s"] = float(cpu_budget_s)
@@ -270,9 +273,6 @@ def _train_session(cmd: list[str], workdir: Path, model: Path, log: Path, env: d
 
     budget, spent0 = float(state["cpu_budget_s"]), float(state["cpu_s_spent"])
     t0 = time.time()
-    for old in state["sessions"]:  # a session killed without cleanup (SIGKILL, SIGTERM)
-        if old.get("ended") == "running":
-            old["ended"] = "killed"
     session = {"start": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_s": 0.0, "wall_s": 0.0,
                "ended": "running"}
     state["sessions"].append(session)

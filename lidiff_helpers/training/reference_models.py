@@ -48,8 +48,8 @@ __all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_SIZES
 REFERENCE_DIR = paths.MODELS / "reference"
 #: where they are trained (run folders, checkpoints; not committed)
 TRAIN_ROOT = paths.RESULTS / "reference-models"
-#: CPU seconds per arm, all sessions together (1.25 CPU-hours)
-CPU_BUDGET_S = 4500.0
+#: CPU seconds per arm, all sessions together (1 CPU-hour)
+CPU_BUDGET_S = 3600.0
 #: OMP threads per arm
 THREADS = 1
 #: early-stopping patience (epochs without a better validation loss)

@@ -147,6 +147,7 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
         models=[{"name": name, "sha256": sha}],
         extra={"command": "python -m lidiff_helpers.workflows.reference_metrics",
                "stability_ps": stability_ps})
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(m, indent=1, default=str) + "\n")
     return m
 
