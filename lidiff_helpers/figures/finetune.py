@@ -14,6 +14,17 @@ __all__ = ["error_vs_size", "learning_curves", "reference_learning_curves", "str
 _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
 
 
+def plain_log_ticks(axis) -> None:
+    """Plain numbers (20, 50, 100, 200), not powers of ten, on a log axis."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _style(method: str) -> tuple[str, str]:
     if method in _METHOD_STYLE:
         return _METHOD_STYLE[method]
@@ -50,6 +61,7 @@ def reference_learning_curves(logs, metric: str = "rmse_f_meV_A"):
 def _curves_figure(curves, metric: str):
     """``curves``: (label, colour, marker, line style, learning-curve DataFrame)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     any_pt = False
@@ -68,6 +80,8 @@ def _curves_figure(curves, metric: str):
         ax.set_xlabel("epoch (0 = before training)")
         ax.set_ylabel(f"force RMSE / {unit}")
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are integers
     if not any_pt:
         axes[1].text(0.5, 0.5, "no multihead run", ha="center", transform=axes[1].transAxes)
     axes[0].legend(fontsize=6, loc="best")
@@ -103,6 +117,7 @@ def error_vs_size(table, baseline: dict | None = None,
         ax.set_ylabel(f"{kind} test force RMSE / meV/A")
         ax.set_title(f"held-out {kind} frames")
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
