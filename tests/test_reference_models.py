@@ -33,18 +33,20 @@ pathlib.Path("m.model").write_text(f"epoch {max(eps)}")
 '''
 
 
-def _cmd(tmp_path: Path, epochs: int) -> list[str]:
+def _train(tmp_path: Path, epochs: int, budget_s: float) -> tuple[Path, Path]:
+    """Run the stand-in trainer through budgeted_train in ``tmp_path/run``."""
     script = tmp_path / "fake_train.py"
     script.write_text(FAKE_TRAINER)
-    return [sys.executable, str(script), f"--max_num_epochs={epochs}", "--restart_latest"]
+    wd = tmp_path / "run"
+    wd.mkdir(exist_ok=True)
+    cmd = [sys.executable, str(script), f"--max_num_epochs={epochs}", "--restart_latest"]
+    mace_train.budgeted_train(cmd, wd, wd / "m.model", wd / "train.log", {},
+                              cpu_budget_s=budget_s, poll_s=0.05, progress=False)
+    return wd, wd / "m.model"
 
 
 def test_budget_stops_training_and_keeps_the_newest_checkpoint(tmp_path):
-    wd = tmp_path / "run"
-    wd.mkdir()
-    model = wd / "m.model"
-    mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, model, wd / "train.log", {},
-                              cpu_budget_s=0.7, poll_s=0.05, progress=False)
+    wd, model = _train(tmp_path, 1000, 0.7)
     st = mace_train.budget_state(wd)
     assert st["stopped_by"] == "budget"
     assert st["cpu_s_spent"] >= 0.7
@@ -57,17 +59,12 @@ def test_budget_stops_training_and_keeps_the_newest_checkpoint(tmp_path):
     assert model.read_text() == f"epoch {last}"
     assert f"--max_num_epochs={last}" in (wd / "train.log").read_text()
     # a rerun with the budget spent changes nothing
-    mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, model, wd / "train.log", {},
-                              cpu_budget_s=0.7, poll_s=0.05, progress=False)
+    _train(tmp_path, 1000, 0.7)
     assert len(mace_train.budget_state(wd)["sessions"]) == 1
 
 
 def test_budget_not_reached_runs_to_the_end(tmp_path):
-    wd = tmp_path / "run"
-    wd.mkdir()
-    model = wd / "m.model"
-    mace_train.budgeted_train(_cmd(tmp_path, 3), wd, model, wd / "train.log", {},
-                              cpu_budget_s=100.0, poll_s=0.05, progress=False)
+    wd, model = _train(tmp_path, 3, 100.0)
     st = mace_train.budget_state(wd)
     assert st["stopped_by"] == "finished"
     assert model.read_text() == "epoch 2"
@@ -76,12 +73,8 @@ def test_budget_not_reached_runs_to_the_end(tmp_path):
 
 
 def test_budget_spent_before_any_checkpoint_says_so(tmp_path):
-    wd = tmp_path / "run"
-    wd.mkdir()
     with pytest.raises(mace_train.TrainingError, match="before mace saved a checkpoint"):
-        mace_train.budgeted_train(_cmd(tmp_path, 1000), wd, wd / "m.model",
-                                  wd / "train.log", {}, cpu_budget_s=0.01, poll_s=0.05,
-                                  progress=False)
+        _train(tmp_path, 1000, 0.01)
 
 
 def test_arms_recipes():
