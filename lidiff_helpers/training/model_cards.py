@@ -42,7 +42,9 @@ def _architecture(model: Path) -> dict[str, Any]:
 def _file(model: Path) -> dict[str, Any]:
     from lidiff_helpers.core.provenance import sha256_file
 
-    return {"file": str(model.relative_to(paths.ROOT)), "sha256": sha256_file(model),
+    rel = model.resolve().relative_to(paths.ROOT) if model.resolve().is_relative_to(paths.ROOT) \
+        else model
+    return {"file": str(rel), "sha256": sha256_file(model),
             "size_MB": round(model.stat().st_size / 1e6, 2)}
 
 
@@ -117,7 +119,8 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
             "selection": f"{cfg['selection']} (data_seed {cfg['data_seed']}), disjoint from "
                          "the held-out test set",
             "n_valid": len(data.get("valid_hashes", [])),
-            "replay": data.get("replay"),
+            "replay": {k: (f"{len(v)} elements" if k == "elements_filter" else v)
+                       for k, v in (data.get("replay") or {}).items()} or None,
             "study_files_read": _data_files(data.get("data_files", {}))},
         "recipe": {"command": "make reference-models", "strategy": cfg["strategy"],
                    "mace_options": {k: cfg[k] for k in ("lr", "ema_decay", "batch_size",
