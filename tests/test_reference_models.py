@@ -164,3 +164,17 @@ def test_reference_spec_resolves_to_the_committed_file():
     for p in COMMITTED:
         spec = models.resolve_spec(f"reference-{p.stem}")
         assert spec.path == p and spec.name == f"reference-{p.stem}"
+
+
+def test_learning_curve_keeps_the_evaluation_before_training():
+    """A resumed (or budget-finalised) run evaluates its checkpoint at start with epoch
+    None again: epoch -1 must stay the first evaluation, before any training."""
+    from lidiff_helpers.training.sweeps import learning_curve
+
+    recs = [{"mode": "eval", "epoch": None, "head": "Default", "rmse_f": 0.160},
+            {"mode": "eval", "epoch": 0, "head": "Default", "rmse_f": 0.100},
+            {"mode": "eval", "epoch": None, "head": "Default", "rmse_f": 0.090},
+            {"mode": "eval", "epoch": 0, "head": "Default", "rmse_f": 0.095}]
+    lc = learning_curve(recs).set_index("epoch")["rmse_f_meV_A"]
+    assert lc[-1] == pytest.approx(160.0)
+    assert lc[0] == pytest.approx(95.0)  # a repeated epoch keeps the later line

@@ -160,7 +160,8 @@ def learning_curve(workdir: str | Path | Sequence[dict]):
     ``<arm>.train_log.json``).
 
     Columns: ``epoch``, ``head``, ``rmse_e_meV_atom``, ``rmse_f_meV_A``,
-    ``rmse_stress_meV_A3``, ``mae_f_meV_A``; epoch -1 is the evaluation before training.
+    ``rmse_stress_meV_A3``, ``mae_f_meV_A``; epoch -1 is the evaluation before training
+    (the first one: a resumed run's start evaluates its checkpoint, not the foundation).
     A resumed run's repeated epochs keep the later line.
     """
     import pandas as pd
@@ -172,6 +173,8 @@ def learning_curve(workdir: str | Path | Sequence[dict]):
         if r.get("mode") != "eval":
             continue
         ep = -1 if r.get("epoch") is None else int(r["epoch"])
+        if ep == -1 and (ep, r.get("head", "Default")) in rows:
+            continue  # a resumed run evaluates its checkpoint first: not "before training"
         rows[(ep, r.get("head", "Default"))] = {
             "epoch": ep, "head": r.get("head", "Default"),
             "rmse_e_meV_atom": 1e3 * r.get("rmse_e_per_atom", np.nan),
