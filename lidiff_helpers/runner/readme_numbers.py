@@ -148,7 +148,12 @@ def _reference_models() -> str:
     if t.empty:
         return ("Not trained yet: `make reference-models` writes "
                 "`data/models/reference/<arm>.{model,recipe.json,train_log.json,metrics.json}`.")
-    return t.drop(columns=["strategy"]).to_markdown(index=False, floatfmt=".4g")
+    def cell(v):
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    return t.drop(columns=["strategy"]).map(cell).to_markdown(index=False)
 
 
 #: block name -> renderer

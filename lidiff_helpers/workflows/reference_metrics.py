@@ -245,13 +245,23 @@ COLUMNS = {"name": "model", "what": "strategy",
            "train_cpu_s": "training CPU (s)"}
 
 
-def table(folder: str | Path = ref.REFERENCE_DIR):
-    """The strategy table (pandas), one row per measured model."""
+def table(folder: str | Path = ref.REFERENCE_DIR, references: bool = True):
+    """The strategy table (pandas), one row per measured model, and (``references``) a
+    last row with the DFT values: PBE a0 and the two DFT NEB knock-off barriers the study
+    cites (Zheng et al. CI-NEB; Yildirim et al. NEB)."""
     import pandas as pd
 
-    rows = load(folder)
-    return pd.DataFrame([{h: r.get(k) for k, h in COLUMNS.items()} for r in rows],
-                        columns=list(COLUMNS.values()))
+    from lidiff_helpers.core import reference
+    from lidiff_helpers.core.units import LIF_A_PBE_A
+
+    rows = [{h: r.get(k) for k, h in COLUMNS.items()} for r in load(folder)]
+    if rows and references:
+        b = reference.BARRIERS
+        rows.append({COLUMNS["name"]: "DFT (PBE)", COLUMNS["what"]: "reference values",
+                     COLUMNS["a0_A"]: LIF_A_PBE_A,
+                     COLUMNS["knockoff_collinear_barrier_eV"]:
+                         f"{b['dft-cineb-zheng'].Ea_eV}; {b['dft-neb-yildirim'].Ea_eV}"})
+    return pd.DataFrame(rows, columns=list(COLUMNS.values()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
