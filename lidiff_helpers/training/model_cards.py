@@ -108,7 +108,7 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
         "interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A", "interstitial_E_rmse_meV_atom",
         "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa", "lif_replay_F_rmse_meV_A",
         "replay_F_rmse_meV_A", "a0_A", "B_GPa", "knockoff_collinear_barrier_eV",
-        "direct_barrier_eV", "stability_problems") if k in m}
+        "direct_barrier_eV", "eos_note", "stability_problems") if k in m}
     return {
         "model_name": f"reference-{name}", **_file(model),
         "description": f"{ref.arm(name).what}: fine-tuned from lidiff-embedded on the study's "
