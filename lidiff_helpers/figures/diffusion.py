@@ -303,10 +303,10 @@ def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, offset_ps: fl
                Line2D([], [], marker="o", ls="", mfc="none", mec="0.55", label="lattice site"),
                Line2D([], [], marker="x", ls="", color="k", label="interstitial (tet.) site"),
                Line2D([], [], color="0.6", lw=0.8, label=f"cube, a = {sites.a_A:.2f} A")]
-    fig.legend(handles=handles, loc="lower center", ncol=8, fontsize=7, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title(f"Figure 1: knock-off at {event.time_ps:.2f} ps in the rock-salt cube "
                        "centred on the exchanged lattice site", synthetic), fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.1, wspace=0.02)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.16, wspace=0.02)
     return fig
 
 
