@@ -10,6 +10,7 @@ snapshots, Figure 2 Arrhenius plot, Figure 3 D per model at 400 and 450 K.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 
@@ -268,9 +269,9 @@ def plot_knockoff_snapshots(trajectory, event, *, synthetic: bool, offset_ps: fl
     h = sites.a_A / 2
     window = range(frames["before"], frames["after"] + 1)
     paths = {i: np.array([local(traj.positions_A[f, i]) for f in window]) for i in (a_in, a_out)}
-    edges = [(np.array(p), np.array(q)) for p in np.array(np.meshgrid(*[[-h, h]] * 3)).T.reshape(-1, 3)
-             for q in np.array(np.meshgrid(*[[-h, h]] * 3)).T.reshape(-1, 3)
-             if np.sum(np.abs(np.array(p) - np.array(q)) > 1e-9) == 1]
+    corners = np.array(list(itertools.product((-h, h), repeat=3)))
+    edges = [(p, q) for i, p in enumerate(corners) for q in corners[i + 1:]
+             if np.count_nonzero(p != q) == 1]  # the cube's 12 edges
     fig = plt.figure(figsize=(13, 4.8))
     for j, (name, f) in enumerate(frames.items()):
         ax = fig.add_subplot(1, 3, j + 1, projection="3d")
