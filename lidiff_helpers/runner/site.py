@@ -134,6 +134,15 @@ img.fig{max-width:100%;border:1px solid #eee}
 .missing{color:#a00}"""
 
 
+def _page(title: str, body: str, home: str = "index.html", head: str = "") -> str:
+    """A whole page of the site: its head (no favicon request, the site's style, ``head``),
+    a link back to the index at ``home`` (none when empty) and ``body``."""
+    back = f"<p><a href='{home}'>lidiff</a></p>" if home else ""
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<link rel='icon' href='data:,'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style>{head}</head><body>{back}{body}</body></html>")
+
+
 def build_site(results: str | Path, out: str | Path | None = None) -> Path:
     """Build the site of one results folder; returns ``index.html``.
 
@@ -159,11 +168,9 @@ def build_site(results: str | Path, out: str | Path | None = None) -> Path:
     tables = {}
     for csv in sorted((results / "tables").glob("*.csv")):
         tables[csv.stem] = csv
-        page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{csv.stem}</title>"
-                f"<style>{_CSS}</style></head><body><p><a href='../index.html'>lidiff</a></p>"
-                f"<h1>{csv.stem}</h1>{_table_html(csv)}{_provenance_html(_provenance(csv))}"
-                "</body></html>")
-        (out / "tables" / f"{csv.stem}.html").write_text(page)
+        (out / "tables" / f"{csv.stem}.html").write_text(_page(
+            csv.stem, f"<h1>{csv.stem}</h1>{_table_html(csv)}"
+            f"{_provenance_html(_provenance(csv))}", home="../index.html"))
     viewer = results / "figures" / EVENT_FRAMES
     if viewer.is_file():
         (out / "assets").mkdir()
@@ -185,12 +192,10 @@ def _model_cards(out: Path) -> list[str]:
         name = card.name[:-len(".card.yaml")]
         if card.parent != paths.MODELS:
             name = f"{card.parent.name}-{name}"
-        (out / "models" / f"{name}.html").write_text(
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
-            f"<title>model card {name}</title><style>{_CSS}</style></head><body>"
-            f"<p><a href='../index.html'>lidiff</a></p><h1>Model card: {name}</h1>"
+        (out / "models" / f"{name}.html").write_text(_page(
+            f"model card {name}", f"<h1>Model card: {name}</h1>"
             f"<p><code>{card.relative_to(paths.ROOT)}</code></p>"
-            f"<pre>{html.escape(card.read_text())}</pre></body></html>")
+            f"<pre>{html.escape(card.read_text())}</pre>", home="../index.html"))
         names.append(name)
     return names
 
@@ -199,11 +204,9 @@ def _viewer_page(prov: dict) -> str:
     """Figure 1 as an interactive 3D view (3Dmol.js, served from the site): the frames
     around the knock-off, played as an animation; incoming Li red, knocked-off Li blue,
     other Li grey, F green; the static PNG beside it."""
-    return f"""<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><link rel='icon' href='data:,'>
-<title>Figure 1: knock-off event (3D)</title><style>{_CSS}
-#viewer{{width:640px;height:480px;position:relative;border:1px solid #ccc}}</style>
-<script src='assets/3Dmol-min.js'></script></head><body>
-<p><a href='index.html'>lidiff</a></p><h1>Figure 1: a knock-off event, in 3D</h1>
+    head = ("<style>#viewer{width:640px;height:480px;position:relative;"
+            "border:1px solid #ccc}</style><script src='assets/3Dmol-min.js'></script>")
+    return _page("Figure 1: knock-off event (3D)", f"""<h1>Figure 1: a knock-off event, in 3D</h1>
 <p>The atoms within 5 A of the exchanged lattice site, frame by frame around the event
 (drag to rotate, scroll to zoom). <b style='color:#d62728'>Red</b>: the incoming
 interstitial Li; <b style='color:#1f77b4'>blue</b>: the lattice Li it knocks off; grey:
@@ -223,7 +226,7 @@ fetch('figures/{EVENT_FRAMES}').then(r => r.text()).then(xyz => {{
   v.zoomTo(); v.render(); v.animate({{loop: 'forward', interval: 120}});
   document.getElementById('status').textContent = v.getNumFrames() + ' frames';
 }});
-</script></body></html>"""
+</script>""", head=head)
 
 
 def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str] = ()) -> str:
@@ -237,9 +240,7 @@ def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str
              f"<p class='stamp'><b>Reduced settings, not the study's</b>: profile "
              f"<code>{html.escape(str(profile))}</code> (the study's settings are the paper "
              "profile). Numbers here show the method, not the study's result.</p>")
-    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>lidiff: "
-           f"{html.escape(str(profile))}</title><style>{_CSS}</style></head><body>",
-           "<h1>lidiff: Li diffusion in LiF, fine-tuning strategies of MACE</h1>",
+    out = ["<h1>lidiff: Li diffusion in LiF, fine-tuning strategies of MACE</h1>",
            "<p>Executed compendium of Alghamdi et al., <i>J. Phys. Energy</i> (2026), "
            "doi:10.1088/2515-7655/ae6c5a. Profile "
            f"<code>{html.escape(str(profile))}</code>, commit "
@@ -272,8 +273,7 @@ def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str
             else:
                 out.append(f"<p class='missing'>table {t}: not produced by this profile</p>")
         out.append("</div>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    return _page(f"lidiff: {profile}", "\n".join(out), home="")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
