@@ -182,3 +182,10 @@ def _check_viewer(browser, url, shots):
     canvas = browser.find_element(By.CSS_SELECTOR, "#viewer canvas")
     colours = canvas_colours(canvas, shots / "figure1_viewer.png")
     assert colours > 20, f"the 3D viewer's canvas looks blank ({colours} colours)"
+
+
+def test_site_without_executed_notebooks_names_the_folder(tmp_path):
+    from lidiff_helpers.runner import site
+
+    with pytest.raises(FileNotFoundError, match=r"notebooks: no executed notebook; run make all"):
+        site.build_site(tmp_path / "results" / "quick")

@@ -93,7 +93,10 @@ def _notebooks(d: dict) -> str:
     profile = d.get("profile", "ci")
     total = (f"; whole run {d['total_wall_time_s'] / 60:.1f} min, budget {d['budget']}"
              if "total_wall_time_s" in d else "")
-    return (f"- **{profile} notebooks** (`{d['command'].strip()}`, {d['date']}, load average "
+    git = (d.get("provenance") or {}).get("git") or {}
+    at = (f", commit {str(git['commit'])[:7]}{' + uncommitted changes' if git.get('dirty') else ''}"
+          if git.get("commit") else "")
+    return (f"- **{profile} notebooks** (`{d['command'].strip()}`{at}, {d['date']}, load average "
             f"{d['load_before']:.1f}): {times}; slowest {max(d['wall_time_s'].values()):.0f} s"
             f"{total}.")
 
