@@ -62,6 +62,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,8 @@ from lidiff_helpers.simulation.md_files import (
 )
 
 __all__ = ["GuardSettings", "MDRun", "MDGuardError", "THERMO_COLUMNS", "BENCHMARK_RESULTS",
-           "min_pair_distance_A", "run_md", "run_job", "check_model_covers_structure",
+           "min_pair_distance_A", "run_md", "run_job", "prepare_run", "PreparedRun",
+           "check_model_covers_structure",
            "read_status", "read_thermo"]
 
 
@@ -196,23 +198,53 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
         the run's ``checkpoint.npz`` cannot be read (the message says how to restart).
     """
     run = run if isinstance(run, MDRun) else MDRun.from_dict(run)
+    prepared = prepare_run(run, md_dir, atoms=atoms, restart=restart)
+    if isinstance(prepared, dict):
+        return prepared
+    ident = _model_identity(run, calculator)
+    prepared.atoms.calc = calculator if calculator is not None else _calculator(run)
+    check_model_covers_structure(prepared.atoms.calc, prepared.atoms, f"MD run {run.name!r}",
+                                 run.model_spec)
+    session = _Session(run, prepared.folder, prepared.atoms, prepared.checkpoint,
+                       raise_on_failure)
+    session.open(ident, prepared.start_info, prepared.status)
+    return session.integrate(progress)
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to integrate (:func:`prepare_run`): its folder, checkpoint (None for a
+    fresh run), atoms (positions and momenta at the checkpoint or the start), the
+    start's description and the previous status record."""
+
+    run: MDRun
+    folder: Path
+    checkpoint: dict | None
+    atoms: object
+    start_info: dict
+    status: dict | None
+
+
+def prepare_run(run: MDRun, md_dir: str | os.PathLike, *, atoms=None,
+                restart: bool = False) -> PreparedRun | dict:
+    """Everything :func:`run_md` does before the model is involved: the folder (a restart
+    with other settings refused), skip decisions, the checkpoint or the initial state.
+
+    Returns the status record when the run is skipped (done or failed earlier), else a
+    :class:`PreparedRun`. Shared by the ASE runner and the batched engine
+    (:mod:`lidiff_helpers.simulation.md_batched`)."""
     folder = Path(md_dir) / run.name
     status, skipped = _prepare_folder(run, folder, restart)
     if skipped:
         return status
     ckpt = load_checkpoint(folder)
-    ident = _model_identity(run, calculator)
     if ckpt is not None:
         at, start_info = _restored_atoms(ckpt), dict((status or {}).get("start", {}))
     else:
         at, start, vel_from = _initial_state(run, atoms)
         start_info = {"spec": run.start_structure, "description": start.description,
                       "sha256": start.sha256, "velocities_from": vel_from}
-    at.calc = calculator if calculator is not None else _calculator(run)
-    check_model_covers_structure(at.calc, at, f"MD run {run.name!r}", run.model_spec)
-    session = _Session(run, folder, at, ckpt, raise_on_failure)
-    session.open(ident, start_info, status)
-    return session.integrate(progress)
+    return PreparedRun(run, folder, ckpt, at, start_info, status)
 
 
 def check_model_covers_structure(calc, atoms, what: str, model: str = "") -> None:
@@ -288,18 +320,26 @@ class _Session:
     """
 
     def __init__(self, run: MDRun, folder: Path, atoms, ckpt: dict | None,
-                 raise_on_failure: bool):
+                 raise_on_failure: bool, thermostat=None):
+        """``thermostat``: None for ASE's ``NoseHooverChainNVT`` stepped by :meth:`advance`;
+        the batched engine passes its per-run chain (``_eta``, ``_p_eta``,
+        ``get_thermostat_energy()``), steps all runs itself and calls :meth:`check_step`
+        and :meth:`tick`."""
         from ase import units
         from ase.md.nose_hoover_chain import NoseHooverChainNVT
 
         self.run, self.folder, self.at, self.fresh = run, folder, atoms, ckpt is None
         self.raise_on_failure = raise_on_failure
         self.n_atoms = len(atoms)
-        self.dyn = NoseHooverChainNVT(atoms, timestep=run.timestep_fs * units.fs,
-                                      temperature_K=run.temperature_K,
-                                      tdamp=run.tdamp_fs * units.fs, tchain=run.tchain,
-                                      tloop=run.tloop)
-        self.thermostat = _thermostat(self.dyn)
+        self.before_fail = None          # the batched engine's sync of ``at``
+        if thermostat is None:
+            self.dyn = NoseHooverChainNVT(atoms, timestep=run.timestep_fs * units.fs,
+                                          temperature_K=run.temperature_K,
+                                          tdamp=run.tdamp_fs * units.fs, tchain=run.tchain,
+                                          tloop=run.tloop)
+            self.thermostat = _thermostat(self.dyn)
+        else:
+            self.dyn, self.thermostat = None, thermostat
         if ckpt is None:
             self.step, self.n_frames0, self.thermo_bytes = 0, 0, 0
             self.acc = {"e_ref": np.nan, "min_seen": np.inf, "wall_s": 0.0, "cpu_s": 0.0,
@@ -369,6 +409,8 @@ class _Session:
     # -- guard ---------------------------------------------------------------------
     def fail(self, check: str, value, threshold, detail: str) -> dict:
         """Stop the run: failure record, ``failure.extxyz``, raise or return."""
+        if self.before_fail is not None:
+            self.before_fail()
         run, folder, step = self.run, self.folder, self.step
         tp = (step - run.n_equilibration_steps) * self.dt_ps
         msg = (f"MD run {run.name!r}: guard '{check}' failed at step {step} "
@@ -435,10 +477,15 @@ class _Session:
                 forces, epot = at.get_forces(), at.get_potential_energy()
         except Exception as exc:  # noqa: BLE001 - a blown-up geometry can crash the model
             return self.fail("calculator_error", None, None, f"{type(exc).__name__}: {exc}"), 0.0
-        if not (np.isfinite(epot) and np.isfinite(forces).all()):
+        return self.check_step(bool(np.isfinite(epot) and np.isfinite(forces).all()),
+                               at.get_kinetic_energy() / self.kin_per_K)
+
+    def check_step(self, finite: bool, temp: float) -> tuple[dict | None, float]:
+        """The per-step guard after step :attr:`step`: finite forces and energy, the
+        temperature ``temp`` (K) inside its bounds. (failure record or None, temp)"""
+        if not finite:
             return self.fail("non_finite", None, None,
                              "forces or energy not finite (NaN/inf)"), 0.0
-        temp = at.get_kinetic_energy() / self.kin_per_K
         if self.step >= self.run.n_equilibration_steps:
             self.acc["t_sum"] += temp
             self.acc["t_count"] += 1
@@ -475,9 +522,9 @@ class _Session:
                                "[{elapsed}<{remaining}{postfix}]")
 
     # -- the loop ------------------------------------------------------------------
-    def integrate(self, progress: bool) -> dict:
-        """Start point (fresh runs), then step until ``n_steps``; returns the record."""
-        run, acc = self.run, self.acc
+    def begin(self, progress: bool) -> dict | None:
+        """Status ``running``, the start point of a fresh run, timers and the progress
+        bar. Returns a failure record (the start is already bad) or None."""
         self.record("running", note="started" if self.fresh else f"resumed at step {self.step}")
         if self.fresh:
             f0 = self.at.get_forces()
@@ -486,41 +533,67 @@ class _Session:
             out = self.save_point()
             if out is not None:
                 return out
-        bar = self._bar(progress)
-        fresh_step, n_eq, n_total = self.step, run.n_equilibration_steps, run.n_steps
-        t_start = t_ckpt = time.perf_counter()
-        c_start = time.process_time()
-        wall0, cpu0, steps0 = acc["wall_s"], acc["cpu_s"], acc["steps_timed"]
-        try:
-            while self.step < n_total:
-                out, temp = self.advance()
-                if out is not None:
-                    return out
-                if self.step % run.save_every:
-                    continue
-                out = self.save_point()
-                if out is not None:
-                    return out
-                now = time.perf_counter()
-                acc["wall_s"] = wall0 + (now - t_start)
-                acc["cpu_s"] = cpu0 + (time.process_time() - c_start)
-                acc["steps_timed"] = steps0 + (self.step - fresh_step)
-                if bar is not None:
-                    bar.update(round(self.step * self.dt_ps - bar.n, 6))
-                    ms = 1000.0 * (now - t_start) / max(self.step - fresh_step, 1)
-                    bar.set_postfix_str(f"{86400.0 / ms * run.timestep_fs:.1f} ps/day, "
-                                        f"T={temp:.0f} K", refresh=False)
-                if self.step in (n_eq, n_total) or now - t_ckpt >= run.checkpoint_every_s:
-                    self.checkpoint()
-                    t_ckpt = now
-        finally:
-            if bar is not None:
-                bar.close()
-            self.close()
+        self.bar = self._bar(progress)
+        acc = self.acc
+        self.timer = {"step0": self.step, "t0": time.perf_counter(), "c0": time.process_time(),
+                      "wall0": acc["wall_s"], "cpu0": acc["cpu_s"],
+                      "steps0": acc["steps_timed"], "t_ckpt": time.perf_counter()}
+        return None
+
+    def tick(self, temp: float) -> dict | None:
+        """After a guarded step: at a saved step the thermo line, frame, timing, progress
+        and (when due) a checkpoint. Returns a failure record or None."""
+        run, acc, tm = self.run, self.acc, self.timer
+        if self.step % run.save_every:
+            return None
+        out = self.save_point()
+        if out is not None:
+            return out
+        now = time.perf_counter()
+        acc["wall_s"] = tm["wall0"] + (now - tm["t0"])
+        acc["cpu_s"] = tm["cpu0"] + (time.process_time() - tm["c0"])
+        acc["steps_timed"] = tm["steps0"] + (self.step - tm["step0"])
+        if self.bar is not None:
+            self.bar.update(round(self.step * self.dt_ps - self.bar.n, 6))
+            ms = 1000.0 * (now - tm["t0"]) / max(self.step - tm["step0"], 1)
+            self.bar.set_postfix_str(f"{86400.0 / ms * run.timestep_fs:.1f} ps/day, "
+                                     f"T={temp:.0f} K", refresh=False)
+        if (self.step in (run.n_equilibration_steps, run.n_steps)
+                or now - tm["t_ckpt"] >= run.checkpoint_every_s):
+            self.checkpoint()
+            tm["t_ckpt"] = now
+        return None
+
+    def stop(self) -> None:
+        """Close the progress bar and the outputs (also after a failure or a kill)."""
+        if getattr(self, "bar", None) is not None:
+            self.bar.close()
+            self.bar = None
+        self.close()
+
+    def finish(self) -> dict:
+        """Mark the run ``done``; returns its record."""
+        self.stop()
         rec = self.record("done")
-        print(f"[md] {run.name}: done, {rec['n_frames']} frames, "
+        print(f"[md] {self.run.name}: done, {rec['n_frames']} frames, "
               f"{rec['ms_per_step']:.1f} ms/step, {rec['ps_per_day']:.1f} ps/day")
         return rec
+
+    def integrate(self, progress: bool) -> dict:
+        """Start point (fresh runs), then step until ``n_steps``; returns the record."""
+        out = self.begin(progress)
+        if out is not None:
+            return out
+        try:
+            while self.step < self.run.n_steps:
+                out, temp = self.advance()
+                if out is None:
+                    out = self.tick(temp)
+                if out is not None:
+                    return out
+        finally:
+            self.stop()
+        return self.finish()
 
 
 def run_job(run: Mapping, md_dir: str, n_threads: int | None = None,

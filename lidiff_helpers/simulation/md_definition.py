@@ -20,17 +20,22 @@ import numpy as np
 
 from lidiff_helpers.core.errors import ParameterError
 
-__all__ = ["THERMO_COLUMNS", "MUTABLE_FIELDS", "GuardSettings", "MDRun"]
+__all__ = ["THERMO_COLUMNS", "MUTABLE_FIELDS", "ENGINES", "GuardSettings", "MDRun"]
 
 #: thermo log columns (units in the names)
 THERMO_COLUMNS = ("step", "phase", "time_ps", "temperature_K", "potential_energy_eV",
                   "kinetic_energy_eV", "conserved_energy_eV", "drift_eV_per_atom",
                   "min_distance_A")
 _PURPOSES = ("arrhenius", "comparison")
+#: MD engines: ``ase`` (one run at a time, :mod:`lidiff_helpers.simulation.md`) or
+#: ``batched`` (many runs per model call, torch-sim: :mod:`lidiff_helpers.simulation.md_batched`)
+ENGINES = ("ase", "batched")
 
 #: run fields that may change under the same run (folder and name): a longer production
-#: extends a finished run; checkpoint cadence and device are bookkeeping
-MUTABLE_FIELDS = frozenset({"production_ps", "checkpoint_every_s", "device"})
+#: extends a finished run; checkpoint cadence, device and engine are bookkeeping (both
+#: engines integrate the same Nose-Hoover chain equations with the same thermostat
+#: variables, so a run started by one may be continued by the other)
+MUTABLE_FIELDS = frozenset({"production_ps", "checkpoint_every_s", "device", "engine"})
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class MDRun:
         once (equipartition) and the thermostat heats it back within a few damping times;
         2 x T shortens that, but keep it below the guard's ``max_temperature_factor`` x T.
     dtype, device : model precision and torch device
+    engine : ``ase`` (ASE's ``NoseHooverChainNVT``, one run per process) or ``batched``
+        (torch-sim: every run of a batch advanced by one model call per step)
     model_sha256 : SHA256 of the model file; when given, a run refuses a different file
     checkpoint_every_s : wall time between checkpoints, s (0: at every saved step)
     guard : :class:`GuardSettings`
@@ -106,6 +113,7 @@ class MDRun:
     velocities: str = "maxwell-boltzmann"
     dtype: str = "float32"
     device: str = "cpu"
+    engine: str = "ase"
     model_sha256: str | None = None
     init_temperature_K: float | None = None
     checkpoint_every_s: float = 300.0
@@ -178,6 +186,8 @@ def _definition_problems(run: MDRun) -> list[str]:
         bad.append(f"name {run.name!r} must be a plain folder name ([A-Za-z0-9_.+-])")
     if run.purpose not in _PURPOSES:
         bad.append(f"purpose must be one of {_PURPOSES}, got {run.purpose!r}")
+    if run.engine not in ENGINES:
+        bad.append(f"engine must be one of {ENGINES}, got {run.engine!r}")
     if run.velocities not in ("maxwell-boltzmann", "file"):
         bad.append(f"velocities must be 'maxwell-boltzmann' or 'file', got {run.velocities!r}")
     bad += [f"{k} must be a number, got {getattr(run, k)!r} ({type(getattr(run, k)).__name__})"

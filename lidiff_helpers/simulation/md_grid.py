@@ -23,12 +23,13 @@ import numpy as np
 
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.simulation.md import run_job
+from lidiff_helpers.simulation.md_batched import batch_groups, run_batch_job
 from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun, is_number
 from lidiff_helpers.simulation.md_files import read_status, write_json
 from lidiff_helpers.simulation.model_set import models_to_compare
 
 __all__ = ["collect_models", "replica_seed", "build_grid", "definition_hash",
-           "write_manifest", "run_grid"]
+           "write_manifest", "run_grid", "choose_engine"]
 
 
 def collect_models(out: str | os.PathLike, foundation_model: str,
@@ -228,9 +229,16 @@ def write_manifest(out: str | os.PathLike, runs: Sequence[MDRun]) -> list[dict]:
 
 
 def run_grid(runs: Sequence[MDRun], out: str | os.PathLike, executor=None,
-             n_threads: int | None = None, progress: bool = True) -> list[dict]:
+             n_threads: int | None = None, progress: bool = True,
+             max_batch: int | None = None) -> list[dict]:
     """Run every run through ``executor`` (default: sequential, this process); returns the
     manifest entries (also written to ``<out>/md/manifest.json``).
+
+    Runs with ``engine='ase'`` are one job each (:func:`lidiff_helpers.simulation.md.
+    run_job`); runs with ``engine='batched'`` are grouped into batches of at most
+    ``max_batch`` runs sharing a model (:func:`lidiff_helpers.simulation.md_batched.
+    batch_groups`), one job per batch (:func:`~lidiff_helpers.simulation.md_batched.
+    run_batch_job`).
 
     Guard failures are recorded in the manifest, not raised; any other job error is
     printed (with its traceback) and the run stays ``running``/``pending`` (resumable).
@@ -240,10 +248,29 @@ def run_grid(runs: Sequence[MDRun], out: str | os.PathLike, executor=None,
     executor = executor or get_executor("local")
     md_dir = Path(out) / "md"
     write_manifest(out, runs)
+    single = [r for r in runs if r.engine == "ase"]
     jobs = [{"run": r.to_dict(), "md_dir": str(md_dir), "n_threads": n_threads,
-             "progress": progress} for r in runs]
+             "progress": progress} for r in single]
     for res in executor.map(run_job, jobs):
         if isinstance(res, JobFailure):
             print(f"[md] ERROR in run {res.kwargs['run']['name']}: {res.error}: {res.message}\n"
                   f"{res.traceback}")
+    batches = batch_groups([r for r in runs if r.engine == "batched"], max_batch)
+    jobs = [{"runs": [r.to_dict() for r in b], "md_dir": str(md_dir), "n_threads": n_threads,
+             "progress": progress} for b in batches]
+    for res in executor.map(run_batch_job, jobs):
+        if isinstance(res, JobFailure):
+            names = [r["name"] for r in res.kwargs["runs"]]
+            print(f"[md] ERROR in batch {names}: {res.error}: {res.message}\n{res.traceback}")
     return write_manifest(out, runs)
+
+
+def choose_engine(engine: str, device: str | None) -> str:
+    """The MD engine of a profile setting: ``ase`` | ``batched`` as given, ``auto``:
+    ``batched`` on a GPU (``cuda...``), ``ase`` on CPU, where the benchmark
+    (``benchmarks/bench_md_batched.py``) measured no gain from batching."""
+    if engine in ("ase", "batched"):
+        return engine
+    if engine != "auto":
+        raise ParameterError(f"md_engine must be 'ase', 'batched' or 'auto', got {engine!r}")
+    return "batched" if str(device or "cpu").startswith("cuda") else "ase"

@@ -64,6 +64,7 @@ def grid(models: Sequence[Mapping], P) -> list[MDRun]:
         foundation_equilibration_ps=P.foundation_equilibration_ps, seed=P.seed,
         timestep_fs=P.timestep_fs, tdamp_fs=P.tdamp_fs, tchain=P.tchain,
         save_every=P.save_every, dtype=P.md_dtype, device=P.device,
+        engine=md_grid.choose_engine(P.md_engine, P.device),
         checkpoint_every_s=P.checkpoint_every_s, guard=guard_settings(P))
 
 
@@ -74,7 +75,7 @@ def run_all(runs: Sequence[MDRun], run, P) -> list[dict]:
                                       slurm_resources=P.slurm_resources,
                                       folder=run.work("slurm"))
     manifest = md_grid.run_grid(runs, run.out, executor, n_threads=P.threads_per_run,
-                                progress=P.progress)
+                                progress=P.progress, max_batch=P.max_batch)
     print(f"manifest for notebook 05: {run.out / 'md' / 'manifest.json'} "
           f"({len(manifest)} runs)")
     return manifest
@@ -118,7 +119,7 @@ def grid_table(runs: Sequence[MDRun]):
 
     cols = ["name", "model", "purpose", "temperature_K", "replica", "seed", "start_structure",
             "velocities", "equilibration_ps", "production_ps", "timestep_fs", "save_every",
-            "dtype", "device"]
+            "dtype", "device", "engine"]
     return pd.DataFrame([{k: getattr(r, k) for k in cols} for r in runs])
 
 
