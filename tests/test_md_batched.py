@@ -230,3 +230,37 @@ def test_one_failing_run_leaves_the_batch_and_the_others_finish(tmp_path):
     assert ok["status"] == "done" and ok["n_frames"] == runs[0].n_frames
     assert bad["status"] == "failed" and bad["failure"]["check"] == "min_distance"
     assert (tmp_path / "strict" / "failure.extxyz").is_file()
+
+
+def test_engine_choice_by_device():
+    from lidiff_helpers.simulation.md_grid import choose_engine
+
+    assert choose_engine("auto", "cuda") == "batched"
+    assert choose_engine("auto", "cuda:1") == "batched"
+    assert choose_engine("auto", "cpu") == "ase" and choose_engine("auto", None) == "ase"
+    assert choose_engine("batched", "cpu") == "batched"
+    with pytest.raises(ParameterError, match="md_engine"):
+        choose_engine("lammps", "cpu")
+    with pytest.raises(ParameterError, match="engine must be one of"):
+        MDRun(name="x", model_spec="embedded", model="m", start_structure="lif:2",
+              temperature_K=900.0, engine="torchsim")
+
+
+def test_run_grid_sends_the_batched_runs_as_one_job(tmp_path):
+    """run_grid: the two batched runs of one model go to the executor as one batch (one
+    shared step time) and land in the manifest like ASE runs; the ASE run beside them is
+    its own job."""
+    from lidiff_helpers.simulation.md_grid import run_grid
+
+    torch.set_num_threads(1)
+    kw = dict(model_spec="embedded", model="embedded", start_structure="lif:2",
+              production_ps=0.01, equilibration_ps=0.0, save_every=5, checkpoint_every_s=0.0)
+    runs = [MDRun(name=f"b{t}", temperature_K=float(t), seed=t, engine="batched", **kw)
+            for t in (800, 900)] + [MDRun(name="a900", temperature_K=900.0, seed=1, **kw)]
+    manifest = run_grid(runs, tmp_path, progress=False)
+    assert [e["status"] for e in manifest] == ["done"] * 3
+    assert [e["n_frames"] for e in manifest] == [3, 3, 3]
+    st = [read_status(tmp_path / "md" / n) for n in ("b800", "b900", "a900")]
+    assert st[0]["batch"]["runs"] == st[1]["batch"]["runs"] == ["b800", "b900"]
+    assert st[0]["batch"]["n_atoms_total"] == 130 and "batch" not in st[2]
+    assert [s["run"]["engine"] for s in st] == ["batched", "batched", "ase"]

@@ -127,7 +127,7 @@ def test_files_models_cost_and_summary(built):
     assert c["gpu_h_total"] == pytest.approx(sum(c["gpu_h"].values()), abs=0.5)
     assert c["gpu_h"]["fine-tuning (02)"] == pytest.approx(
         sum(r["gpu_h_upper"] for r in plan["finetune"]), abs=0.5)
-    assert set(c["sources"]) == set(reference.STUDY_COSTS)
+    assert set(c["sources"]) == set(reference.STUDY_COSTS) | set(reference.BATCHED_GPU_COSTS)
     md = (out / "plan.md").read_text()
     assert "inputs still missing" in md and "1600-REF_train.xyz" in md
     assert sum("| multihead-pt10000-study-" in ln and "REF_train.xyz" in ln
@@ -136,3 +136,18 @@ def test_files_models_cost_and_summary(built):
     assert sum(c.startswith("mace_run_train ") for c in cmds) == 28
     with pytest.raises(SystemExit, match="--overwrite"):
         plan_cli.main(["--profile", "paper", "--out", str(out)])
+
+
+def test_gpu_profile_plan_batches_the_study_grid_in_about_two_hours(tmp_path, study_data_dir):
+    """The gpu profile: 5 T x 4 replicas x 2 models of the 1001-atom cell, batched engine,
+    10 + 50 ps: 40,040 atoms x 60,000 steps x 3.02 us = 2.0 GPU-h of MD."""
+    out = tmp_path / "gpu-plan"
+    assert plan_cli.main(["--profile", "gpu", "--out", str(out)]) == 0
+    plan = json.loads((out / "plan.json").read_text())
+    runs = plan["md"]["runs"]
+    assert len(runs) == 40 and {r["engine"] for r in runs} == {"batched"}
+    assert {r["n_atoms"] for r in runs} == {1001} and len({r["model"] for r in runs}) == 2
+    assert {r["temperature_K"] for r in runs} == set(reference.STUDY_ARRHENIUS_TEMPERATURES_K)
+    assert plan["cost"]["gpu_h"]["production MD (04)"] == pytest.approx(
+        40 * 1001 * 60_000 * 3.02e-6 / 3600, rel=0.02)
+    assert "| batched |" in (out / "plan.md").read_text()

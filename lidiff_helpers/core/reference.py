@@ -491,4 +491,15 @@ STUDY_COSTS: dict[str, StatedCost] = {
         "approximately 600 ps trajectories' (one GPU assumed)"),
 }
 
-__all__ += ["StatedCost", "STUDY_COSTS"]
+#: published costs of the batched engine's regime (not from the study): for plans of
+#: profiles whose MD runs with ``engine='batched'`` on a GPU
+BATCHED_GPU_COSTS: dict[str, StatedCost] = {
+    "md_batched_gpu_s_per_atom_step": StatedCost(
+        3.02e-6, "GPU-s per atom per MD step, many systems per model call",
+        "NVIDIA NIM for batched geometry relaxation (Alchemi BGR) performance page: "
+        "MACE-MP-0b2-Large, batched (~82,000 atoms per call), H100: 3.02 us/atom/step "
+        "(one force call per step, as in MD; A100: 6.65 us). MACE-MPA-0 medium is smaller, "
+        "so this is an upper estimate; not measured by lidiff (no GPU was available)"),
+}
+
+__all__ += ["StatedCost", "STUDY_COSTS", "BATCHED_GPU_COSTS"]

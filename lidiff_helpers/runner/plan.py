@@ -101,8 +101,8 @@ def plan_markdown(plan: Mapping) -> str:
               f"`job.sbatch`); submit all with `{Path(md['submit_all']).name}`; the model "
               "files they name are written by `mace_create_lammps_model` once the models "
               "exist (multihead models with their fine-tuned head selected first).", ""]
-    lines += _table(md["runs"], ["run", "model", "purpose", "temperature_K", "replica",
-                                 "production_ps", "n_atoms", "segments", "gpu_h"])
+    lines += _table(md["runs"], ["run", "model", "purpose", "engine", "temperature_K",
+                                 "replica", "production_ps", "n_atoms", "segments", "gpu_h"])
     return "\n".join(lines) + "\n"
 
 

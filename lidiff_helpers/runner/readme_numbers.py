@@ -11,7 +11,9 @@ each is rendered here from one or more result files:
 * ``barriers``: ``benchmarks/RESULTS_barriers.json``, written by
   ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``);
 * ``reference-models``: ``data/models/reference/*.metrics.json``, written by
-  ``make reference-models``.
+  ``make reference-models``;
+* ``md-engines``: ``benchmarks/RESULTS_md_batched[_gpu].json``, written by
+  ``benchmarks/bench_md_batched.py`` (part of ``make benchmarks``).
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block) when README.md differs from what
@@ -159,10 +161,39 @@ def _reference_models() -> str:
     return t.drop(columns=["strategy"]).map(cell).to_markdown(index=False)
 
 
+def _md_engines() -> str:
+    """``md-engines``: ``benchmarks/RESULTS_md_batched.json`` (CPU) and, when measured,
+    ``RESULTS_md_batched_gpu.json``."""
+    out = []
+    for name, where in (("RESULTS_md_batched.json", "CPU"),
+                        ("RESULTS_md_batched_gpu.json", "GPU")):
+        d = _json(BENCH / name)
+        if not d:
+            out.append(f"- {where}: not measured (`benchmarks/{name}` absent"
+                       + ("; no GPU was available to this project's sessions)." if where == "GPU"
+                          else "; `python benchmarks/bench_md_batched.py`)."))
+            continue
+        out += [f"{where}: `{d['command'].strip()}` ({d['date']}, {d['device_name']}, model "
+                f"{d['model']['name']} {str(d['model']['sha256'])[:8]}, {d['dtype']}, "
+                f"load average {d['load_before']:.1f} before).", "",
+                "| atoms | replicas | ASE runner (atom-steps/s) | batched (atom-steps/s) | "
+                "batched / ASE |", "|---|---|---|---|---|"]
+        rows = {(r["engine"], r["n_atoms"], r["n_replicas"]): r for r in d["rows"]}
+        for (eng, n, k), r in rows.items():
+            if eng != "batched":
+                continue
+            a = rows[("ase", n, k)]
+            out.append(f"| {n} | {k} | {a['atom_steps_per_s']:.0f} | "
+                       f"{r['atom_steps_per_s']:.0f} | {r['speedup_vs_ase']:.2f} |")
+        out.append("")
+    return "\n".join(out)
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
-                                        "reference-models": _reference_models}
+                                        "reference-models": _reference_models,
+                                        "md-engines": _md_engines}
 
 
 def _pattern(name: str) -> re.Pattern:

@@ -362,6 +362,10 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
                      thermostat=ChainThermostat(p.run.tchain))
         s.open(ident, p.start_info, p.status)
         sessions.append(s)
+    names = [s.run.name for s in sessions]
+    for s in sessions:                      # provenance: the runs that shared model calls
+        s.base["batch"] = {"engine": "torch-sim " + _torchsim_version(), "runs": names,
+                           "n_atoms_total": int(sum(x.n_atoms for x in sessions))}
     batch = _Batch(sessions, model, run0.device)
     active = []
     for i, s in enumerate(sessions):
@@ -412,6 +416,12 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
             bar.close()
         for s in sessions:
             s.stop()
+
+
+def _torchsim_version() -> str:
+    from importlib.metadata import version
+
+    return version("torch-sim-atomistic")
 
 
 def _bar(active, progress: bool):

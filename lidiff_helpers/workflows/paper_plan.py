@@ -16,7 +16,9 @@ functions the notebooks call:
 * the study data files (present, or missing with their pinned hash and URL) and the
   foundation models (cached, or missing with the command that fetches them);
 * the compute it will cost: GPU-hours from the per-step costs the study states
-  (:data:`lidiff_helpers.core.reference.STUDY_COSTS`), each with its source. DFT cost is
+  (:data:`lidiff_helpers.core.reference.STUDY_COSTS`), and for MD with the batched engine
+  the published batched cost per atom-step (:data:`~lidiff_helpers.core.reference.
+  BATCHED_GPU_COSTS`), each with its source. DFT cost is
   neither stated by the study nor measured here: the plan gives the count.
 
 Nothing is trained, simulated or downloaded. Models that do not exist yet are named by
@@ -42,6 +44,7 @@ __all__ = ["plan_data", "plan_models", "plan_finetune",
            "plan_active_learning", "plan_md", "build_plan"]
 
 _COST = reference.STUDY_COSTS
+_BATCHED = reference.BATCHED_GPU_COSTS
 PLACEHOLDER_SHA = "not-available-yet"
 
 
@@ -244,9 +247,16 @@ def plan_active_learning(P, foundation: Mapping, root: Path, out: Path) -> dict:
 # ----------------------------------------------------------------------------- 04
 
 def _md_models(P04, foundation_rows: Sequence[Mapping], finetune_rows: Sequence[Mapping],
-               al: Mapping | None, al_root: Path) -> list[dict]:
+               al: Mapping | None, al_root: Path, P02=None) -> list[dict]:
     """The model records notebook 04 will compare (registered ones named by the files
-    notebooks 02/03 will write), filtered as notebook 04 filters them."""
+    notebooks 02/03 will write, and the committed reference models notebook 02 registers),
+    filtered as notebook 04 filters them (``registered_where``, ``max_extra_models``)."""
+    out = _md_model_records(P04, foundation_rows, finetune_rows, al, al_root, P02)
+    n = P04.max_extra_models
+    return out if n is None else out[:len(foundation_rows) + int(n)]
+
+
+def _md_model_records(P04, foundation_rows, finetune_rows, al, al_root, P02) -> list[dict]:
     out = []
     for i, r in enumerate(foundation_rows):
         out.append({"name": r["spec"], "spec": _model_path(r)[0], "sha256": r.get("sha256"),
@@ -254,7 +264,16 @@ def _md_models(P04, foundation_rows: Sequence[Mapping], finetune_rows: Sequence[
     where = dict(P04.registered_where or {}) if P04.include_registered else None
     if where is None:
         return out
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.training.reference_models import exported
+
+    for arm in getattr(P02, "register_reference", None) or []:
+        out.append({"name": f"reference-{arm}", "spec": str(exported(arm)),
+                    "sha256": models.model_identity(str(exported(arm)))["sha256"],
+                    "foundation": False, "source": "02 (committed reference model)"})
     for r in finetune_rows:
+        if getattr(P02, "register", True) is False:
+            break
         if r["status"] == "planned" and registered_matches(r, where):
             out.append({"name": r["run"], "spec": str(Path(r["folder"]) / "model.model"),
                         "sha256": None, "foundation": False, "source": "02 (planned)"})
@@ -287,18 +306,20 @@ def plan_md(P, models: Sequence[Mapping], out: Path) -> dict:
     files = {m["name"]: out / "models" / f"{Path(m['spec']).name}-lammps.pt" for m in models}
     written = write_lammps_grid(runs, out, files, lmp_command=P.lammps_command,
                                 slurm=P.slurm_resources if P.executor == "slurm" else None)
-    per_atom_step = _COST["md_gpu_s_per_step_1001_atoms"].value / 1001
+    per_atom_step = {"ase": _COST["md_gpu_s_per_step_1001_atoms"].value / 1001,
+                     "batched": _BATCHED["md_batched_gpu_s_per_atom_step"].value}
     rows = []
     for r, w in zip(runs, written):
         n_atoms = _n_atoms(r.start_structure)
-        rows.append({"run": r.name, "model": r.model, "purpose": r.purpose,
+        rows.append({"run": r.name, "model": r.model, "purpose": r.purpose, "engine": r.engine,
                      "temperature_K": r.temperature_K, "replica": r.replica,
                      "production_ps": r.production_ps, "equilibration_ps": r.equilibration_ps,
                      "steps": r.n_steps, "segments": len(w["segments"]),
                      "lammps_folder": str(w["folder"]),
                      "sbatch": str(w["sbatch"]) if w["sbatch"] else None,
                      "n_atoms": n_atoms,
-                     "gpu_h": round(r.n_steps * n_atoms * per_atom_step / 3600.0, 1)})
+                     "gpu_h": round(r.n_steps * n_atoms * per_atom_step[r.engine] / 3600.0,
+                                    2)})
     return {"runs": rows, "model_files": {k: str(v) for k, v in files.items()},
             "executor": P.executor, "slurm_resources": P.slurm_resources,
             "submit_all": str(out / "submit_all.sh")}
@@ -317,7 +338,7 @@ def build_plan(P02, P03, P04, profile: str, out: str | os.PathLike) -> dict:
     found = plan_models([P02.foundation_model, *P04.extra_models])
     ft = plan_finetune(P02, found[0], results / "finetune")
     al = plan_active_learning(P03, found[0], results / "active_learning", out)
-    md = plan_md(P04, _md_models(P04, found, ft, al, results / "active_learning"),
+    md = plan_md(P04, _md_models(P04, found, ft, al, results / "active_learning", P02),
                  out / "md" / "lammps")
     gpu = {"fine-tuning (02)": sum(r["gpu_h_upper"] for r in ft),
            "active learning committees (03)": sum(
@@ -331,9 +352,12 @@ def build_plan(P02, P03, P04, profile: str, out: str | os.PathLike) -> dict:
                      "dft_calculations": (al["dft"]["calculations"]
                                           if al["dft"]["labeller"] == "qe" else 0),
                      "sources": {k: {"value": c.value, "unit": c.unit, "source": c.source}
-                                 for k, c in _COST.items()},
+                                 for k, c in {**_COST, **_BATCHED}.items()},
                      "note": "training: upper bounds at max_num_epochs (early stopping "
-                             "shortens them); MD: the study's A100 LAMMPS cost per step"},
+                             "shortens them); MD: runs with engine 'ase' at the study's A100 "
+                             "LAMMPS cost per step (one run per GPU), runs with engine "
+                             "'batched' at the published batched MACE cost per atom-step "
+                             "(all runs of a batch share one GPU: its wall time is the sum)"},
             "provenance": provenance.record(
                 notebook="paper-plan", profile=profile,
                 parameters={"02": vars(P02), "03": vars(P03), "04": vars(P04)},

@@ -1,4 +1,4 @@
-"""Parameter profiles: ``ci``, ``quick`` and ``paper`` for every notebook.
+"""Parameter profiles: ``ci``, ``quick``, ``gpu`` and ``paper`` for every notebook.
 
 One folder holds them: ``_common.yaml`` (parameters every notebook takes) and one
 ``NN_name.yaml`` per notebook. Each file has a ``defaults`` mapping and one mapping per
@@ -13,6 +13,9 @@ Profiles
 --------
 ``paper``  the study's exact settings (1001-atom cells, 9 ns x 4 replicas, 800 epochs...).
 ``quick``  the whole compendium on 2 CPU cores in at most 30 minutes; figures say so.
+``gpu``    one GPU in about 2 hours: notebook 04 runs the study's cells, temperatures and
+           replicas (foundation + one fine-tuned model, 50 ps each, batched engine);
+           notebooks 00-03 as ``quick`` (a YAML anchor), 05 analyses the grid.
 ``ci``     each notebook in at most 2 minutes; used by the tests.
 
 Resolution: profile value, then explicit overrides (``papermill -p name value`` or the
@@ -36,7 +39,7 @@ from lidiff_helpers.core.errors import ParameterError, UnknownParameterError
 __all__ = ["PROFILES", "UnknownParameterError", "ParameterError", "declared", "resolve",
            "notebook_names", "check_type"]
 
-PROFILES = ("ci", "quick", "paper")
+PROFILES = ("ci", "quick", "gpu", "paper")
 _DIR = Path(__file__).resolve().parent
 
 #: default's type -> (accepted types, words for the message)
