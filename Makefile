@@ -2,9 +2,9 @@
 #   make all      run every notebook under PROFILE (default quick) into results/$(PROFILE)/
 #   make test     run the test suite (add ARGS=--runslow for the slow tests)
 #   make paper    make all with PROFILE=paper (the study's settings; needs a GPU/cluster)
-#   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md
+#   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md (PLAN_PROFILE=gpu: the gpu profile)
 #   make lab      JupyterLab on the notebooks
-#   make site     static website of the executed notebooks of PROFILE: results/$(PROFILE)/site/index.html
+#   make site     static website of the last make all's notebooks (or PROFILE=...): results/<profile>/site/index.html
 #   make embedded-model  retrain the committed embedded foundation model (long)
 #   make reference-models  train, export and measure the committed reference fine-tuned models (long, resumable)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
@@ -49,6 +49,7 @@ all: $(OUT)/summary.json
 
 $(OUT)/summary.json: $(EXECUTED)
 	$(PY) -c "from pathlib import Path; from lidiff_helpers.run import merge_summary; print(merge_summary(Path('$(OUT)')))"
+	echo $(PROFILE) > results/.last-profile
 
 # each executed notebook depends on its source, the helpers, the model and the previous one
 $(OUT)/notebooks/%.ipynb: notebooks/%.ipynb $(HELPERS) $(MODEL) | $(STAMP) data
@@ -71,9 +72,11 @@ test: $(STAMP)
 lab: $(STAMP)
 	JUPYTER_PATH=$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# the executed notebooks as a static, offline site (nothing re-executed; run make all first)
+# the executed notebooks as a static, offline site (nothing re-executed; run make all first);
+# without PROFILE= on the command line: the profile of the last completed make all
+SITE_PROFILE := $(if $(filter file,$(origin PROFILE)),$(shell cat results/.last-profile 2>/dev/null || echo $(PROFILE)),$(PROFILE))
 site: $(STAMP)
-	$(PY) -m lidiff_helpers.runner.site --results $(OUT)
+	$(PY) -m lidiff_helpers.runner.site --results results/$(SITE_PROFILE)
 
 embedded-model: $(STAMP)
 	$(PY) -m lidiff_helpers.embedded --out $(MODEL)

@@ -370,12 +370,7 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
     active = []
     for i, s in enumerate(sessions):
         batch.sync(i)
-        out = s.begin(progress=False)
-        if out is not None:
-            records[s.run.name] = out
-        elif s.step >= s.run.n_steps:
-            records[s.run.name] = s.finish()
-        else:
+        if _goes_on(s, s.begin(progress=False), records):
             active.append(s)
     bar = _bar(active, progress)
     try:
@@ -399,11 +394,7 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
                 if out is None and s.step % s.run.save_every == 0:
                     batch.sync(i)
                     out = s.tick(temp)
-                if out is not None:
-                    records[s.run.name] = out
-                elif s.step >= s.run.n_steps:
-                    records[s.run.name] = s.finish()
-                else:
+                if _goes_on(s, out, records):
                     still.append(s)
             if bar is not None:
                 bar.update(1)
@@ -416,6 +407,17 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
             bar.close()
         for s in sessions:
             s.stop()
+
+
+def _goes_on(s: _Session, failure: dict | None, records: dict) -> bool:
+    """Record a run that failed (``failure``) or has finished; True if it goes on."""
+    if failure is not None:
+        records[s.run.name] = failure
+        return False
+    if s.step >= s.run.n_steps:
+        records[s.run.name] = s.finish()
+        return False
+    return True
 
 
 def _torchsim_version() -> str:
