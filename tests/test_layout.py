@@ -159,3 +159,29 @@ def test_documented_public_names():
     from lidiff_helpers.analysis import diffusion as real
 
     assert diffusion.msd is real.msd
+
+
+def test_make_site_builds_the_last_make_all_profile():
+    """``make site`` without PROFILE= renders the profile of the last completed ``make all``
+    (``results/.last-profile``); PROFILE= on the command line wins."""
+    import os
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = PKG.parent
+    last = root / "results" / ".last-profile"
+    old = last.read_text() if last.is_file() else None
+    env = {k: v for k, v in os.environ.items() if k != "PROFILE"}
+    try:
+        last.parent.mkdir(exist_ok=True)
+        last.write_text("gpu\n")
+        dry = lambda *a: subprocess.run(["make", "-n", "site", *a], cwd=root, env=env,  # noqa: E731
+                                        capture_output=True, text=True).stdout
+        assert "--results results/gpu" in dry()
+        assert "--results results/ci" in dry("PROFILE=ci")
+    finally:
+        if old is None:
+            last.unlink(missing_ok=True)
+        else:
+            last.write_text(old)

@@ -138,7 +138,8 @@ def plot_rdf(md: Mapping, structures: Mapping | None = None):
         ax.set_xlabel("r / A")
         ax.set_ylabel(f"g$_{{{pair}}}$(r)")
         ax.set_title(pair)
-        ax.legend(fontsize=6)
+        ax.set_ylim(0, 1.5 * ax.get_ylim()[1])     # headroom: the legend hides no peak
+        ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -188,6 +189,8 @@ def plot_parity(predictions: Mapping, offsets: Mapping, metrics: Mapping | None 
             ax.set_ylim(lim)
             ax.set_xlabel(xl)
             ax.set_ylabel(yl)
+            ax.xaxis.set_major_locator(plt.MaxNLocator(5))   # readable energy ticks
+            ax.yaxis.set_major_locator(plt.MaxNLocator(5))
             ax.legend(fontsize=7)
         row[0].set_title(("energy offset removed per composition" if off.applied
                           else "no energy offset removed") + f" ({off.method})", fontsize=8)
