@@ -264,3 +264,28 @@ def test_run_grid_sends_the_batched_runs_as_one_job(tmp_path):
     assert st[0]["batch"]["runs"] == st[1]["batch"]["runs"] == ["b800", "b900"]
     assert st[0]["batch"]["n_atoms_total"] == 130 and "batch" not in st[2]
     assert [s["run"]["engine"] for s in st] == ["batched", "batched", "ase"]
+
+
+def test_a_run_started_by_ase_continues_with_the_batched_engine(tmp_path):
+    """engine is bookkeeping (MUTABLE_FIELDS): an ASE run extended by the batched engine
+    gives the uninterrupted ASE run (same chain variables, same equations)."""
+    import ase.io
+
+    model = _lj_model()
+    path = tmp_path / "start.extxyz"
+    ase.io.write(path, _liquid_argon())
+    kw = dict(equilibration_ps=0.0, init_temperature_K=None, start_structure=str(path))
+    calc = torchsim_calculator(model)
+    run_md(_lj_run("full", "ase", seed=5, production_ps=1.0, **kw), tmp_path, calculator=calc,
+           progress=False)
+    run_md(_lj_run("mixed", "ase", seed=5, production_ps=0.5, **kw), tmp_path,
+           calculator=calc, progress=False)
+    rec = run_batched([_lj_run("mixed", "batched", seed=5, production_ps=1.0, **kw)],
+                      tmp_path, model=model, progress=False)[0]
+    assert rec["status"] == "done" and rec["batch"]["runs"] == ["mixed"]
+    a = open_trajectory(tmp_path / "full" / "trajectory")
+    b = open_trajectory(tmp_path / "mixed" / "trajectory")
+    assert a.n_frames == b.n_frames == 21
+    np.testing.assert_allclose(b.atoms(-1).positions, a.atoms(-1).positions, atol=1e-5)
+    np.testing.assert_allclose(read_thermo(tmp_path / "mixed")["conserved_energy_eV"],
+                               read_thermo(tmp_path / "full")["conserved_energy_eV"], atol=1e-5)
