@@ -51,6 +51,7 @@ def plot_deviation_histograms(deviations: Sequence[Mapping], label_note: str = "
     ``deviations``: :attr:`lidiff_helpers.training.active_learning.ALResult.deviations`.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     n = max(1, len(deviations))
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
@@ -89,6 +90,7 @@ def plot_deviation_histograms(deviations: Sequence[Mapping], label_note: str = "
                     label=f"selected ({chosen.size})")
         ax.set_xlabel(r"max atomic force deviation $\sigma$ (Eq. 4) / eV $\AA^{-1}$")
         ax.set_ylabel("frames")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))   # counts
         ax.set_title(f"round {entry['round']}")
         ax.legend(fontsize=7)
     fig.suptitle("Committee disagreement of explored frames; shaded: selection bands "

@@ -15,14 +15,22 @@ _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
 
 
 def plain_log_ticks(axis) -> None:
-    """Plain numbers (20, 50, 100, 200), not powers of ten, on a log axis."""
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    """Plain numbers (20, 50, 100, 200), not powers of ten, on a log axis; when the view
+    spans less than a factor 4 (one or no major tick), the minor ticks are labelled too
+    (60, 70, 80, 90, 150)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, ScalarFormatter
 
     fmt = ScalarFormatter()
     fmt.set_scientific(False)
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(fmt)
-    axis.set_minor_formatter(NullFormatter())
+    axis.set_minor_locator(LogLocator(base=10, subs=(1.5, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0)))
+
+    def minor(x, _pos):
+        lo, hi = sorted(axis.get_view_interval())
+        return f"{x:g}" if lo > 0 and hi / lo < 4.0 else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _style(method: str) -> tuple[str, str]:
@@ -97,6 +105,7 @@ def error_vs_size(table, baseline: dict | None = None,
     foundation model's row (zero-shot), drawn as a horizontal line.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
     axes = np.atleast_1d(axes)
@@ -113,6 +122,7 @@ def error_vs_size(table, baseline: dict | None = None,
         if baseline and m in baseline:
             ax.axhline(baseline[m], color="k", ls=":", lw=1, label="foundation (zero-shot)")
         kind = m.split("_")[0]
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # frames are integers
         ax.set_xlabel("fine-tuning frames")
         ax.set_ylabel(f"{kind} test force RMSE / meV/A")
         ax.set_title(f"held-out {kind} frames")

@@ -32,7 +32,7 @@ def plot_runs(manifest: Sequence[Mapping], out: str | os.PathLike, species: str 
             (" (failed)" if e["status"] == "failed" else "")
         th = read_thermo(out / e["thermo"])
         ax[0].plot(th["time_ps"], th["temperature_K"], lw=0.8, label=lab)
-        ax[1].plot(th["time_ps"], th["drift_eV_per_atom"], lw=0.8)
+        ax[1].plot(th["time_ps"], 1000.0 * th["drift_eV_per_atom"], lw=0.8)
         if e["n_frames"] > 1:
             tr = open_trajectory(out / e["trajectory"])
             stride = max(1, tr.n_frames // max_points)
@@ -40,7 +40,7 @@ def plot_runs(manifest: Sequence[Mapping], out: str | os.PathLike, species: str 
             pos = np.asarray(tr.positions_A[::stride][:, sel], dtype=float)
             ax[2].plot(tr.time_ps[::stride], ((pos - pos[0]) ** 2).sum(axis=(1, 2)), lw=0.8)
     ax[0].set_ylabel("T / K")
-    ax[1].set_ylabel("conserved-energy drift / eV atom$^{-1}$")
+    ax[1].set_ylabel("conserved-energy drift / meV atom$^{-1}$")
     ax[2].set_ylabel(f"$\\sum_{{{species}}} |r(t)-r(0)|^2$ / A$^2$")
     ax[2].set_xlabel("t / ps (from production start)")
     ax[0].legend(fontsize=6, ncol=2)
