@@ -51,7 +51,7 @@ def plot_softening(comparison, note: str = ""):
     """Model knock-off barrier minus DFT's (Zheng et al., 0.25 eV) per model: negative =
     a softer energy surface than DFT (Deng et al.)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.0, 0.5 + 0.45 * max(len(comparison), 1)))
+    fig, ax = plt.subplots(figsize=(8.0, 1.9 + 0.45 * max(len(comparison), 1)))
     y = np.arange(len(comparison))
     ax.barh(y, comparison["softening_vs_Zheng_eV"], color="tab:blue")
     ax.set_yticks(y, comparison["model"])
@@ -61,7 +61,8 @@ def plot_softening(comparison, note: str = ""):
                label="DFT NEB (Yildirim et al.) - 0.25 eV")
     ax.set_xlabel("model knock-off barrier - DFT CI-NEB 0.25 eV (eV)")
     ax.set_title("Barrier softening: zero-shot vs fine-tuned" + note)
-    ax.legend(fontsize=7)
+    ax.margins(x=0.08, y=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

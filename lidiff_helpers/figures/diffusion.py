@@ -18,6 +18,7 @@ import numpy as np
 
 from lidiff_helpers.analysis.arrhenius import ArrheniusFit, arrhenius_D_cm2_s
 from lidiff_helpers.core import paths
+from lidiff_helpers.figures.ticks import plain_log_ticks
 from lidiff_helpers.io.loading import load_trajectory
 
 __all__ = [
@@ -147,11 +148,11 @@ def plot_D_at_temperatures(rep_table, temperatures_K: Sequence[float], *, synthe
             how = "Table 3" if tab is not None else "Table 3 Ea, D0"
             ax.axhline(D_ref * 1e6, color="k", ls="--", lw=1,
                        label=f"study {reference.model} ({how})")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper right")
         if not models:
             ax.text(0.5, 0.5, f"no runs at {T:g} K", ha="center", transform=ax.transAxes)
         ax.set(ylabel="D / 10$^{-6}$ cm$^2$ s$^{-1}$", title=f"{T:g} K")
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, 1.4 * ax.get_ylim()[1])      # headroom: the legend hides no bar
         ax.set_xlim(-0.7, max(len(models), 1) - 0.3)
     fig.suptitle(title("Figure 3: D per model", synthetic), fontsize=9)
     fig.tight_layout()
@@ -173,6 +174,7 @@ def plot_hop_counts(table, *, synthetic: bool):
         ax.plot(m["temperature_K"], m["di"] / m["dur"] * 1e3, "s:", color=c,
                 label=f"{model}: direct interstitial")
     ax.set(xlabel="T / K", ylabel="events / ns", yscale="log")
+    plain_log_ticks(ax.yaxis)
     ax.legend(fontsize=7)
     ax.set_title(title("Hop events per temperature", synthetic), fontsize=8)
     fig.tight_layout()
