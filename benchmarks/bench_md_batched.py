@@ -1,10 +1,12 @@
 """MD throughput of the two engines: atom-steps per second, ASE runner vs batched (torch-sim).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_md_batched.py      # CPU, writes RESULTS_md_batched.json
-    .venv/bin/python benchmarks/bench_md_batched.py --device cuda --out benchmarks/RESULTS_md_batched_gpu.json
+    .venv/bin/python benchmarks/bench_md_batched.py --device cuda --sizes 217 1001 --replicas 1 4 16 40 \
+        --out benchmarks/RESULTS_md_batched_gpu.json       # a GPU: the gpu profile's 40 x 1001 atoms
     .venv/bin/python benchmarks/bench_md_batched.py --replicas 1 2 --sizes 65 --steps 10 --out /tmp/x.json  # smoke
 
-For each cell size (2x2x2 LiF + 1 Li = 65 atoms, 3x3x3 + 1 Li = 217 atoms) and each number
+For each cell size (2x2x2 LiF + 1 Li = 65 atoms, 3x3x3 + 1 Li = 217 atoms; 5x5x5 + 1 Li =
+1001 atoms, the study's, on a GPU) and each number
 of replicas (1, 4, 16 by default), both engines run the same NVT runs (embedded
 foundation model, float32, 800 K, 1 fs, a frame every 10 steps, full guard) through the
 real runners:
@@ -33,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CELLS = {65: 2, 217: 3}
+CELLS = {65: 2, 217: 3, 1001: 5}   # n atoms -> LiF cells per edge (+ 1 interstitial Li)
 
 
 def _runs(engine: str, n_atoms: int, n_replicas: int, n_steps: int, device: str):
@@ -71,7 +73,8 @@ def measure(engine: str, n_atoms: int, n_replicas: int, n_steps: int, device: st
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[65, 217])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[65, 217], choices=sorted(CELLS),
+                    help="atoms per cell")
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--steps", type=int, default=20, help="timed MD steps per run (a multiple of 10, the frame interval)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_md_batched.json")
