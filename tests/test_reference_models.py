@@ -178,3 +178,16 @@ def test_learning_curve_keeps_the_evaluation_before_training():
     lc = learning_curve(recs).set_index("epoch")["rmse_f_meV_A"]
     assert lc[-1] == pytest.approx(160.0)
     assert lc[0] == pytest.approx(95.0)  # a repeated epoch keeps the later line
+
+
+def test_reference_learning_curves_figure_draws_every_arm():
+    """Notebook 02's reference-models figure: one curve per arm name of ARMS (each with the
+    committed naive arm's log), the multihead arms also on the replay-head panel."""
+    from lidiff_helpers.figures.finetune import reference_learning_curves
+
+    recs = json.loads((ref.REFERENCE_DIR / "naive.train_log.json").read_text())
+    fig = reference_learning_curves({a.name: recs for a in ref.ARMS})
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert labels == [a.name for a in ref.ARMS]
+    colours = {ln.get_color() for ln in fig.axes[0].get_lines()}
+    assert len(colours) == len(ref.ARMS)          # every strategy tells itself apart

@@ -17,11 +17,14 @@ _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
 
 
 def _style(method: str) -> tuple[str, str]:
+    """(colour, marker) of a method: naive, scratch, multihead-pt<N>[-anything]."""
+    import re
+
     if method in _METHOD_STYLE:
         return _METHOD_STYLE[method]
-    n = int(method.rsplit("pt", 1)[-1]) if "pt" in method else 0
+    m = re.search(r"pt(\d+)", method)
     colors = {100: "C1", 1000: "C2", 10000: "C4"}
-    return colors.get(n, "C5"), "^"
+    return colors.get(int(m.group(1)) if m else 0, "C5"), "^"
 
 
 def learning_curves(results: Sequence, metric: str = "rmse_f_meV_A"):
@@ -44,8 +47,8 @@ def reference_learning_curves(logs, metric: str = "rmse_f_meV_A"):
 
     styles = {"lora": ("C6", "v"), "multihead-pt100-mace-default": ("C8", "D"),
               "multihead-pt100-pseudolabel": ("C9", "P")}
-    curves = [(name, *styles.get(name, _style(name)), "-", learning_curve(recs))
-              for name, recs in logs.items()]
+    curves = [(name, *(styles[name] if name in styles else _style(name)), "-",
+               learning_curve(recs)) for name, recs in logs.items()]
     return _curves_figure(curves, metric)
 
 
