@@ -191,3 +191,28 @@ def test_reference_learning_curves_figure_draws_every_arm():
     assert labels == [a.name for a in ref.ARMS]
     colours = {ln.get_color() for ln in fig.axes[0].get_lines()}
     assert len(colours) == len(ref.ARMS)          # every strategy tells itself apart
+
+
+def test_train_reports_each_arm_as_it_finishes(monkeypatch, tmp_path):
+    """train(on_done=...) is called once per arm as it completes (the CLI exports each arm
+    then), and returns the results in the order asked."""
+    import threading
+    from types import SimpleNamespace
+
+    gate = threading.Event()
+
+    def fake_run(cfg, root, _log, threads, budget):
+        if cfg.strategy == "scratch":      # scratch waits until naive has been reported
+            assert gate.wait(10)
+        return SimpleNamespace(strategy=cfg.strategy, ok=True)
+
+    seen = []
+
+    def on_done(name, result):
+        seen.append(name)
+        gate.set()
+
+    monkeypatch.setattr(ref, "run_finetune", fake_run)
+    out = ref.train(["scratch", "naive"], root=tmp_path, parallel=2, on_done=on_done)
+    assert seen == ["naive", "scratch"]            # reported in order of completion
+    assert list(out) == ["scratch", "naive"] and out["naive"].strategy == "naive"

@@ -136,17 +136,25 @@ def learning_curve_configs() -> list[FinetuneConfig]:
 
 def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
           cpu_budget_s: float = CPU_BUDGET_S, threads: int = THREADS,
-          parallel: int = 2) -> dict[str, FinetuneResult]:
-    """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each)."""
-    from concurrent.futures import ThreadPoolExecutor
+          parallel: int = 2, on_done=None) -> dict[str, FinetuneResult]:
+    """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each).
+
+    ``on_done(name, result)`` is called as each arm finishes (the CLI exports it then,
+    not after the last arm)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     cfgs = {n: config(arm(n)) for n in names if n != "learning-curve"}
     if "learning-curve" in names:
         cfgs.update({f"learning-curve:{c.label}": c for c in learning_curve_configs()})
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
-        futs = {n: ex.submit(run_finetune, c, root, None, threads, cpu_budget_s)
+        futs = {ex.submit(run_finetune, c, root, None, threads, cpu_budget_s): n
                 for n, c in cfgs.items()}
-        return {n: f.result() for n, f in futs.items()}
+        done = {}
+        for f in as_completed(futs):
+            done[futs[f]] = f.result()
+            if on_done is not None:
+                on_done(futs[f], done[futs[f]])
+    return {n: done[n] for n in cfgs}
 
 
 def exported(name: str, folder: str | Path = REFERENCE_DIR) -> Path:
@@ -273,11 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
-    results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel)
-    for n, r in results.items():
+    def report(n: str, r: FinetuneResult) -> None:
         print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""))
         if r.ok and not a.no_export and not n.startswith("learning-curve:"):
             print("  ->", export(n, r, overwrite=a.overwrite))
+
+    results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel, on_done=report)
     return 0 if all(r.ok for r in results.values()) else 1
 
 
