@@ -289,3 +289,22 @@ def test_a_run_started_by_ase_continues_with_the_batched_engine(tmp_path):
     np.testing.assert_allclose(b.atoms(-1).positions, a.atoms(-1).positions, atol=1e-5)
     np.testing.assert_allclose(read_thermo(tmp_path / "mixed")["conserved_energy_eV"],
                                read_thermo(tmp_path / "full")["conserved_energy_eV"], atol=1e-5)
+
+
+def test_bad_batches_stop_before_any_step(tmp_path):
+    """A one-thermostat chain (torch-sim 0.3.0 needs two) and a model without an element of
+    the structure are refused naming the run and the problem; no run folder is written
+    for the second."""
+    from types import SimpleNamespace
+
+    with pytest.raises(ParameterError, match=r"\['short'\] have tchain < 2"):
+        run_batched([_lj_run("short", "batched", seed=1, tchain=1)], tmp_path,
+                    model=_lj_model(), progress=False)
+    li_f_only = SimpleNamespace(z_table=SimpleNamespace(zs=[3, 9]))   # never called
+    import ase.io
+
+    ase.io.write(tmp_path / "ar.extxyz", _liquid_argon())
+    run = _lj_run("argon", "batched", seed=1, start_structure=str(tmp_path / "ar.extxyz"))
+    with pytest.raises(ParameterError, match=r"MD run 'argon'.*no parameters for \['Ar'\]"):
+        run_batched([run], tmp_path / "md", model=li_f_only, progress=False)
+    assert not (tmp_path / "md" / "argon" / "thermo.csv").exists()

@@ -332,6 +332,7 @@ class _Session:
         self.raise_on_failure = raise_on_failure
         self.n_atoms = len(atoms)
         self.before_fail = None          # the batched engine's sync of ``at``
+        self.bar = None                  # progress bar, from begin()
         if thermostat is None:
             self.dyn = NoseHooverChainNVT(atoms, timestep=run.timestep_fs * units.fs,
                                           temperature_K=run.temperature_K,
@@ -566,7 +567,7 @@ class _Session:
 
     def stop(self) -> None:
         """Close the progress bar and the outputs (also after a failure or a kill)."""
-        if getattr(self, "bar", None) is not None:
+        if self.bar is not None:
             self.bar.close()
             self.bar = None
         self.close()

@@ -52,7 +52,12 @@ import numpy as np
 
 from lidiff_helpers.core.errors import MDGuardError, ParameterError
 from lidiff_helpers.core.units import KB_EV_PER_K
-from lidiff_helpers.simulation.md import _model_identity, _Session, prepare_run
+from lidiff_helpers.simulation.md import (
+    _model_identity,
+    _Session,
+    check_model_covers_structure,
+    prepare_run,
+)
 from lidiff_helpers.simulation.md_definition import MDRun
 
 __all__ = ["BATCH_KEYS", "batched_model", "torchsim_calculator", "ChainThermostat",
@@ -82,7 +87,7 @@ class _CastModel:
 
     def __init__(self, inner, dtype):
         self.inner, self.dtype = inner, dtype
-        self.atomic_numbers = [int(z) for z in inner.z_table.zs]
+        self.z_table = inner.z_table      # the elements, as MACECalculator lists them
 
     def __call__(self, state) -> dict:
         import torch
@@ -124,14 +129,14 @@ def batched_model(spec: str, device: str = "cpu", dtype: str = "float32",
                              "only; use engine='ase' for it")
     calc = models.get_calculator(m, device=device, dtype=dtype, head=head, verbose=False)
     module = calc.models[0]
-    heads = list(getattr(module, "heads", None) or ["Default"])
-    if len(heads) > 1:
+    multihead = len(calc.available_heads) > 1
+    if multihead:
         module = remove_pt_head(module, calc.head)   # mace_select_head's function
     tdtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     inner = MaceModel(model=module, device=torch.device(device), dtype=tdtype,
                       compute_forces=True, compute_stress=False)
     out = _CastModel(inner, tdtype)
-    out.head = calc.head if len(heads) > 1 else None
+    out.head = calc.head if multihead else None
     return out
 
 
@@ -223,6 +228,7 @@ class _Batch:
                                                system_idx=st.system_idx))
         self.ones = torch.ones(len(self.sessions), dtype=f64, device=dev)
         self.kin_per_K = col([s.kin_per_K for s in self.sessions])
+        self._chain_energy = None           # per run, eV: computed at most once per step
 
     def _half_step(self) -> None:
         scale, self.chain = self.fns.half_step(self.ones.clone(), self.chain, self.kT)
@@ -246,21 +252,33 @@ class _Batch:
         self.chain.kinetic_energy = calc_kinetic_energy(masses=st.masses, momenta=st.momenta,
                                                         system_idx=st.system_idx)
         self._half_step()
-        ke = calc_kinetic_energy(masses=st.masses, momenta=st.momenta,
-                                 system_idx=st.system_idx)
+        self._chain_energy = None
+        ke = self.chain.kinetic_energy       # the chain rescales it with the momenta
         bad = torch.zeros(len(self.sessions), dtype=torch.float64, device=ke.device)
         bad.index_add_(0, st.system_idx, (~torch.isfinite(st.forces).all(dim=1)).double())
         finite = (bad == 0) & torch.isfinite(st.energy)
         both = torch.stack([ke / self.kin_per_K, finite.double()]).cpu().numpy()
         return both[0], both[1].astype(bool)
 
-    def sync(self, i: int) -> None:
-        """Copy run ``i``'s state into its session: atoms (unwrapped positions, momenta,
-        energy and forces), the chain's ``eta``/``p_eta`` and its energy (torch-sim's
-        ``nvt_nose_hoover_invariant`` minus the particles' energies)."""
-        from ase.calculators.singlepoint import SinglePointCalculator
+    def chain_energy_eV(self) -> np.ndarray:
+        """Each run's thermostat energy at the current step, eV: torch-sim's
+        ``nvt_nose_hoover_invariant`` minus the particles' energies (once per step)."""
         from torch_sim.integrators.nvt import nvt_nose_hoover_invariant
         from torch_sim.quantities import calc_kinetic_energy
+
+        if self._chain_energy is None:
+            st = self.state
+            st.chain = self.chain
+            ke = calc_kinetic_energy(masses=st.masses, momenta=st.momenta,
+                                     system_idx=st.system_idx)
+            self._chain_energy = (nvt_nose_hoover_invariant(st, self.kT) - st.energy
+                                  - ke).cpu().numpy()
+        return self._chain_energy
+
+    def sync(self, i: int) -> None:
+        """Copy run ``i``'s state into its session: atoms (unwrapped positions, momenta,
+        energy and forces), the chain's ``eta``/``p_eta`` and its energy."""
+        from ase.calculators.singlepoint import SinglePointCalculator
 
         s, b, st = self.sessions[i], self.bounds, self.state
         sl = slice(int(b[i]), int(b[i + 1]))
@@ -271,11 +289,7 @@ class _Batch:
                                         forces=st.forces[sl].cpu().numpy())
         s.thermostat._eta[:] = self.chain.positions[:, i].cpu().numpy()
         s.thermostat._p_eta[:] = self.chain.momenta[:, i].cpu().numpy()
-        st.chain = self.chain
-        ke = calc_kinetic_energy(masses=st.masses, momenta=st.momenta,
-                                 system_idx=st.system_idx)
-        total = nvt_nose_hoover_invariant(st, self.kT)
-        s.thermostat.energy_eV = float(total[i] - st.energy[i] - ke[i])
+        s.thermostat.energy_eV = float(self.chain_energy_eV()[i])
 
 
 # ------------------------------------------------------------------------- the runner
@@ -347,14 +361,11 @@ def _integrate_batch(prepared, model, progress: bool, records: dict) -> None:
     given = model
     model = model if model is not None else batched_model(run0.model_spec, run0.device,
                                                           run0.dtype)
-    zs = getattr(model, "atomic_numbers", None)
+    for p in prepared:                      # every run checked before any file is opened
+        check_model_covers_structure(model, p.atoms, f"MD run {p.run.name!r}",
+                                     p.run.model_spec)
     sessions = []
     for p in prepared:
-        if zs is not None:
-            missing = sorted(set(int(z) for z in p.atoms.numbers) - set(zs))
-            if missing:
-                raise ParameterError(f"MD run {p.run.name!r}: model {p.run.model_spec} has no "
-                                     f"parameters for atomic numbers {missing} in the structure")
         ident = _model_identity(p.run, given)
         if given is None and getattr(model, "head", None):
             ident = {**ident, "head": model.head}

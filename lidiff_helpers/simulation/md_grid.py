@@ -24,7 +24,7 @@ import numpy as np
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.simulation.md import run_job
 from lidiff_helpers.simulation.md_batched import batch_groups, run_batch_job
-from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun, is_number
+from lidiff_helpers.simulation.md_definition import ENGINES, MUTABLE_FIELDS, MDRun, is_number
 from lidiff_helpers.simulation.md_files import read_status, write_json
 from lidiff_helpers.simulation.model_set import models_to_compare
 
@@ -269,7 +269,7 @@ def choose_engine(engine: str, device: str | None) -> str:
     """The MD engine of a profile setting: ``ase`` | ``batched`` as given, ``auto``:
     ``batched`` on a GPU (``cuda...``), ``ase`` on CPU, where the benchmark
     (``benchmarks/bench_md_batched.py``) measured no gain from batching."""
-    if engine in ("ase", "batched"):
+    if engine in ENGINES:
         return engine
     if engine != "auto":
         raise ParameterError(f"md_engine must be 'ase', 'batched' or 'auto', got {engine!r}")

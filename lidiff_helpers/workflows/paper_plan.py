@@ -271,9 +271,8 @@ def _md_model_records(P04, foundation_rows, finetune_rows, al, al_root, P02) -> 
         out.append({"name": f"reference-{arm}", "spec": str(exported(arm)),
                     "sha256": models.model_identity(str(exported(arm)))["sha256"],
                     "foundation": False, "source": "02 (committed reference model)"})
-    for r in finetune_rows:
-        if getattr(P02, "register", True) is False:
-            break
+    registers_live = getattr(P02, "register", True) is not False
+    for r in finetune_rows if registers_live else ():
         if r["status"] == "planned" and registered_matches(r, where):
             out.append({"name": r["run"], "spec": str(Path(r["folder"]) / "model.model"),
                         "sha256": None, "foundation": False, "source": "02 (planned)"})
