@@ -216,3 +216,40 @@ def test_train_reports_each_arm_as_it_finishes(monkeypatch, tmp_path):
     out = ref.train(["scratch", "naive"], root=tmp_path, parallel=2, on_done=on_done)
     assert seen == ["naive", "scratch"]            # reported in order of completion
     assert list(out) == ["scratch", "naive"] and out["naive"].strategy == "naive"
+
+
+def test_learning_curve_runs_get_their_own_budget(monkeypatch, tmp_path):
+    """The nine learning-curve runs get LEARNING_CURVE_CPU_BUDGET_S each (or the CLI's
+    --lc-cpu-budget-s), the arms CPU_BUDGET_S; the runs use the arms' recipe at 10, 30 and
+    110 frames."""
+    from types import SimpleNamespace
+
+    budgets = {}
+
+    def fake_run(cfg, root, _log, threads, budget):
+        budgets[(cfg.strategy, cfg.n_pt, cfg.n_frames)] = budget
+        return SimpleNamespace(ok=True, status="done", workdir=root, message="")
+
+    monkeypatch.setattr(ref, "run_finetune", fake_run)
+    ref.train(["naive", "learning-curve"], root=tmp_path, parallel=1)
+    assert budgets.pop(("naive", 0, 210)) == ref.CPU_BUDGET_S
+    assert sorted(budgets) == sorted((s, n_pt, n) for s, n_pt in
+                                     (("naive", 0), ("multihead", 100), ("scratch", 0))
+                                     for n in (10, 30, 110))
+    assert set(budgets.values()) == {ref.LEARNING_CURVE_CPU_BUDGET_S}
+    budgets.clear()
+    assert ref.main(["--arms", "learning-curve", "--lc-cpu-budget-s", "12",
+                     "--root", str(tmp_path), "--no-export"]) == 0
+    assert len(budgets) == 9 and set(budgets.values()) == {12.0}
+
+
+def test_budget_note_names_each_budget_with_its_frames():
+    import pandas as pd
+
+    from lidiff_helpers.workflows.reference_metrics import budget_note
+
+    lc = pd.DataFrame({"n_frames": [10, 30, 110, 210, 110, 210],
+                       "cpu_budget_s": [600.0, 600.0, 600.0, 3600.0, None, 3600.0]})
+    assert budget_note(lc) == ("CPU budget per run: 600 CPU-s (10-110 frames), "
+                               "3600 CPU-s (210 frames)")
+    assert budget_note(lc.drop(columns="cpu_budget_s")) == ""

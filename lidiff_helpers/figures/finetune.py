@@ -84,11 +84,13 @@ def _curves_figure(curves, metric: str):
 
 
 def error_vs_size(table, baseline: dict | None = None,
-                  metrics: Sequence[str] = ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A")):
+                  metrics: Sequence[str] = ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A"),
+                  note: str = ""):
     """Test-set force RMSE against the number of fine-tuning frames, per method/selection.
 
     ``table``: :func:`lidiff_helpers.training.evaluation.sweep_table`; ``baseline``: the
-    foundation model's row (zero-shot), drawn as a horizontal line.
+    foundation model's row (zero-shot), drawn as a horizontal line; ``note``: a line
+    under the axes (e.g. the CPU budgets).
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -116,6 +118,9 @@ def error_vs_size(table, baseline: dict | None = None,
         plain_log_ticks(ax.yaxis)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
+    if note:
+        fig.subplots_adjust(bottom=0.2)
+        fig.text(0.5, 0.01, note, ha="center", va="bottom", fontsize=8)
     return fig
 
 

@@ -40,7 +40,8 @@ from typing import Any
 from lidiff_helpers.core import paths
 from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
 
-__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_SIZES",
+__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_CPU_BUDGET_S",
+           "LEARNING_CURVE_SIZES",
            "LEARNING_CURVE_ARMS", "config", "learning_curve_configs", "train", "export",
            "exported", "register_reference", "main"]
 
@@ -123,6 +124,9 @@ def config(a: Arm, foundation: str = "embedded") -> FinetuneConfig:
 #: reference arms are its 210-frame points), for these arms
 LEARNING_CURVE_SIZES = ((10, 0), (10, 20), (10, 100))
 LEARNING_CURVE_ARMS = ("naive", "multihead-pt100", "scratch")
+#: CPU seconds per learning-curve run (10 minutes at 1 thread: the nine runs are 1.5 CPU-h;
+#: their 210-frame points, the reference arms, had :data:`CPU_BUDGET_S`)
+LEARNING_CURVE_CPU_BUDGET_S = 600.0
 
 
 def learning_curve_configs() -> list[FinetuneConfig]:
@@ -136,19 +140,23 @@ def learning_curve_configs() -> list[FinetuneConfig]:
 
 def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
           cpu_budget_s: float = CPU_BUDGET_S, threads: int = THREADS,
-          parallel: int = 2, on_done=None) -> dict[str, FinetuneResult]:
-    """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each).
+          parallel: int = 2, on_done=None,
+          lc_cpu_budget_s: float = LEARNING_CURVE_CPU_BUDGET_S) -> dict[str, FinetuneResult]:
+    """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each), each
+    with ``cpu_budget_s`` CPU seconds; ``learning-curve`` adds the learning-curve runs,
+    each with ``lc_cpu_budget_s``.
 
     ``on_done(name, result)`` is called as each arm finishes (the CLI exports it then,
     not after the last arm)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    cfgs = {n: config(arm(n)) for n in names if n != "learning-curve"}
+    cfgs = {n: (config(arm(n)), cpu_budget_s) for n in names if n != "learning-curve"}
     if "learning-curve" in names:
-        cfgs.update({f"learning-curve:{c.label}": c for c in learning_curve_configs()})
+        cfgs.update({f"learning-curve:{c.label}": (c, lc_cpu_budget_s)
+                     for c in learning_curve_configs()})
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
-        futs = {ex.submit(run_finetune, c, root, None, threads, cpu_budget_s): n
-                for n, c in cfgs.items()}
+        futs = {ex.submit(run_finetune, c, root, None, threads, budget): n
+                for n, (c, budget) in cfgs.items()}
         done = {}
         for f in as_completed(futs):
             done[futs[f]] = f.result()
@@ -275,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="arms to train, and learning-curve for the smaller sets (default: "
                          "all)")
     ap.add_argument("--root", type=Path, default=TRAIN_ROOT)
-    ap.add_argument("--cpu-budget-s", type=float, default=CPU_BUDGET_S)
+    ap.add_argument("--cpu-budget-s", type=float, default=CPU_BUDGET_S,
+                    help="CPU seconds per arm (default %(default)s)")
+    ap.add_argument("--lc-cpu-budget-s", type=float, default=LEARNING_CURVE_CPU_BUDGET_S,
+                    help="CPU seconds per learning-curve run (default %(default)s)")
     ap.add_argument("--threads", type=int, default=THREADS)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--no-export", action="store_true")
@@ -286,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r.ok and not a.no_export and not n.startswith("learning-curve:"):
             print("  ->", export(n, r, overwrite=a.overwrite))
 
-    results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel, on_done=report)
+    results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel, on_done=report,
+                    lc_cpu_budget_s=a.lc_cpu_budget_s)
     return 0 if all(r.ok for r in results.values()) else 1
 
 

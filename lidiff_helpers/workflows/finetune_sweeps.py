@@ -112,7 +112,8 @@ def reference_models(P, run):
     if len(lc):
         base = next((r for r in rm.load(folder) if r["name"] == rm.FOUNDATION), None)
         run.save_table(lc, "reference_error_vs_frames")
-        run.save_figure(figures.error_vs_size(lc, base), "reference_error_vs_frames")
+        run.save_figure(figures.error_vs_size(lc, base, note=rm.budget_note(lc)),
+                        "reference_error_vs_frames")
     return t
 
 

@@ -37,7 +37,8 @@ from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "measure", "check_subset", "check_values", "metrics_path", "load",
-           "train_logs", "table", "learning_curve", "load_learning_curve", "main"]
+           "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
+           "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
 FOUNDATION = "foundation"
@@ -222,22 +223,38 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
                                         energy_reference=None))
         b = mace_train.budget_state(wd)
         rows.append({**row, "status": "trained", "train_cpu_s": b.get("cpu_s_spent"),
-                     "stopped_by": b.get("stopped_by"),
+                     "cpu_budget_s": b.get("cpu_budget_s"), "stopped_by": b.get("stopped_by"),
                      "model_sha256": provenance.sha256_file(r.model)})
     for m in load(folder):
         if m["name"] in ref.LEARNING_CURVE_ARMS:
             rows.append({k: m.get(k) for k in ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A",
                                                "interstitial_E_rmse_meV_atom",
                                                "bulk_E_rmse_meV_atom", "replay_F_rmse_meV_A",
-                                               "train_cpu_s", "stopped_by", "model_sha256")}
+                                               "train_cpu_s", "cpu_budget_s", "stopped_by",
+                                               "model_sha256")}
                         | {"method": m["name"], "selection": "random", "n_bulk": ref.N_BULK,
                            "n_interstitial": ref.N_INTERSTITIAL,
                            "n_frames": ref.N_BULK + ref.N_INTERSTITIAL, "status": "trained"})
     body = {"command": "python -m lidiff_helpers.workflows.reference_metrics --learning-curve",
             "rows": rows, "provenance": provenance.record(
-                extra={"cpu_budget_s": ref.CPU_BUDGET_S, "sizes": ref.LEARNING_CURVE_SIZES})}
+                extra={"cpu_budget_s": ref.CPU_BUDGET_S,
+                       "learning_curve_cpu_budget_s": ref.LEARNING_CURVE_CPU_BUDGET_S,
+                       "sizes": ref.LEARNING_CURVE_SIZES})}
     Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
     return pd.DataFrame(rows)
+
+
+def budget_note(lc) -> str:
+    """The learning curve's CPU budgets in words, e.g. ``"CPU budget per run: 600 CPU-s
+    (10-110 frames), 3600 CPU-s (210 frames)"`` (``lc``: :func:`load_learning_curve`)."""
+    if "cpu_budget_s" not in lc or lc["cpu_budget_s"].isna().all():
+        return ""
+    parts = []
+    for budget, g in lc.dropna(subset=["cpu_budget_s"]).groupby("cpu_budget_s"):
+        n = sorted(set(int(x) for x in g["n_frames"]))
+        frames = f"{n[0]}-{n[-1]}" if len(n) > 1 else f"{n[0]}"
+        parts.append(f"{budget:.0f} CPU-s ({frames} frames)")
+    return "CPU budget per run: " + ", ".join(parts)
 
 
 def load_learning_curve(path: str | Path = LEARNING_CURVE_FILE):
