@@ -253,3 +253,58 @@ def test_budget_note_names_each_budget_with_its_frames():
     assert budget_note(lc) == ("CPU budget per run: 600 CPU-s (10-110 frames), "
                                "3600 CPU-s (210 frames)")
     assert budget_note(lc.drop(columns="cpu_budget_s")) == ""
+
+
+def test_learning_curve_table_has_a_cell_per_method_and_size():
+    import pandas as pd
+
+    from lidiff_helpers.workflows.reference_metrics import learning_curve_table
+
+    lc = pd.DataFrame([
+        {"method": "naive", "n_frames": 10, "status": "trained",
+         "interstitial_F_rmse_meV_A": 90.04, "train_cpu_s": 600.4},
+        {"method": "naive", "n_frames": 210, "status": "trained",
+         "interstitial_F_rmse_meV_A": 53.24, "train_cpu_s": 3603.0},
+        {"method": "scratch", "n_frames": 10, "status": "not trained"}])
+    t = learning_curve_table(lc).set_index("model")
+    assert list(t.columns) == ["10 frames", "210 frames"]
+    assert t.loc["naive", "10 frames"] == "90.0 (600 CPU-s)"
+    assert t.loc["naive", "210 frames"] == "53.2 (3603 CPU-s)"
+    assert t.loc["scratch", "10 frames"] == "not trained" and t.loc["scratch", "210 frames"] == ""
+    assert learning_curve_table(lc.iloc[0:0]).empty
+
+
+def test_reference_error_vs_frames_draws_the_points_and_states_the_budgets(tmp_path):
+    """Notebook 02's learning-curve section from a learning_curve.json: one line per
+    method through its sizes, the budgets under the axes, the compact table returned."""
+    from lidiff_helpers.workflows import finetune_sweeps as nb02
+
+    rows = [{"method": m, "selection": "random", "n_frames": n, "status": "trained",
+             "interstitial_F_rmse_meV_A": v, "bulk_F_rmse_meV_A": v / 2,
+             "train_cpu_s": 600.0 if n < 210 else 3600.0,
+             "cpu_budget_s": 600.0 if n < 210 else 3600.0}
+            for m, vals in (("naive", (120.0, 80.0, 60.0, 53.0)),
+                            ("scratch", (400.0, 200.0, 90.0, 51.0)))
+            for n, v in zip((10, 30, 110, 210), vals)]
+    (tmp_path / "learning_curve.json").write_text(json.dumps({"rows": rows}))
+    saved = {}
+
+    class Run:
+        def save_table(self, df, name):
+            saved[name] = df
+
+        def save_figure(self, fig, name):
+            saved[name] = fig
+
+    t = nb02.reference_error_vs_frames(Run(), tmp_path).set_index("model")
+    assert t.loc["scratch", "110 frames"] == "90.0 (600 CPU-s)"
+    fig = saved["reference_error_vs_frames"]
+    ax = fig.axes[0]
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}    # errorbar: data line
+    assert list(lines["naive (random)"].get_xdata()) == [10, 30, 110, 210]
+    assert list(lines["scratch (random)"].get_ydata()) == [400.0, 200.0, 90.0, 51.0]
+    assert "600 CPU-s (10-110 frames), 3600 CPU-s (210 frames)" in \
+        " ".join(t.get_text() for t in fig.texts)
+    assert len(saved["reference_learning_curve"]) == 2
+    empty = nb02.reference_error_vs_frames(Run(), tmp_path / "none")
+    assert empty.empty

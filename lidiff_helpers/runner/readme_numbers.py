@@ -12,6 +12,8 @@ each is rendered here from one or more result files:
   ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``);
 * ``reference-models``: ``data/models/reference/*.metrics.json``, written by
   ``make reference-models``;
+* ``learning-curve``: ``data/models/reference/learning_curve.json``, written by
+  ``make reference-models``;
 * ``md-engines``: ``benchmarks/RESULTS_md_batched[_gpu].json``, written by
   ``benchmarks/bench_md_batched.py`` (part of ``make benchmarks``).
 
@@ -161,6 +163,21 @@ def _reference_models() -> str:
     return t.drop(columns=["strategy"]).map(cell).to_markdown(index=False)
 
 
+def _learning_curve() -> str:
+    """``learning-curve``: ``data/models/reference/learning_curve.json``."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    lc = rm.load_learning_curve()
+    if lc.empty:
+        return ("Not computed yet: `make reference-models` trains the runs and "
+                "`python -m lidiff_helpers.workflows.reference_metrics --learning-curve` "
+                "writes `data/models/reference/learning_curve.json`.")
+    return ("Held-out interstitial force RMSE (meV/A) against the number of fine-tuning "
+            "frames (10 bulk + 0, 20, 100, 200 interstitial), with the training CPU time; "
+            + rm.budget_note(lc) + ".\n\n"
+            + rm.learning_curve_table(lc).to_markdown(index=False))
+
+
 def _md_engines() -> str:
     """``md-engines``: ``benchmarks/RESULTS_md_batched.json`` (CPU) and, when measured,
     ``RESULTS_md_batched_gpu.json``."""
@@ -193,6 +210,7 @@ def _md_engines() -> str:
 BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
+                                        "learning-curve": _learning_curve,
                                         "md-engines": _md_engines}
 
 

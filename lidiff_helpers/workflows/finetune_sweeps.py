@@ -6,6 +6,7 @@ summary. Each function is one step of the notebook.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lidiff_helpers.simulation import models
@@ -76,29 +77,35 @@ def register(P, run, results, table) -> list[dict]:
     return entries + register_reference(run.out, P.register_reference or [])
 
 
-def reference_models(P, run):
-    """The reference models (``make reference-models``): their strategy table (saved as
-    ``reference_models``), the learning curves of their training
-    (``reference_learning_curves``) and the test error against the number of frames
-    (``reference_error_vs_frames``). Read from the committed ``data/models/reference/``,
-    or, with ``reference_recompute``, trained and measured again under this run's
-    ``reference_models`` folder (hours of CPU; the committed files are not touched).
-    The table is empty when none is committed."""
-    from lidiff_helpers.figures import finetune as figures
+def reference_folder(P, run) -> Path:
+    """Where the reference models are read from: the committed ``data/models/reference/``,
+    or, with ``reference_recompute``, this run's ``reference_models/export`` after
+    training and measuring every arm and the learning-curve runs again there (hours of
+    CPU; resumable; the committed files are not touched)."""
     from lidiff_helpers.training import reference_models as ref
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    folder = ref.REFERENCE_DIR
-    if P.reference_recompute:
-        root = run.work("reference_models")
-        folder = root / "export"
-        names = [a.name for a in ref.ARMS]
-        for n, r in ref.train([*names, "learning-curve"], root).items():
-            if r.ok and n in names:
-                ref.export(n, r, folder)
-        for n in [rm.FOUNDATION, *(n for n in names if ref.exported(n, folder).is_file())]:
-            rm.measure(n, folder, root / "metrics")
-        rm.learning_curve(root, folder / "learning_curve.json", folder)
+    if not P.reference_recompute:
+        return ref.REFERENCE_DIR
+    root = run.work("reference_models")
+    folder = root / "export"
+    names = [a.name for a in ref.ARMS]
+    for n, r in ref.train([*names, "learning-curve"], root).items():
+        if r.ok and n in names:
+            ref.export(n, r, folder)
+    for n in [rm.FOUNDATION, *(n for n in names if ref.exported(n, folder).is_file())]:
+        rm.measure(n, folder, root / "metrics")
+    rm.learning_curve(root, folder / "learning_curve.json", folder)
+    return folder
+
+
+def reference_models(run, folder: Path):
+    """The reference models in ``folder`` (:func:`reference_folder`): their strategy table
+    (saved as ``reference_models``) and the learning curves of their training
+    (``reference_learning_curves``). The table is empty when none is committed."""
+    from lidiff_helpers.figures import finetune as figures
+    from lidiff_helpers.workflows import reference_metrics as rm
+
     t = rm.table(folder)
     for r in rm.load(folder):
         run.add_model({"name": f"reference:{r['name']}", "sha256": r["model_sha256"]})
@@ -108,13 +115,29 @@ def reference_models(P, run):
     run.save_table(t, "reference_models")
     run.save_figure(figures.reference_learning_curves(rm.train_logs(folder)),
                     "reference_learning_curves")
-    lc = rm.load_learning_curve(folder / "learning_curve.json")
-    if len(lc):
-        base = next((r for r in rm.load(folder) if r["name"] == rm.FOUNDATION), None)
-        run.save_table(lc, "reference_error_vs_frames")
-        run.save_figure(figures.error_vs_size(lc, base, note=rm.budget_note(lc)),
-                        "reference_error_vs_frames")
     return t
+
+
+def reference_error_vs_frames(run, folder: Path):
+    """The test error against the number of fine-tuning frames (10, 30, 110, 210) for
+    naive, multihead and scratch, from ``folder``'s ``learning_curve.json``: the figure
+    ``reference_error_vs_frames`` (its CPU budgets under it), the rows as a table of the
+    same name, and the compact table (a column per size, with the CPU time) returned and
+    saved as ``reference_learning_curve``. Empty when not computed."""
+    from lidiff_helpers.figures import finetune as figures
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    lc = rm.load_learning_curve(folder / "learning_curve.json")
+    if lc.empty:
+        print("no learning curve computed yet: make reference-models")
+        return rm.learning_curve_table(lc)
+    base = next((r for r in rm.load(folder) if r["name"] == rm.FOUNDATION), None)
+    run.save_table(lc, "reference_error_vs_frames")
+    run.save_figure(figures.error_vs_size(lc, base, note=rm.budget_note(lc)),
+                    "reference_error_vs_frames")
+    compact = rm.learning_curve_table(lc)
+    run.save_table(compact, "reference_learning_curve")
+    return compact
 
 
 def summary_values(table, baseline: Mapping[str, Any] | None = None, flags=None) -> dict:

@@ -38,6 +38,7 @@ from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "measure", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
+           "learning_curve_table",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
@@ -255,6 +256,28 @@ def budget_note(lc) -> str:
         frames = f"{n[0]}-{n[-1]}" if len(n) > 1 else f"{n[0]}"
         parts.append(f"{budget:.0f} CPU-s ({frames} frames)")
     return "CPU budget per run: " + ", ".join(parts)
+
+
+def learning_curve_table(lc, metric: str = "interstitial_F_rmse_meV_A"):
+    """The learning curve as one table: a row per method, a column per number of
+    fine-tuning frames, each cell ``"<metric> (<training CPU> CPU-s)"`` (e.g.
+    ``"53.2 (3603 CPU-s)"``), "not trained" where the run is missing."""
+    import pandas as pd
+
+    if lc.empty:
+        return pd.DataFrame()
+    cells: dict = {}
+    for r in lc.to_dict("records"):
+        v, cpu = r.get(metric), r.get("train_cpu_s")
+        if r.get("status") != "trained" or v is None or v != v:
+            text = "not trained"
+        else:
+            text = f"{v:.1f}" + (f" ({cpu:.0f} CPU-s)" if cpu is not None and cpu == cpu
+                                 else "")
+        cells.setdefault(r["method"], {})[int(r["n_frames"])] = text
+    sizes = sorted({n for row in cells.values() for n in row})
+    return pd.DataFrame([{"model": m, **{f"{n} frames": row.get(n, "") for n in sizes}}
+                         for m, row in cells.items()])
 
 
 def load_learning_curve(path: str | Path = LEARNING_CURVE_FILE):
