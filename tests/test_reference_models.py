@@ -282,7 +282,8 @@ def test_reference_error_vs_frames_draws_the_points_and_states_the_budgets(tmp_p
     rows = [{"method": m, "selection": "random", "n_frames": n, "status": "trained",
              "interstitial_F_rmse_meV_A": v, "bulk_F_rmse_meV_A": v / 2,
              "train_cpu_s": 600.0 if n < 210 else 3600.0,
-             "cpu_budget_s": 600.0 if n < 210 else 3600.0}
+             "cpu_budget_s": 600.0 if n < 210 else 3600.0,
+             "valid_curve": [[-1, 150.0], [0, v * 1.5], [1, v * 1.1]]}
             for m, vals in (("naive", (120.0, 80.0, 60.0, 53.0)),
                             ("scratch", (400.0, 200.0, 90.0, 51.0)))
             for n, v in zip((10, 30, 110, 210), vals)]
@@ -306,5 +307,12 @@ def test_reference_error_vs_frames_draws_the_points_and_states_the_budgets(tmp_p
     assert "600 CPU-s (10-110 frames), 3600 CPU-s (210 frames)" in \
         " ".join(t.get_text() for t in fig.texts)
     assert len(saved["reference_learning_curve"]) == 2
+    by_size = saved["reference_validation_by_size"]
+    assert [a.get_title() for a in by_size.axes] == [f"{n} fine-tuning frames"
+                                                     for n in (10, 30, 110, 210)]
+    scratch_110 = [ln for ln in by_size.axes[2].get_lines()
+                   if ln.get_label().startswith("scratch")][0]
+    assert list(scratch_110.get_xdata()) == [0, 1, 2]
+    assert list(scratch_110.get_ydata()) == pytest.approx([150.0, 135.0, 99.0])
     empty = nb02.reference_error_vs_frames(Run(), tmp_path / "none")
     assert empty.empty

@@ -11,7 +11,8 @@ import numpy as np
 
 from lidiff_helpers.figures.ticks import plain_log_ticks
 
-__all__ = ["error_vs_size", "learning_curves", "reference_learning_curves", "strategy_bars"]
+__all__ = ["error_vs_size", "learning_curves", "reference_learning_curves", "strategy_bars",
+           "validation_by_size"]
 
 _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
 
@@ -137,5 +138,41 @@ def strategy_bars(table, metric: str = "interstitial_F_rmse_meV_A", target: floa
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g} meV/A")
         ax.legend(fontsize=7)
     ax.set_ylabel(f"{metric.split('_')[0]} test force RMSE / meV/A")
+    fig.tight_layout()
+    return fig
+
+
+def validation_by_size(table):
+    """Validation force RMSE per epoch, one panel per number of fine-tuning frames, a line
+    per method: how fast each strategy learns from 10, 30, 110 or 210 frames.
+
+    ``table``: the learning curve's rows (``method``, ``n_frames``, ``valid_curve`` =
+    [[epoch, meV/A], ...], optional ``train_cpu_s``), e.g.
+    :func:`lidiff_helpers.workflows.reference_metrics.load_learning_curve`."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    ok = table[table["valid_curve"].map(lambda c: isinstance(c, list) and len(c) > 0)] \
+        if "valid_curve" in table else table.iloc[0:0]
+    sizes = sorted(int(n) for n in ok["n_frames"].unique()) if len(ok) else []
+    fig, axes = plt.subplots(1, max(1, len(sizes)), figsize=(3.2 * max(1, len(sizes)), 3.4),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    if not sizes:
+        axes[0].text(0.5, 0.5, "no learning-curve run", ha="center", transform=axes[0].transAxes)
+    for ax, n in zip(axes, sizes):
+        for r in ok[ok["n_frames"] == n].to_dict("records"):
+            e, f = np.asarray(r["valid_curve"], dtype=float).T
+            color, marker = _style(r["method"])
+            cpu = r.get("train_cpu_s")
+            label = r["method"] + (f" ({cpu:.0f} CPU-s)" if cpu is not None and cpu == cpu else "")
+            ax.plot(e + 1, f, color=color, marker=marker, ms=3, label=label)
+        ax.set_title(f"{n} fine-tuning frames")
+        ax.set_xlabel("epoch (0 = before training)")
+        ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=6)
+    axes[0].set_ylabel("validation force RMSE / meV/A")
     fig.tight_layout()
     return fig

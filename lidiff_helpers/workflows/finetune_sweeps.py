@@ -122,7 +122,8 @@ def reference_error_vs_frames(run, folder: Path):
     """The test error against the number of fine-tuning frames (10, 30, 110, 210) for
     naive, multihead and scratch, from ``folder``'s ``learning_curve.json``: the figure
     ``reference_error_vs_frames`` (its CPU budgets under it), the rows as a table of the
-    same name, and the compact table (a column per size, with the CPU time) returned and
+    same name, each run's validation error per epoch by size
+    (``reference_validation_by_size``), and the compact table (a column per size, with the CPU time) returned and
     saved as ``reference_learning_curve``. Empty when not computed."""
     from lidiff_helpers.figures import finetune as figures
     from lidiff_helpers.workflows import reference_metrics as rm
@@ -135,6 +136,7 @@ def reference_error_vs_frames(run, folder: Path):
     run.save_table(lc, "reference_error_vs_frames")
     run.save_figure(figures.error_vs_size(lc, base, note=rm.budget_note(lc)),
                     "reference_error_vs_frames")
+    run.save_figure(figures.validation_by_size(lc), "reference_validation_by_size")
     compact = rm.learning_curve_table(lc)
     run.save_table(compact, "reference_learning_curve")
     return compact

@@ -198,7 +198,8 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
     """Test-set errors against the number of fine-tuning frames (10, 30, 110, 210) for
     naive, multihead and scratch: the smaller sets' runs (trained by
     ``make reference-models`` under ``root``) evaluated on all 120 held-out frames
-    (float64), plus the reference arms as the 210-frame points. Written to ``out``
+    (float64), plus the reference arms as the 210-frame points; each row also keeps its
+    validation force RMSE per epoch (``valid_curve``). Written to ``out``
     (JSON) and returned as a table in the shape of
     :func:`lidiff_helpers.figures.finetune.error_vs_size`'s input."""
     import pandas as pd
@@ -206,6 +207,7 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
     from lidiff_helpers.core import provenance
     from lidiff_helpers.training import evaluation, mace_train
     from lidiff_helpers.training.finetune import load_result
+    from lidiff_helpers.training.sweeps import learning_curve as learning_curve_of
 
     test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
     rows = []
@@ -223,9 +225,12 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
                                         dtype="float64", cache=wd / "evaluation.json",
                                         energy_reference=None))
         b = mace_train.budget_state(wd)
-        rows.append({**row, "status": "trained", "train_cpu_s": b.get("cpu_s_spent"),
+        curve = learning_curve_of(wd)
+        rows.append({**row, "status": "trained", "epochs_run": int(curve["epoch"].max()) + 1,
+                     "valid_curve": _valid_curve(curve), "train_cpu_s": b.get("cpu_s_spent"),
                      "cpu_budget_s": b.get("cpu_budget_s"), "stopped_by": b.get("stopped_by"),
                      "model_sha256": provenance.sha256_file(r.model)})
+    logs = train_logs(folder)
     for m in load(folder):
         if m["name"] in ref.LEARNING_CURVE_ARMS:
             rows.append({k: m.get(k) for k in ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A",
@@ -233,7 +238,9 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
                                                "bulk_E_rmse_meV_atom", "replay_F_rmse_meV_A",
                                                "train_cpu_s", "cpu_budget_s", "stopped_by",
                                                "model_sha256")}
-                        | {"method": m["name"], "selection": "random", "n_bulk": ref.N_BULK,
+                        | {"valid_curve": _valid_curve(learning_curve_of(logs[m["name"]]))
+                           if m["name"] in logs else None,
+                           "method": m["name"], "selection": "random", "n_bulk": ref.N_BULK,
                            "n_interstitial": ref.N_INTERSTITIAL,
                            "n_frames": ref.N_BULK + ref.N_INTERSTITIAL, "status": "trained"})
     body = {"command": "python -m lidiff_helpers.workflows.reference_metrics --learning-curve",
@@ -243,6 +250,13 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
                        "sizes": ref.LEARNING_CURVE_SIZES})}
     Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
     return pd.DataFrame(rows)
+
+
+def _valid_curve(curve) -> list[list[float]]:
+    """[[epoch, validation force RMSE (meV/A)], ...] of the fine-tuned head (epoch -1:
+    before training), from :func:`lidiff_helpers.training.sweeps.learning_curve`."""
+    d = curve[curve["head"] == "Default"]
+    return [[int(e), round(float(f), 3)] for e, f in zip(d["epoch"], d["rmse_f_meV_A"])]
 
 
 def budget_note(lc) -> str:
