@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_finetune import tiny_runs  # noqa: F401  (session fixture: real runs)
 
 from lidiff_helpers.training import mace_train
 from lidiff_helpers.training import reference_models as ref
@@ -316,3 +317,40 @@ def test_reference_error_vs_frames_draws_the_points_and_states_the_budgets(tmp_p
     assert list(scratch_110.get_ydata()) == pytest.approx([150.0, 135.0, 99.0])
     empty = nb02.reference_error_vs_frames(Run(), tmp_path / "none")
     assert empty.empty
+
+
+def test_learning_curve_evaluates_real_runs(monkeypatch, tmp_path, tiny_runs):
+    """reference_metrics.learning_curve over real (tiny, 1-epoch) mace runs: a row per run
+    with its test errors, validation curve (before training + 1 epoch) and model hash;
+    the reference arms' rows come from the folder's metrics; the file records the
+    command and the budgets."""
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.training import evaluation
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
+    monkeypatch.setattr(ref, "learning_curve_configs", lambda: tiny_runs["cfgs"])
+    one_each = [next(a for a in test if len(a) == 216), next(a for a in test if len(a) == 217)]
+    monkeypatch.setattr(evaluation, "test_frames", lambda: one_each)   # bulk, interstitial
+    monkeypatch.setattr(evaluation, "replay_validation_frames", lambda: rv[:2])
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    (folder / "naive.metrics.json").write_text(json.dumps(
+        {"name": "naive", "interstitial_F_rmse_meV_A": 53.2, "train_cpu_s": 3603.0,
+         "cpu_budget_s": 3600.0, "model_sha256": "x"}))
+    (folder / "naive.train_log.json").write_text(json.dumps(
+        [{"mode": "eval", "epoch": None, "rmse_f": 0.156},
+         {"mode": "eval", "epoch": 0, "rmse_f": 0.080}]))
+    lc = rm.learning_curve(tiny_runs["root"], tmp_path / "lc.json", folder)
+    assert list(lc["method"]) == ["naive", "multihead-pt10", "naive"]
+    assert list(lc["n_frames"]) == [6, 6, 210] and set(lc["status"]) == {"trained"}
+    for r, res in zip(lc.to_dict("records")[:2], tiny_runs["results"]):
+        assert r["model_sha256"] == sha256_file(res.model)
+        assert [e for e, _ in r["valid_curve"]] == [-1, 0] and r["epochs_run"] == 1
+        assert 10 < r["interstitial_F_rmse_meV_A"] < 5000
+        assert r["interstitial_n_test"] == 1 and r["bulk_n_test"] == 1
+    assert lc.iloc[2]["valid_curve"] == [[-1, 156.0], [0, 80.0]]
+    body = json.loads((tmp_path / "lc.json").read_text())
+    assert body["command"].endswith("--learning-curve")
+    assert body["provenance"]["extra"]["learning_curve_cpu_budget_s"] == \
+        ref.LEARNING_CURVE_CPU_BUDGET_S

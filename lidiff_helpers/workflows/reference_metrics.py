@@ -212,7 +212,7 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
     test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
     rows = []
     for c in ref.learning_curve_configs():
-        name = "multihead-pt100" if c.strategy == "multihead" else c.strategy
+        name = f"multihead-pt{c.n_pt}" if c.strategy == "multihead" else c.strategy
         row = {"method": name, "selection": c.selection, "n_bulk": c.n_bulk,
                "n_interstitial": c.n_interstitial, "n_frames": c.n_frames}
         wd = Path(root) / c.folder
