@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ase.build import bulk as ase_bulk
 
+from lidiff_helpers.core import cache
 from lidiff_helpers.core.cache import cached_call, cached_json, key_value
 from lidiff_helpers.simulation.bulk import EOSResult
 
@@ -58,3 +59,26 @@ def test_cached_arrays_keyed_and_atomic(tmp_path):
     f.write_bytes(b"not an npz")  # a corrupt file recomputes instead of failing
     assert np.array_equal(cached_arrays(f, {"model": "m2"}, compute)["x"], np.arange(4.0))
     assert len(calls) == 3 and not list(tmp_path.glob("*.tmp.npz"))
+
+
+@pytest.mark.parametrize("kind", ["json", "arrays"])
+def test_two_threads_computing_the_same_entry_both_succeed(tmp_path, kind):
+    """Two writers of one entry at once (seen: two fine-tuning runs fitting the same E0s in
+    parallel threads): each writes its own temporary file, both get the result, the file
+    holds it. With one shared temporary name the second rename failed (FileNotFoundError)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    both_computing = threading.Barrier(2)
+
+    def compute():
+        both_computing.wait(10)              # both have missed the cache before either writes
+        return {"x": [1.0, 2.0]}
+
+    path = tmp_path / ("e0s.json" if kind == "json" else "e0s.npz")
+    fn = cache.cached_json if kind == "json" else cache.cached_arrays
+    with ThreadPoolExecutor(2) as ex:
+        out = list(ex.map(lambda _: fn(path, {"k": 1}, compute), range(2)))
+    assert all(list(o["x"]) == [1.0, 2.0] for o in out)
+    assert list(fn(path, {"k": 1}, lambda: {"x": [9.0]})["x"]) == [1.0, 2.0]  # from the file
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]               # no leftovers

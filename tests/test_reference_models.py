@@ -354,3 +354,46 @@ def test_learning_curve_evaluates_real_runs(monkeypatch, tmp_path, tiny_runs):
     assert body["command"].endswith("--learning-curve")
     assert body["provenance"]["extra"]["learning_curve_cpu_budget_s"] == \
         ref.LEARNING_CURVE_CPU_BUDGET_S
+
+
+def test_a_crashing_arm_is_reported_failed_and_the_others_go_on(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    def fake_run(cfg, root, _log, threads, budget):
+        if cfg.strategy == "scratch":
+            raise RuntimeError("boom in scratch")
+        return SimpleNamespace(ok=True, status="trained")
+
+    seen = {}
+    monkeypatch.setattr(ref, "run_finetune", fake_run)
+    out = ref.train(["scratch", "naive"], root=tmp_path, parallel=1,
+                    on_done=lambda n, r: seen.setdefault(n, r.status))
+    assert seen == {"scratch": "failed", "naive": "trained"}
+    assert not out["scratch"].ok and "boom in scratch" in out["scratch"].message
+    assert out["scratch"].workdir == tmp_path.resolve() / ref.config(ref.arm("scratch")).folder
+
+
+def test_e0_fits_in_parallel_threads_run_once(monkeypatch):
+    """Parallel arms share the E0 fit: the second thread waits and reuses the first's
+    (mace's calculator changes torch's process-wide default dtype while loading)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lidiff_helpers.training import finetune_data
+
+    calls, inside = [], threading.Semaphore(1)
+
+    def fake_fit(path, frames):
+        assert inside.acquire(blocking=False), "two E0 fits at once"
+        calls.append(path)
+        time.sleep(0.2)
+        inside.release()
+        return {3: -1.0, 9: -2.0}
+
+    monkeypatch.setattr(finetune_data, "fit_e0s", fake_fit)
+    monkeypatch.setattr(finetune_data, "_E0_CACHE", {})
+    with ThreadPoolExecutor(2) as ex:
+        out = list(ex.map(lambda _: finetune_data._fit_e0s_cached("m", "s", ("h",), ()),
+                          range(2)))
+    assert out == [{3: -1.0, 9: -2.0}] * 2 and calls == ["m"]

@@ -3,8 +3,10 @@
 :func:`cached_json` stores a JSON result together with the key it was computed from
 (everything the result depends on: model SHA256, parameters); a later call with the same
 key loads it, a changed key recomputes. Files are written atomically (a temporary file,
-then a rename), so a killed notebook leaves the old or the new result, never half of one,
-and a rerun resumes from the finished steps.
+then a rename; each writer its own temporary file), so a killed notebook leaves the old or
+the new result, never half of one, a rerun resumes from the finished steps, and two
+threads or processes computing the same entry at once both succeed (the last rename wins;
+both wrote the same result).
 
 :func:`cached_call` wraps ``func(calc, **kwargs)`` for functions returning a result
 dataclass with ``to_dict``/``from_dict`` (the return annotation names the class); ASE
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +46,11 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _private_tmp(path: Path, suffix: str) -> Path:
+    """A temporary file beside ``path`` that no other process or thread writes."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{suffix}")
+
+
 def cached_json(path: str | os.PathLike, key: Mapping[str, Any],
                 compute: Callable[[], Mapping]) -> dict:
     """Load ``path`` if it was computed with the same ``key``, else compute and store.
@@ -61,7 +69,7 @@ def cached_json(path: str | os.PathLike, key: Mapping[str, Any],
             pass  # corrupt or foreign file: recompute
     result = dict(compute())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = _private_tmp(path, ".tmp")
     tmp.write_text(json.dumps({"key": dict(key), "key_sha256": want, "result": result},
                               indent=1, default=_json_default))
     os.replace(tmp, path)
@@ -125,7 +133,7 @@ def cached_arrays(path: str | os.PathLike, key: Mapping[str, Any],
             pass  # corrupt or foreign file: recompute
     arrays = {k: np.asarray(v) for k, v in compute().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = _private_tmp(path, ".tmp.npz")
     np.savez(tmp, __key_sha256__=np.array(want), **arrays)
     os.replace(tmp, path)
     return arrays

@@ -7,6 +7,7 @@ energies on the reference of the DFT frames.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,9 @@ def effective_replay(n_finetune_frames: int, n_replay_frames: int,
             "ft_frames_effective": int(n_finetune_frames) * dup}
 #: fitted E0s per (model path, model SHA256, frame hashes), for the life of the process
 _E0_CACHE: dict[tuple, dict] = {}
+#: fits run one at a time: parallel runs (reference_models.train's threads) fit the same
+#: E0s, and mace's calculator sets torch's process-wide default dtype while it loads
+_E0_LOCK = threading.Lock()
 
 
 def replay_frames(n_pt: int, source: str = "study", seed: int = 0,
@@ -230,7 +234,8 @@ def fit_e0s(foundation_path: str | Path, frames: Sequence,
 
 def _fit_e0s_cached(path: str, sha: str, hashes: tuple, frames: tuple) -> dict[int, float]:
     key = (path, sha, hashes)
-    if key not in _E0_CACHE:
-        _E0_CACHE[key] = fit_e0s(path, list(frames))
-    return _E0_CACHE[key]
+    with _E0_LOCK:
+        if key not in _E0_CACHE:
+            _E0_CACHE[key] = fit_e0s(path, list(frames))
+        return _E0_CACHE[key]
 

@@ -159,9 +159,17 @@ def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
                 for n, (c, budget) in cfgs.items()}
         done = {}
         for f in as_completed(futs):
-            done[futs[f]] = f.result()
+            n = futs[f]
+            try:
+                done[n] = f.result()
+            except Exception as exc:   # one arm's crash must not hide the others' results
+                import traceback
+
+                c = cfgs[n][0]
+                done[n] = FinetuneResult(c, Path(root).resolve() / c.folder, None, "failed",
+                                         message="".join(traceback.format_exception(exc)))
             if on_done is not None:
-                on_done(futs[f], done[futs[f]])
+                on_done(n, done[n])
     return {n: done[n] for n in cfgs}
 
 
@@ -293,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
     def report(n: str, r: FinetuneResult) -> None:
-        print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""))
+        print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""),
+              flush=True)
         if r.ok and not a.no_export and not n.startswith("learning-curve:"):
             print("  ->", export(n, r, overwrite=a.overwrite))
 
