@@ -136,6 +136,25 @@ def test_committed_model_matches_its_records(model):
             assert fresh[kind][key] == pytest.approx(v, rel=1e-6, abs=1e-6), (kind, key)
 
 
+def test_committed_learning_curve_matches_the_committed_models():
+    """The committed learning curve: every run trained, within its recorded budget; its
+    210-frame points are the committed reference models (same hash and test RMSE)."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    lc = rm.load_learning_curve()
+    assert not lc.empty, "learning_curve.json is not committed (make reference-models)"
+    assert set(lc["status"]) == {"trained"}
+    assert sorted(set(lc["n_frames"])) == [10, 30, 110, 210]
+    assert set(lc["method"]) == set(ref.LEARNING_CURVE_ARMS)
+    assert (lc["train_cpu_s"] <= lc["cpu_budget_s"] * 1.05).all()
+    small = lc[lc["n_frames"] < 210]
+    assert set(small["cpu_budget_s"]) == {ref.LEARNING_CURVE_CPU_BUDGET_S}
+    for r in lc[lc["n_frames"] == 210].to_dict("records"):
+        m = json.loads(rm.metrics_path(r["method"]).read_text())
+        assert r["model_sha256"] == m["model_sha256"]
+        assert r["interstitial_F_rmse_meV_A"] == m["interstitial_F_rmse_meV_A"]
+
+
 def test_register_reference_records_the_committed_file(tmp_path):
     import shutil
 

@@ -237,7 +237,7 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
                                                "interstitial_E_rmse_meV_atom",
                                                "bulk_E_rmse_meV_atom", "replay_F_rmse_meV_A",
                                                "train_cpu_s", "cpu_budget_s", "stopped_by",
-                                               "model_sha256")}
+                                               "epochs_run", "model_sha256")}
                         | {"valid_curve": _valid_curve(learning_curve_of(logs[m["name"]]))
                            if m["name"] in logs else None,
                            "method": m["name"], "selection": "random", "n_bulk": ref.N_BULK,
