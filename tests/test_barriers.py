@@ -208,3 +208,50 @@ def test_finite_size_pairs_each_barrier_with_its_217_atom_twin():
     s = barriers.summary_values(barriers.comparison_table(bs), None, fs)
     assert s["m: knockoff-collinear barrier_217_atoms_eV"] == pytest.approx(0.26)
     assert barriers.finite_size(barriers.BarrierSet(pd.DataFrame())).empty
+
+
+def test_slow_models_get_their_own_mechanisms_images_cells_and_no_own_lattice(tmp_path,
+                                                                              monkeypatch):
+    """neb_slow_models (SevenNet-0, CHGNet): 65 atoms, the study's lattice, the slow
+    mechanisms and image count; the other models everything the profile asks for."""
+    from types import SimpleNamespace
+
+    from lidiff_helpers.simulation.model_set import ModelEntry
+    from lidiff_helpers.workflows import barriers as wb
+
+    calls = []
+
+    def fake_cached_json(path, key, compute):
+        if key.get("what") == "relaxed a0":
+            calls.append(("a0", key["model_sha256"]))
+            return {"a0_A": 4.0}
+        calls.append((key["model_sha256"], key["mechanism"], key["n_cells"], key["a_A"],
+                      key["settings"]["n_images"]))
+        n = 65 if key["n_cells"] == 2 else 217
+        return {"numbers": [3] * n, "barrier_eV": 0.2, "reverse_barrier_eV": 0.2,
+                "endpoint_asymmetry_eV": 0.0, "converged": True, "climbing_fmax_eV_A": 0.01,
+                "n_steps": 3}
+
+    monkeypatch.setattr(wb, "cached_json", fake_cached_json)
+    P = SimpleNamespace(neb_n_images=3, neb_fmax_eV_A=0.05, neb_max_steps=10,
+                        neb_n_cells=[2, 3], neb_large_cell_all_models=True,
+                        neb_mechanisms=["knockoff-collinear", "direct"],
+                        neb_large_cell_mechanisms=None, neb_own_lattice=True,
+                        neb_slow_models=["sevennet-0"],
+                        neb_slow_mechanisms=["knockoff-collinear"], neb_slow_n_images=1,
+                        neb_dtype="float64", device="cpu")
+    run = SimpleNamespace(work=lambda name: tmp_path)
+    fast = ModelEntry("embedded", "embedded", "foundation", {"name": "embedded", "sha256": "e"})
+    slow = ModelEntry("sevennet-0", "sevennet-0", "extra", {"name": "sevennet-0", "sha256": "s"})
+    assert not wb.slow(P, fast) and wb.slow(P, slow)
+    bs = wb.compute(P, run, [fast, slow], progress=False)
+    assert [c for c in calls if c[0] == "s"] == [("s", "knockoff-collinear", 2, 4.083428, 1)]
+    fast_calls = [c for c in calls if c[0] == "e"]
+    assert len(fast_calls) == 2 * 2 * 2 and {c[4] for c in fast_calls} == {3}
+    assert ("a0", "e") in calls and ("a0", "s") not in calls
+    assert set(bs.table[bs.table["model"] == "sevennet-0"]["n_atoms"]) == {65}
+    P.neb_slow_n_images, P.neb_slow_mechanisms = None, None   # None: as the others
+    calls.clear()
+    wb.compute(P, run, [slow], progress=False)
+    assert sorted(calls) == [("s", "direct", 2, 4.083428, 3),
+                             ("s", "knockoff-collinear", 2, 4.083428, 3)]

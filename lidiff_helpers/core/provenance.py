@@ -23,7 +23,7 @@ __all__ = ["sha256_file", "package_versions", "git_commit", "record", "write_rec
 
 #: packages whose versions change results
 TRACKED_PACKAGES = ("lidiff", "mace-torch", "torch", "ase", "numpy", "scipy", "e3nn",
-                    "phonopy", "chgnet", "papermill", "matplotlib", "pooch")
+                    "phonopy", "chgnet", "sevenn", "papermill", "matplotlib", "pooch")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -32,7 +32,8 @@ class ModelEntry:
     ----------
     label : short unique name used in tables, legends and MD run names
     spec : resolved spec for :func:`lidiff_helpers.simulation.models.get_calculator`
-        (a foundation model name, ``embedded``, ``chgnet`` or an absolute file path)
+        (a foundation model name, ``embedded``, ``chgnet``, ``sevennet-0`` or an absolute
+        file path)
     role : ``foundation``, ``extra`` or ``registered``
     identity : :func:`lidiff_helpers.simulation.models.model_identity` (name, path, SHA256)
     meta : registry metadata (may hold ``energy_reference``: ``study`` or ``foreign``)
@@ -114,7 +115,7 @@ def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *
         registered = (model_registry.registered_models(out)
                       if include_registered and out is not None else [])
     registered = [e for e in registered if registered_matches(e, registered_where)]
-    named = {"embedded", "chgnet", *models.FOUNDATION_MODELS}
+    named = {"embedded", "chgnet", "sevennet-0", *models.FOUNDATION_MODELS}
     chosen: list[ModelEntry] = []
     by_sha: dict = {}
     for spec, role, label, meta, source in _candidates(foundation_model, extra_models,

@@ -3,6 +3,7 @@
     calc = get_calculator("auto")                  # MACE-MPA-0 if cached, else embedded
     calc = get_calculator("mace-mpa-0", device="cuda")
     calc = get_calculator("chgnet")                # CHGNet, weights ship with its wheel
+    calc = get_calculator("sevennet-0")            # SevenNet-0, weights ship with sevenn 0.10.4
     calc = get_calculator("results/quick/finetune/naive-110/model.model", dtype="float64")
     com = get_committee(["m1.model", "m2.model"]) ; com.forces_per_model(atoms)
 
@@ -17,7 +18,11 @@ character but letters, digits and ``_`` removed: MACE-MPA-0 is
 (:func:`mace_cache_path` gives the exact path). A user-given MACE-MPA-0 weights file is
 taken from ``$LIDIFF_MACE_MPA0_MODEL`` (before the cache); its SHA256 is checked against
 ``$LIDIFF_MACE_MPA0_SHA256`` (or a published hash in :data:`PUBLISHED_SHA256`, none recorded:
-neither mace-torch nor the study's data publish one) and the file is refused on a mismatch. ``chgnet``: CHGNet 0.3.0 universal potential (trained on MPtrj).
+neither mace-torch nor the study's data publish one) and the file is refused on a mismatch.
+``chgnet``: CHGNet 0.3.0 universal potential (trained on MPtrj). ``sevennet-0``: SevenNet-0
+(11Jul2024), the universal potential whose weights ship in the ``sevenn`` 0.10.4 wheel,
+hash-checked and loaded weights-only (:mod:`lidiff_helpers.simulation.sevennet`): the real
+foundation model of offline machines.
 ``embedded``: the compendium's own small MACE foundation model
 (:mod:`lidiff_helpers.training.embedded`), committed under ``data/models/``. ``auto``: MACE-MPA-0
 when its weights are in the cache (or downloadable), else ``embedded``; which one was
@@ -43,6 +48,7 @@ import numpy as np
 from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError, ParameterError
 from lidiff_helpers.core.provenance import sha256_file
+from lidiff_helpers.simulation import sevennet
 
 __all__ = [
     "FOUNDATION_MODELS",
@@ -95,8 +101,9 @@ class ModelSpec:
     ----------
     spec : what the user asked for (``auto``, ``embedded``, a path...)
     name : what it resolved to (``mace-mpa-0``, ``embedded``, ``chgnet``, file stem)
-    kind : ``mace`` (a .model file) or ``chgnet``
-    path : the weights file (None for chgnet, whose weights live in its wheel)
+    kind : ``mace`` (a .model file), ``chgnet`` or ``sevennet``
+    path : the weights file (None for chgnet, whose weights live in its wheel; the
+        shipped checkpoint for sevennet)
     note : why it resolved this way (e.g. the auto fallback reason)
     """
 
@@ -275,6 +282,10 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
         return ModelSpec(s, "embedded", "mace", EMBEDDED)
     if low == "chgnet":
         return ModelSpec(s, "chgnet", "chgnet", None, "CHGNet 0.3.0 (weights in the wheel)")
+    if low == sevennet.NAME:
+        return ModelSpec(s, sevennet.NAME, "sevennet", sevennet.checkpoint_path(),
+                         f"SevenNet-0 (sevenn {sevennet.SEVENN_VERSION} wheel; checkpoint "
+                         "SHA256 checked, loaded weights-only)")
     if low.startswith("reference-"):
         f = REFERENCE_MODELS / f"{s[len('reference-'):]}.model"
         if not f.is_file():
@@ -290,7 +301,7 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
             raise ModelUnavailableError(f"model file {p} does not exist")
         _check_model_file(p)
         return ModelSpec(s, p.stem, "mace", p.resolve())
-    raise ValueError(f"unknown model spec {s!r}: use auto, embedded, chgnet, "
+    raise ValueError(f"unknown model spec {s!r}: use auto, embedded, chgnet, sevennet-0, "
                      f"{', '.join(FOUNDATION_MODELS)}, reference-<arm> or a path to a "
                      ".model file")
 
@@ -320,6 +331,8 @@ def model_identity(spec: ModelSpec | str) -> dict:
         from importlib.metadata import version
 
         out["sha256"] = f"chgnet-{version('chgnet')}-pretrained-0.3.0"
+    if m.kind == "sevennet":
+        out.update({k: v for k, v in sevennet.identity().items() if k != "sha256"})
     return out
 
 
@@ -353,6 +366,10 @@ def get_calculator(spec: str | os.PathLike | ModelSpec = "auto", device: str = "
             warnings.simplefilter("ignore")
             model = CHGNet.load(verbose=False)
         return CHGNetCalculator(model=model, use_device=device, stress_weight=1 / 160.21766208)
+    if m.kind == "sevennet":
+        if head:
+            raise ParameterError(f"{m.name} has one head; head={head!r} does not apply")
+        return sevennet.calculator(device=device, path=m.path)
     from mace.calculators import MACECalculator
 
     with warnings.catch_warnings():

@@ -28,7 +28,9 @@ __all__ = [
     "evaluate_model",
     "frames_unseen_by",
     "lif_replay_frames",
+    "model_elements",
     "model_row",
+    "model_sha256",
     "replay_force_rmse",
     "replay_validation_frames",
     "sweep_table",
@@ -84,14 +86,14 @@ def evaluate_model(model: str | Path, frames: Sequence, head: str | None = None,
                    cache: str | Path | None = None) -> tuple[list[dict], str]:
     """Parity metrics of a model on labelled LiF frames (rows by kind), and the offset text.
 
+    ``model``: a ``.model`` path or any model spec (``sevennet-0``, ``chgnet``).
     ``energy_reference``: ``study`` (trained with the study's E0s: no offset removed),
     ``foreign``, or None (decide by magnitude). ``cache``: parity's ``.npz`` cache.
     """
-    from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.simulation.models import get_calculator
 
     calc = get_calculator(str(model), device=device, dtype=dtype, head=head, verbose=False)
-    key = f"{sha256_file(model)}:{dtype}:{head}"
+    key = f"{model_sha256(model)}:{dtype}:{head}"
     pred = parity.predict(calc, frames, cache=cache, cache_key=key, progress=False)
     off = parity.decide_energy_offset(pred, energy_reference=energy_reference,
                                       e0s=parity.model_e0s(calc))
@@ -121,6 +123,27 @@ def replay_force_rmse(model: str | Path, frames: Iterable, elements: Iterable[in
         pred.append(np.asarray(b.get_forces(), float))
         ref.append(np.asarray(a.arrays["REF_forces"], float))
     return 1e3 * parity.rmse(np.concatenate(pred), np.concatenate(ref)), len(fr)
+
+
+def model_sha256(model: str | Path) -> str:
+    """SHA256 of a model's weights (a ``.model`` path or a spec such as ``sevennet-0``)."""
+    from lidiff_helpers.simulation.models import model_identity
+
+    return str(model_identity(str(model))["sha256"])
+
+
+def model_elements(model: str | Path) -> frozenset:
+    """Atomic numbers a model knows: a MACE file's table, SevenNet-0's type map, CHGNet's
+    1-94 (its MPtrj elements)."""
+    from lidiff_helpers.simulation import models, sevennet
+    from lidiff_helpers.training.finetune import foundation_elements
+
+    m = models.resolve_spec(str(model))
+    if m.kind == "sevennet":
+        return sevennet.elements()
+    if m.kind == "chgnet":
+        return frozenset(range(1, 95))
+    return foundation_elements(str(m.path))
 
 
 # ----------------------------------------------------------------------------- sweep table
@@ -154,11 +177,7 @@ def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
     ``energy_offset``, ``replay_F_rmse_meV_A``, ``replay_n_frames``. Cached in ``cache``
     (JSON) keyed by the model's SHA256, the test and replay frames and the dtype.
     """
-    from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.io.data import frame_hash
-    from lidiff_helpers.training.finetune import foundation_elements
-
-    model = Path(model)
 
     def compute() -> dict:
         rows, offset = evaluate_model(model, test_frames, dtype=dtype, device=device,
@@ -172,12 +191,12 @@ def model_row(model: str | Path, test_frames: Sequence, replay_valid: Sequence,
             row.update({f"{k}_E_rmse_meV_atom": r["E_rmse_meV_atom"],
                         f"{k}_F_rmse_meV_A": r["F_rmse_meV_A"],
                         f"{k}_S_rmse_GPa": r["S_rmse_GPa"], f"{k}_n_test": r["n_frames"]})
-        rf, n = replay_force_rmse(model, replay_valid, foundation_elements(str(model)),
+        rf, n = replay_force_rmse(model, replay_valid, model_elements(model),
                                   head=head_replay, dtype=dtype, device=device)
         row.update({"replay_F_rmse_meV_A": rf, "replay_n_frames": n})
         return row
 
-    key = {"model_sha256": sha256_file(model), "dtype": dtype, "head_replay": head_replay,
+    key = {"model_sha256": model_sha256(model), "dtype": dtype, "head_replay": head_replay,
            "energy_reference": energy_reference,
            "test": sorted(frame_hash(a) for a in test_frames),
            "replay": sorted(frame_hash(a) for a in replay_valid)}

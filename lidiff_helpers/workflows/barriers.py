@@ -27,7 +27,7 @@ from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
 #: within this (eV), else the row says ``endpoints_equivalent = False``
 ENDPOINT_TOLERANCE_EV = 0.005
 
-__all__ = ["BarrierSet", "models", "compute", "finite_size", "best_per_model", "saddle_of",
+__all__ = ["BarrierSet", "models", "slow", "compute", "finite_size", "best_per_model", "saddle_of",
            "harmonic", "htst_diffusivity", "comparison_table", "summary_values"]
 
 
@@ -41,8 +41,9 @@ class BarrierSet:
 
 
 def models(P, run) -> list[ModelEntry]:
-    """The models with barriers: the foundation, ``neb_extra_models`` (e.g. chgnet) and
-    the models notebooks 02/03 registered (as many as ``neb_max_models`` allows)."""
+    """The models with barriers: the foundation, ``neb_extra_models`` (e.g. sevennet-0,
+    chgnet) and the models notebooks 02/03 registered (as many as ``neb_max_models``
+    allows)."""
     entries = models_to_compare(P.foundation_model, P.neb_extra_models, out=run.out,
                                 include_registered=P.neb_include_registered,
                                 max_extra_models=P.neb_max_models)
@@ -51,11 +52,24 @@ def models(P, run) -> list[ModelEntry]:
     return entries
 
 
+def slow(P, m: ModelEntry) -> bool:
+    """A model of ``neb_slow_models`` (by label or name; e.g. CHGNet and SevenNet-0, 10-15x
+    the embedded MACE's cost per force call): its NEBs are on 65 atoms at the study's
+    lattice only, with ``neb_slow_mechanisms`` and ``neb_slow_n_images`` (None: as the
+    others), and it gets no harmonic TST."""
+    return m.label in P.neb_slow_models or m.identity.get("name") in P.neb_slow_models
+
+
+def _settings(P, m: ModelEntry) -> neb.NEBSettings:
+    n = P.neb_slow_n_images if slow(P, m) and P.neb_slow_n_images else P.neb_n_images
+    return neb.NEBSettings(n_images=n, fmax_eV_A=P.neb_fmax_eV_A, max_steps=P.neb_max_steps)
+
+
 def _lattices(P, run, m: ModelEntry, calc) -> dict[str, float]:
     """The lattice constants of the model's NEBs (A): the study's and, with
     ``neb_own_lattice``, the model's own relaxed one (cached by model SHA256)."""
     out = {"study": LIF_A_STUDY_A}
-    if P.neb_own_lattice and m.spec != "chgnet":
+    if P.neb_own_lattice and not slow(P, m):
         from lidiff_helpers.simulation.bulk import relaxed_lattice_constant
 
         key = {"model_sha256": m.sha256, "dtype": P.neb_dtype, "what": "relaxed a0"}
@@ -85,16 +99,16 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
 
     from lidiff_helpers.simulation.models import get_calculator
 
-    s = neb.NEBSettings(n_images=P.neb_n_images, fmax_eV_A=P.neb_fmax_eV_A,
-                        max_steps=P.neb_max_steps)
     rows, paths_ = [], {}
     jobs = [(m, c) for m in entries for c in P.neb_n_cells
-            if c == 2 or m.foundation or P.neb_large_cell_all_models]
+            if (c == 2 or m.foundation or P.neb_large_cell_all_models)
+            and not (c > 2 and slow(P, m))]
     for m, n_cells in tqdm(jobs, desc="NEB (model, cell)", disable=not progress):
-        if m.spec == "chgnet" and n_cells > 2:
-            continue  # CHGNet: 65 atoms only (slow)
+        s = _settings(P, m)
         mechanisms = (P.neb_mechanisms if n_cells == 2 or P.neb_large_cell_mechanisms is None
                       else [x for x in P.neb_mechanisms if x in P.neb_large_cell_mechanisms])
+        if slow(P, m) and P.neb_slow_mechanisms is not None:
+            mechanisms = [x for x in mechanisms if x in P.neb_slow_mechanisms]
         loaded: dict = {}
 
         def calc(m=m, loaded=loaded):  # loaded only when a result is not cached
@@ -190,7 +204,7 @@ def harmonic(P, run, bs: BarrierSet, entries: Sequence[ModelEntry]) -> Any:
     rows = []
     best = best_per_model(bs).set_index("model")
     for m in entries:
-        if m.label not in best.index or not P.htst or m.spec == "chgnet":
+        if m.label not in best.index or not P.htst or slow(P, m):
             continue
         mech = best.loc[m.label, "knockoff_mechanism"]
         res = bs.paths[(m.label, mech, 2, "study")]
