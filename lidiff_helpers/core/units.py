@@ -29,7 +29,7 @@ __all__ = [
     "KB_EV_PER_K", "FS", "PS", "GPA_PER_EV_A3", "CM2_S_PER_A2_PS", "DIMENSIONS",
     "LIF_A_STUDY_A", "LIF_A_PBE_A", "LIF_A_EXPERIMENT_A", "STUDY_BOX_EDGE_A",
     "STABILITY_MIN_PAIR_DISTANCE_A", "STABILITY_MAX_TEMPERATURE_DEVIATION", "UNITS_TABLE",
-    "kT_eV", "H_EV_S",
+    "kT_eV", "H_EV_S", "LIF_DEBYE_WALLER_B_A2", "LIF_DEBYE_WALLER_T_K",
 ]
 
 #: Boltzmann constant, eV/K (ase.units.kB)
@@ -54,6 +54,13 @@ LIF_A_STUDY_A: float = STUDY_BOX_EDGE_A / 5
 LIF_A_PBE_A: float = 4.06
 #: experimental lattice constant of LiF at room temperature, A
 LIF_A_EXPERIMENT_A: float = 4.026
+
+#: room-temperature Debye-Waller factors B of LiF (A^2), approximate (diffraction studies
+#: report about 0.9-1.0 for Li and 0.7-0.8 for F): they set only the scale of the thermal
+#: displacements of the distillation frames (training/distillation.py), B = 8 pi^2 <u_x^2>
+LIF_DEBYE_WALLER_B_A2: dict[str, float] = {"Li": 0.95, "F": 0.75}
+#: temperature of those factors, K
+LIF_DEBYE_WALLER_T_K: float = 295.0
 
 #: an MD run with a pair closer than this (A) is not usable
 STABILITY_MIN_PAIR_DISTANCE_A: float = 1.2

@@ -1,0 +1,98 @@
+"""Distillation frames and teacher labels (training/distillation.py), v2 targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lidiff_helpers.core import units
+from lidiff_helpers.core.errors import LabellingError, ParameterError
+from lidiff_helpers.training import distillation as d
+from lidiff_helpers.training import embedded_v2
+
+TINY = Path(__file__).parent / "models" / "tiny-lif.model"
+SMALL = {"bulk-strain": {"n": 2, "n_cells": 1}, "bulk-thermal": {"n": 2, "n_cells": 1},
+         "bulk-thermal-216": {"n": 1, "n_cells": 1}, "interstitial": {"n": 2, "n_cells": 1},
+         "interstitial-217": {"n": 1, "n_cells": 2}, "vacancy": {"n": 3, "n_cells": 1},
+         "path": {"n_per_mechanism": 1, "n_cells": 2}, "contact": {"n": 2, "n_cells": 1}}
+
+
+def test_thermal_sigma_is_the_debye_waller_value_and_scales_as_sqrt_T():
+    # B = 8 pi^2 <u_x^2> at the reference temperature
+    s = d.thermal_sigma_A("Li", units.LIF_DEBYE_WALLER_T_K)
+    assert 8 * np.pi ** 2 * s ** 2 == pytest.approx(units.LIF_DEBYE_WALLER_B_A2["Li"])
+    assert d.thermal_sigma_A("F", 4 * 295.0) == pytest.approx(2 * d.thermal_sigma_A("F", 295.0))
+
+
+def test_thermal_rattle_has_the_set_spread():
+    from ase.build import bulk
+
+    at = bulk("LiF", "rocksalt", a=4.08, cubic=True).repeat(6)
+    r = d.thermal_rattle(at, 900.0, np.random.default_rng(0))
+    du = (r.positions - at.positions)[np.array(at.get_chemical_symbols()) == "Li"]
+    assert du.std() == pytest.approx(d.thermal_sigma_A("Li", 900.0), rel=0.05)
+
+
+def test_frames_are_deterministic_tagged_and_never_overlapping():
+    a, b = d.distillation_frames(3, SMALL), d.distillation_frames(3, SMALL)
+    assert d.frames_hash(a) == d.frames_hash(b)
+    assert d.frames_hash(a) != d.frames_hash(d.distillation_frames(4, SMALL))
+    kinds = {at.info["config_type"] for at in a}
+    assert {"bulk-strain", "bulk-thermal", "interstitial", "vacancy-Li", "vacancy-F",
+            "vacancy-frenkel", "path-knockoff-collinear", "path-direct", "contact"} <= kinds
+    n = {k: len(at) for at in a for k in [at.info["config_type"]]}
+    assert n["vacancy-Li"] == n["vacancy-F"] == 7 and n["path-direct"] == 65
+    assert all(at.info["min_distance_A"] > 0.5 for at in a)
+
+
+def test_split_is_stratified_and_seeded():
+    fr = d.distillation_frames(0, {**SMALL, "bulk-thermal": {"n": 10, "n_cells": 1}})
+    tr, va = d.split_train_valid(fr, 0.2, seed=1)
+    assert len(tr) + len(va) == len(fr)
+    assert {a.info["config_type"] for a in va} == {a.info["config_type"] for a in fr}
+    assert d.frames_hash(va) == d.frames_hash(d.split_train_valid(fr, 0.2, seed=1)[1])
+    with pytest.raises(ParameterError, match="valid_fraction"):
+        d.split_train_valid(fr, 1.5)
+
+
+def test_labels_resume_per_chunk_and_refuse_another_teacher(tmp_path, monkeypatch):
+    from lidiff_helpers.training.labelling import SurrogateLabeller
+
+    fr = d.distillation_frames(0, SMALL)[:5]
+    calls = []
+    orig = SurrogateLabeller.label
+
+    def counting(self, frames, progress=False):
+        calls.append(len(frames))
+        return orig(self, frames, progress)
+
+    monkeypatch.setattr(SurrogateLabeller, "label", counting)
+    first = d.label_frames(fr, tmp_path, teacher=str(TINY), chunk=2, progress=False)
+    assert calls == [2, 2, 1]
+    chunks = sorted(tmp_path.glob("chunk-*.xyz"))
+    chunks[1].unlink()
+    calls.clear()
+    again = d.label_frames(fr, tmp_path, teacher=str(TINY), chunk=2, progress=False)
+    assert calls == [2]
+    for x, y in zip(first, again):
+        np.testing.assert_allclose(x.arrays["REF_forces"], y.arrays["REF_forces"], atol=1e-6)
+        assert x.info["REF_energy"] == pytest.approx(y.info["REF_energy"])
+        assert x.info["config_type"] == y.info["config_type"]
+    with pytest.raises(LabellingError, match="labels of teacher"):
+        d.label_frames(fr, tmp_path, teacher="embedded", chunk=2, progress=False)
+
+
+def test_targets_compare_with_the_teacher():
+    t = embedded_v2.targets(
+        {"bulk_F_rmse_meV_A": 95.0, "interstitial_F_rmse_meV_A": 130.0,
+         "knockoff_collinear_barrier_eV": 0.22, "direct_barrier_eV": 0.40, "a0_A": 4.10,
+         "B_GPa": 60.0},
+        {"bulk_F_rmse_meV_A": 81.0, "interstitial_F_rmse_meV_A": 97.0,
+         "knockoff_collinear_barrier_eV": 0.245, "direct_barrier_eV": 0.45, "a0_A": 4.06,
+         "B_GPa": 70.0})
+    met = dict(zip(t["quantity"], t["met"]))
+    assert met == {"bulk_F_rmse_meV_A": True, "interstitial_F_rmse_meV_A": False,
+                   "knockoff_collinear_barrier_eV": True, "direct_barrier_eV": False,
+                   "a0_A": True, "B_GPa": True}
