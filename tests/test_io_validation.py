@@ -245,3 +245,18 @@ def test_timestep_ps_keyword_still_works_and_warns(tmp_path):
         hops.detect_hops(run.positions_A(), timestep_ps=0.5)  # a bare array has no species
     with pytest.raises(ParameterError, match="pass frame_interval_ps only"):
         diffusion_coefficient(x, timestep_ps=0.1, frame_interval_ps=0.1)
+
+
+def test_a_tuple_of_positions_and_interval_is_refused_with_what_is_accepted():
+    """(positions, 0.1), as some MSD tools take it, is not a list of LAMMPS dumps."""
+    import numpy as np
+
+    from lidiff_helpers.analysis.diffusion import diffusion_coefficient
+    from lidiff_helpers.core.errors import InputError
+
+    pos = np.cumsum(np.random.default_rng(0).normal(0, 0.1, (50, 4, 3)), axis=0)
+    with pytest.raises(InputError, match="tuple of float, ndarray.*LAMMPS dumps.*"
+                                         "frame_interval_ps"):
+        diffusion_coefficient((pos, 0.1))
+    with pytest.raises(InputError, match="list of nothing"):
+        diffusion_coefficient([])

@@ -105,6 +105,14 @@ def load_trajectory(source, *, frame_interval_ps: float | None = None, numbers=N
     if isinstance(source, np.ndarray):
         return _from_array(source, frame_interval_ps, numbers, cell_A)
     if isinstance(source, (list, tuple)):
+        bad = [type(x).__name__ for x in source if not isinstance(x, (str, os.PathLike))]
+        if bad or not source:
+            raise InputError(
+                f"trajectory given as a {type(source).__name__} of "
+                f"{', '.join(sorted(set(bad))) or 'nothing'}: a list or tuple must hold the "
+                "paths of LAMMPS dumps of consecutive restarts. Give positions as one "
+                "array (n_frames, n_atoms, 3) in A with frame_interval_ps=..., a "
+                "Trajectory, a trajectory folder, a LAMMPS dump or a file ASE reads")
         return lammps_dump.read_lammps_dump(source, timestep_fs=lammps_timestep_fs,
                                             type_symbols=lammps_type_symbols)
     p = Path(source)
