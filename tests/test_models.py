@@ -188,3 +188,50 @@ def test_cached_weights_checked_against_a_given_hash(empty_mace_cache, monkeypat
     with pytest.raises(models.ModelFileError, match=r"macempa0mediummodel.*differs from"):
         models.resolve_spec("mace-mpa-0")
     assert models.PUBLISHED_SHA256 == {}      # none recorded offline: never an invented one
+
+
+def test_committed_model_files_match_their_recorded_hashes():
+    """Every committed .model file is in data/models/SHA256SUMS with its current hash."""
+    import subprocess
+
+    from lidiff_helpers.core import paths
+    from lidiff_helpers.core.provenance import sha256_file
+
+    tracked = subprocess.run(["git", "ls-files", "*.model"], cwd=paths.MODELS,
+                             capture_output=True, text=True).stdout.split()
+    have = models.committed_hashes()
+    assert tracked and sorted(tracked) == sorted(have)
+    for rel in tracked:
+        assert sha256_file(paths.MODELS / rel) == have[rel], rel
+
+
+def test_a_tampered_committed_model_is_refused_before_unpickling(tmp_path, monkeypatch):
+    """A committed model with one byte appended: resolve_spec refuses it (naming the file)
+    before mace/torch sees it; a file not recorded is refused too."""
+    import shutil
+
+    from lidiff_helpers.core import paths
+
+    root = tmp_path / "models"
+    (root / "reference").mkdir(parents=True)
+    shutil.copy(paths.MODELS / "SHA256SUMS", root / "SHA256SUMS")
+    shutil.copy(paths.MODELS / "reference" / "naive.model", root / "reference" / "naive.model")
+    monkeypatch.setattr(paths, "MODELS", root)
+    monkeypatch.setattr(models, "REFERENCE_MODELS", root / "reference")
+    assert models.resolve_spec("reference-naive").path == root / "reference" / "naive.model"
+    with open(root / "reference" / "naive.model", "ab") as f:
+        f.write(b"\0")
+    loaded = []
+    monkeypatch.setattr("torch.load", lambda *a, **k: loaded.append(a) or {})
+    with pytest.raises(models.ModelFileError, match=r"naive.model: SHA256 .* differs from the "
+                                                    "recorded"):
+        models.resolve_spec("reference-naive")
+    with pytest.raises(models.ModelFileError, match="naive.model"):
+        models.get_calculator(str(root / "reference" / "naive.model"))
+    assert not loaded
+    shutil.copy(TINY, root / "reference" / "extra.model")
+    with pytest.raises(models.ModelFileError, match="not recorded"):
+        models.resolve_spec(str(root / "reference" / "extra.model"))
+    # recording it (what the export commands do) makes it loadable
+    models.record_committed(root / "reference" / "extra.model")
+    assert models.resolve_spec(str(root / "reference" / "extra.model")).name == "extra"

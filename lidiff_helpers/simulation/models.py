@@ -30,6 +30,16 @@ taken is printed and recorded in :func:`model_identity`. ``reference-<arm>`` (e.
 ``reference-naive``): a committed reference fine-tuned model
 (``data/models/reference/<arm>.model``, :mod:`lidiff_helpers.training.reference_models`).
 Anything else is a path to a ``.model`` file.
+
+Model files are code
+--------------------
+A ``.model`` file is a pickled torch module: loading it runs whatever code it holds.
+mace-torch 0.3.16 sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for the whole process when
+it is imported, so every ``.model`` lidiff loads is fully unpickled. Load only files you
+trust. lidiff checks every committed model file (below ``data/models/``) against the
+SHA256 recorded in :data:`COMMITTED_SHA256SUMS` before loading it and refuses a file that
+differs or is not recorded (:func:`check_committed`); a model given by path records its
+SHA256 in provenance (:func:`model_identity`). SevenNet-0 is loaded weights-only.
 """
 
 from __future__ import annotations
@@ -63,6 +73,9 @@ __all__ = [
     "get_committee",
     "fetch_command",
     "mace_cache_path",
+    "check_committed",
+    "committed_hashes",
+    "record_committed",
     "model_identity",
     "resolve_spec",
 ]
@@ -89,6 +102,8 @@ PUBLISHED_SHA256: dict[str, str] = {}
 EMBEDDED = paths.MODELS / "lidiff-embedded.model"
 #: the committed reference fine-tuned models (spec ``reference-<arm>``)
 REFERENCE_MODELS = paths.MODELS / "reference"
+#: SHA256 of every committed model file (``sha256sum`` format, paths relative to MODELS)
+COMMITTED_SHA256SUMS = paths.MODELS / "SHA256SUMS"
 #: first bytes of a file torch.save wrote: a zip archive (torch >= 1.6) or a raw pickle
 _TORCH_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
@@ -279,6 +294,7 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
             raise ModelUnavailableError(f"embedded model missing at {EMBEDDED}; it is "
                                         "committed with the repository (make embedded-model "
                                         "rebuilds it)")
+        _check_model_file(EMBEDDED)
         return ModelSpec(s, "embedded", "mace", EMBEDDED)
     if low == "chgnet":
         return ModelSpec(s, "chgnet", "chgnet", None, "CHGNet 0.3.0 (weights in the wheel)")
@@ -292,6 +308,7 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
             have = sorted(p.stem for p in REFERENCE_MODELS.glob("*.model"))
             raise ModelUnavailableError(f"reference model {s!r}: {f} is not committed "
                                         f"(committed: {have}; make reference-models)")
+        _check_model_file(f)
         return ModelSpec(s, s, "mace", f, "reference fine-tuned model (committed)")
     if low in FOUNDATION_MODELS:
         return _foundation(low, s, allow_download)
@@ -306,14 +323,75 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
                      ".model file")
 
 
+def committed_hashes(sums: Path | None = None) -> dict[str, str]:
+    """Relative path -> SHA256 of the committed model files (:data:`COMMITTED_SHA256SUMS`)."""
+    sums = Path(sums or COMMITTED_SHA256SUMS)
+    if not sums.is_file():
+        return {}
+    out = {}
+    for line in sums.read_text().splitlines():
+        if line.strip():
+            sha, rel = line.split(maxsplit=1)
+            out[rel.strip().lstrip("*")] = sha
+    return out
+
+
+def check_committed(path: str | os.PathLike, root: Path | None = None) -> str | None:
+    """For a file below ``root`` (default ``data/models/``): refuse it unless its SHA256 is
+    the one recorded in ``root/SHA256SUMS``; return that hash. None for other files.
+
+    Raises
+    ------
+    ModelFileError
+        naming the file, its hash and the recorded one (nothing has been unpickled).
+    """
+    root = Path(root or paths.MODELS).resolve()
+    p = Path(path).resolve()
+    if not p.is_relative_to(root):
+        return None
+    rel = p.relative_to(root).as_posix()
+    recorded = committed_hashes(root / "SHA256SUMS").get(rel)
+    actual = _sha(str(p), p.stat().st_mtime)
+    if recorded is None:
+        raise ModelFileError(f"model file {p} is in the committed models folder {root} but "
+                             f"its SHA256 is not recorded in {root / 'SHA256SUMS'}; refused "
+                             "(loading a .model file runs code: record it with "
+                             "lidiff_helpers.simulation.models.record_committed)")
+    if actual != recorded:
+        raise ModelFileError(f"model file {p}: SHA256 {actual} differs from the recorded "
+                             f"{recorded} ({root / 'SHA256SUMS'}); the file was changed "
+                             "after it was committed and is refused before loading "
+                             "(loading a .model file runs code)")
+    return recorded
+
+
+def record_committed(path: str | os.PathLike, root: Path | None = None) -> str | None:
+    """Record (or update) the SHA256 of a model file below ``root`` (default
+    ``data/models/``) in its SHA256SUMS; what every command that writes a committed model
+    calls. Returns the hash; None (nothing recorded) for a file outside ``root``."""
+    from lidiff_helpers.core.provenance import sha256_file
+
+    root = Path(root or paths.MODELS).resolve()
+    p = Path(path).resolve()
+    if not p.is_relative_to(root):
+        return None
+    rel = p.relative_to(root).as_posix()
+    have = committed_hashes(root / "SHA256SUMS")
+    have[rel] = sha256_file(p)
+    (root / "SHA256SUMS").write_text("".join(f"{h}  {r}\n" for r, h in sorted(have.items())))
+    return have[rel]
+
+
 def _check_model_file(path: Path) -> None:
-    """Refuse a file that torch.save did not write (cheap: its first bytes)."""
+    """Refuse a file that torch.save did not write (cheap: its first bytes), and a committed
+    model file whose SHA256 is not the recorded one (:func:`check_committed`)."""
     with open(path, "rb") as f:
         head = f.read(4)
     if not any(head.startswith(m) for m in _TORCH_MAGIC):
         raise ModelFileError(f"model file {path} is not a MACE model: it is not a saved torch "
                              f"model (first bytes {head!r}; expected a zip archive as written "
                              "by torch.save, e.g. a mace_run_train *.model file)")
+    check_committed(path)
 
 
 @lru_cache(maxsize=64)

@@ -56,6 +56,7 @@ import numpy as np
 from lidiff_helpers.core import paths, units
 from lidiff_helpers.core.provenance import sha256_file
 from lidiff_helpers.io import data, replay
+from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import mace_train as training
 
 __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
@@ -314,6 +315,7 @@ def train_embedded(workdir: Path, out: Path = EMBEDDED_MODEL, epochs: int = 15,
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(model, out)
+    record_committed(out)
     rec = {"model": out.name, "sha256": sha256_file(out), "train_wall_s": round(time.time() - t0),
            "options": opts, "stage2_options": opts2, "stage3_options": opts3,
            "pretraining_set": {k: v for k, v in summary.items()

@@ -37,6 +37,7 @@ from pathlib import Path
 from lidiff_helpers.core import paths
 from lidiff_helpers.core.provenance import sha256_file
 from lidiff_helpers.io import data, replay
+from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
@@ -111,6 +112,7 @@ def train(workdir: Path = WORKDIR, out: Path = MODEL, epochs: int = 60, seed: in
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(model, out)
+    record_committed(out)
     rec = {"model": out.name, "sha256": sha256_file(out), "version": 2,
            "train_wall_s_this_session": round(time.time() - t0), "options": opts,
            "cpu_budget_s": cpu_budget_s, "training_set": summary,

@@ -186,6 +186,7 @@ def export(name: str, result: FinetuneResult, folder: str | Path = REFERENCE_DIR
     model over :data:`MAX_MODEL_MB`."""
     from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.io.mace_logs import read_mace_results
+    from lidiff_helpers.simulation import models
     from lidiff_helpers.training import mace_train
 
     if not result.ok:
@@ -201,6 +202,7 @@ def export(name: str, result: FinetuneResult, folder: str | Path = REFERENCE_DIR
         raise FileExistsError(f"{dest} holds another model; pass overwrite=True "
                               "(--overwrite) to replace it")
     shutil.copyfile(result.model, dest)
+    models.record_committed(dest)
     wd = result.workdir
     done = json.loads((wd / "done.json").read_text())
     recipe = {"arm": vars(arm(name)), "model_sha256": sha, "size_MB": round(size_mb, 2),
