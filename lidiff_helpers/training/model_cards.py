@@ -22,7 +22,7 @@ from typing import Any
 
 from lidiff_helpers.core import paths
 
-__all__ = ["card_embedded", "card_reference", "cards", "write_cards", "stale_cards", "main"]
+__all__ = ["card_embedded", "card_reference", "card_sevennet", "cards", "write_cards", "stale_cards", "main"]
 
 LICENCE = ("model weights: CC BY 4.0 (trained on the study's CC BY 4.0 data and MPtrj "
            "frames it redistributes; credit Alghamdi et al. 2026 and the dataset); code: MIT")
@@ -104,11 +104,7 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
     mfile = folder / f"{name}.metrics.json"
     m = json.loads(mfile.read_text()) if mfile.is_file() else {}
     cfg, data = recipe["config"], recipe["data"]
-    metrics = {k: m.get(k) for k in (
-        "interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A", "interstitial_E_rmse_meV_atom",
-        "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa", "lif_replay_F_rmse_meV_A",
-        "replay_F_rmse_meV_A", "a0_A", "B_GPa", "knockoff_collinear_barrier_eV",
-        "direct_barrier_eV", "eos_note", "stability_problems") if k in m}
+    metrics = {k: m.get(k) for k in _METRIC_KEYS if k in m}
     return {
         "model_name": f"reference-{name}", **_file(model),
         "description": f"{ref.arm(name).what}: fine-tuned from lidiff-embedded on the study's "
@@ -140,11 +136,53 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
         "study": STUDY}
 
 
-def cards() -> dict[Path, dict]:
-    """Card path -> card, for every committed model with a recipe."""
+#: metrics of a model card, from its metrics file (reference_metrics.measure)
+_METRIC_KEYS = ("interstitial_F_rmse_meV_A", "bulk_F_rmse_meV_A", "interstitial_E_rmse_meV_atom",
+                "bulk_E_rmse_meV_atom", "interstitial_S_rmse_GPa", "lif_replay_F_rmse_meV_A",
+                "replay_F_rmse_meV_A", "a0_A", "B_GPa", "knockoff_collinear_barrier_eV",
+                "direct_barrier_eV", "eos_note", "stability_problems")
+
+
+def card_sevennet() -> dict[str, Any]:
+    """SevenNet-0's card: the shipped checkpoint (not a lidiff file), its licence and its
+    zero-shot metrics (``data/models/reference/sevennet-0.metrics.json``, where measured)."""
+    from lidiff_helpers.simulation import models, sevennet
     from lidiff_helpers.training import reference_models as ref
 
-    out = {paths.MODELS / "lidiff-embedded.card.yaml": card_embedded()}
+    ident = models.model_identity(sevennet.NAME)
+    mfile = ref.REFERENCE_DIR / f"{sevennet.NAME}.metrics.json"
+    m = json.loads(mfile.read_text()) if mfile.is_file() else {}
+    return {
+        "model_name": sevennet.NAME,
+        "file": f"sevenn {sevennet.SEVENN_VERSION} wheel: sevenn/{sevennet.CHECKPOINT}",
+        "sha256": ident["sha256"],
+        "description": "SevenNet-0 (11Jul2024), universal interatomic potential (NequIP "
+                       "architecture, 5 A cutoff) trained on MPtrj: the real foundation "
+                       "model lidiff runs offline, zero-shot, and the teacher of the embedded "
+                       "model v2",
+        "loading": "SHA256 checked, then torch.load(weights_only=True) with only the globals "
+                   "the checkpoint needs (lidiff_helpers/simulation/sevennet.py)",
+        "training_data": "MPtrj (Materials Project relaxation trajectories, PBE/PBE+U); no "
+                         "frame of the study",
+        "metrics": {k: m.get(k) for k in _METRIC_KEYS if k in m} or
+                   "not measured yet: python -m lidiff_helpers.workflows.reference_metrics "
+                   "--arms sevennet-0",
+        "licence": sevennet.LICENCE,
+        "citation": sevennet.CITATION,
+        "intended_use": "zero-shot baseline beside MACE models (notebooks 00, 01, 05); "
+                        "teacher of the embedded foundation model v2",
+        "known_limits": ["energies on the MPtrj (VASP) reference, not the study's QE one: "
+                         "compare after removing a per-atom offset",
+                         "1-5 s per force call of 65-217 atoms on one CPU thread",
+                         "float32 network"]}
+
+
+def cards() -> dict[Path, dict]:
+    """Card path -> card, for every committed model with a recipe, and SevenNet-0."""
+    from lidiff_helpers.training import reference_models as ref
+
+    out = {paths.MODELS / "lidiff-embedded.card.yaml": card_embedded(),
+           paths.MODELS / "sevennet-0.card.yaml": card_sevennet()}
     for a in ref.ARMS:
         if ref.exported(a.name).is_file():
             out[ref.REFERENCE_DIR / f"{a.name}.card.yaml"] = card_reference(a.name)

@@ -21,6 +21,10 @@ Per model (units in the names):
 * ``check``: RMSEs on a fixed 6-frame test subset, which the test suite recomputes to
   prove the committed file is the model measured.
 
+Zero-shot baselines (:data:`ZERO_SHOT`: SevenNet-0, CHGNet) are measured the same way
+beside the embedded foundation (``--arms sevennet-0``), without the MD stability check
+(1-5 s per force call on CPU): the rows of notebook 00's zero-shot table.
+
 ``python -m lidiff_helpers.workflows.reference_metrics [--arms ...]`` (part of
 ``make reference-models``); cached per model SHA256.
 """
@@ -36,13 +40,16 @@ from typing import Any
 from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.training import reference_models as ref
 
-__all__ = ["FOUNDATION", "measure", "check_subset", "check_values", "metrics_path", "load",
+__all__ = ["FOUNDATION", "ZERO_SHOT", "measure", "zero_shot_table", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
            "learning_curve_table",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
 FOUNDATION = "foundation"
+#: real universal potentials measured zero-shot beside it (model spec -> strategy text)
+ZERO_SHOT = {"sevennet-0": "zero-shot SevenNet-0 (universal potential, MPtrj)",
+             "chgnet": "zero-shot CHGNet 0.3.0 (universal potential, MPtrj)"}
 STABILITY_TEMPERATURES_K = (600.0, 900.0)
 #: ps of each stability run (after no equilibration: a built lattice starts at T/2)
 STABILITY_PS = 0.5
@@ -56,12 +63,16 @@ def metrics_path(name: str, folder: str | Path = ref.REFERENCE_DIR) -> Path:
     return Path(folder) / f"{name}.metrics.json"
 
 
-def _model(name: str, folder: Path) -> Path:
+def _model(name: str, folder: Path) -> str:
+    """The model spec or file of a row: the embedded foundation, a zero-shot baseline's
+    spec, or an exported arm's file."""
     if name == FOUNDATION:
         from lidiff_helpers.simulation import models
 
-        return Path(models.resolve_spec("embedded").path)
-    return ref.exported(name, folder)
+        return str(models.resolve_spec("embedded").path)
+    if name in ZERO_SHOT:
+        return name
+    return str(ref.exported(name, folder))
 
 
 def check_subset() -> list:
@@ -87,31 +98,34 @@ def check_values(model: str | Path) -> dict:
 def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
             workdir: str | Path = ref.TRAIN_ROOT / "metrics",
             stability_ps: float = STABILITY_PS, overwrite: bool = False) -> dict:
-    """Measure one model (an exported arm or :data:`FOUNDATION`), write and return its
-    metrics; a file measured on the same model SHA256 is returned as is."""
+    """Measure one model (an exported arm, :data:`FOUNDATION` or a :data:`ZERO_SHOT`
+    baseline), write and return its metrics; a file measured on the same model SHA256 is
+    returned as is."""
     from lidiff_helpers.core import provenance
     from lidiff_helpers.simulation import neb
-    from lidiff_helpers.simulation.models import get_calculator
+    from lidiff_helpers.simulation.models import get_calculator, model_identity
     from lidiff_helpers.training import embedded, evaluation
 
     folder, workdir = Path(folder), Path(workdir)
     model = _model(name, folder)
-    sha = provenance.sha256_file(model)
+    sha = evaluation.model_sha256(model)
     out = metrics_path(name, folder)
     if out.is_file() and not overwrite:
         old = json.loads(out.read_text())
         if old.get("model_sha256") == sha:
             return old
     recipe = {}
-    if name != FOUNDATION:
+    baseline = name == FOUNDATION or name in ZERO_SHOT
+    if not baseline:
         recipe = json.loads((folder / f"{name}.recipe.json").read_text())
     cfg = recipe.get("config", {})
     multihead = cfg.get("strategy") == "multihead"
     wd = workdir / f"{name}-{sha[:12]}"
     wd.mkdir(parents=True, exist_ok=True)
     m: dict[str, Any] = {"name": name, "model_sha256": sha,
-                         "what": ref.arm(name).what if name != FOUNDATION
-                         else "zero-shot embedded foundation"}
+                         "what": ZERO_SHOT[name] if name in ZERO_SHOT
+                         else "zero-shot embedded foundation" if name == FOUNDATION
+                         else ref.arm(name).what}
     m.update(evaluation.model_row(model, evaluation.test_frames(),
                                   evaluation.replay_validation_frames(),
                                   head_replay="pt_head" if multihead else None,
@@ -121,7 +135,7 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
     m["lif_replay_F_rmse_meV_A"], m["lif_replay_n_frames"] = evaluation.replay_force_rmse(
         model, lif, (3, 9), dtype="float64")
     m["lif_replay_seen"] = len(lif) if multihead else 0
-    calc = get_calculator(str(model), dtype="float64", verbose=False)
+    calc = get_calculator(model, dtype="float64", verbose=False)
     m.update(_eos(calc))
     settings, ini = neb.NEBSettings(**NEB), None
     for mech, key in (("knockoff-collinear", "knockoff_collinear"), ("direct", "direct")):
@@ -131,8 +145,10 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
         r = neb.barrier(mech, calc, 2, LIF_A_STUDY_A, settings, relaxed_initial=ini).summary()
         m.update({f"{key}_barrier_eV": r["barrier_eV"], f"{key}_converged": r["converged"]})
     m["neb_settings"] = NEB
-    runs = embedded.stability_check(model, wd / "stability", STABILITY_TEMPERATURES_K,
-                                    stability_ps, progress=True)
+    runs = [] if name in ZERO_SHOT else embedded.stability_check(
+        model, wd / "stability", STABILITY_TEMPERATURES_K, stability_ps, progress=True)
+    if name in ZERO_SHOT:
+        m["stability_note"] = "not run (1-5 s per force call on CPU)"
     m["stability"] = [{k: r[k] for k in ("temperature_K", "simulated_ps", "status",
                                          "min_distance_A", "mean_T_second_half_K")}
                       for r in runs]
@@ -145,7 +161,7 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
              cpu_budget_s=budget.get("cpu_budget_s"), stopped_by=budget.get("stopped_by"))
     m["check"] = check_values(model)
     m["provenance"] = provenance.record(
-        models=[{"name": name, "sha256": sha}],
+        models=[model_identity(model) if name in ZERO_SHOT else {"name": name, "sha256": sha}],
         extra={"command": "python -m lidiff_helpers.workflows.reference_metrics",
                "stability_ps": stability_ps})
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +190,7 @@ def _eos(calc) -> dict:
 
 def load(folder: str | Path = ref.REFERENCE_DIR) -> list[dict]:
     """Every metrics file in ``folder``: the foundation first, then the arms' order."""
-    order = [FOUNDATION] + [a.name for a in ref.ARMS]
+    order = [FOUNDATION, *ZERO_SHOT] + [a.name for a in ref.ARMS]
     have = {p.name[:-len(".metrics.json")]: p for p in Path(folder).glob("*.metrics.json")}
     return [json.loads(have[n].read_text()) for n in order if n in have]
 
@@ -337,11 +353,29 @@ def table(folder: str | Path = ref.REFERENCE_DIR, references: bool = True):
     return pd.DataFrame(rows, columns=list(COLUMNS.values()))
 
 
+#: the zero-shot table's columns (of :data:`COLUMNS`)
+ZERO_SHOT_COLUMNS = ("name", "what", "bulk_F_rmse_meV_A", "interstitial_F_rmse_meV_A",
+                     "interstitial_E_rmse_meV_atom", "a0_A", "B_GPa",
+                     "knockoff_collinear_barrier_eV", "direct_barrier_eV")
+
+
+def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR):
+    """Notebook 00's zero-shot table: the embedded foundation and the real universal
+    potentials (:data:`ZERO_SHOT`) on one footing, from their committed metrics files
+    (held-out force and energy RMSE, equation of state, knock-off and direct-hop barriers),
+    with the DFT reference row."""
+    t = table(folder, references=True)
+    heads = [COLUMNS[c] for c in ZERO_SHOT_COLUMNS]
+    keep = t[COLUMNS["name"]].isin([FOUNDATION, *ZERO_SHOT, "DFT (PBE)"])
+    return t.loc[keep, heads].reset_index(drop=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.reference_metrics",
                                  description="measure the reference models")
     ap.add_argument("--arms", nargs="+", default=None,
-                    help="models to measure (default: the foundation and every exported arm)")
+                    help="models to measure (default: the foundation, the zero-shot "
+                         f"baselines {', '.join(ZERO_SHOT)} and every exported arm)")
     ap.add_argument("--stability-ps", type=float, default=STABILITY_PS)
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--learning-curve", action="store_true",
@@ -351,8 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.learning_curve:
         print(learning_curve().to_string(index=False))
         return 0
-    names = a.arms or [FOUNDATION] + [x.name for x in ref.ARMS
-                                      if ref.exported(x.name).is_file()]
+    names = a.arms or [FOUNDATION, *ZERO_SHOT] + [x.name for x in ref.ARMS
+                                                  if ref.exported(x.name).is_file()]
     for n in names:
         m = measure(n, stability_ps=a.stability_ps, overwrite=a.overwrite)
         print(f"{n}: interstitial F RMSE {m['interstitial_F_rmse_meV_A']:.1f} meV/A, "
