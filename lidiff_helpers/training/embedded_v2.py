@@ -51,6 +51,9 @@ VALID_FRACTION = 0.1
 #: where v2 is written (the default ``embedded`` model once committed)
 MODEL = paths.MODELS / "lidiff-embedded-v2.model"
 WORKDIR = paths.RESULTS / "embedded-training-v2"
+#: the committed SevenNet-0 labels of the distillation frames (chunks keyed by the frames'
+#: hash: a fresh clone trains without relabelling; changed frames are labelled anew)
+LABELS = paths.DATA / "distillation" / "sevennet-0"
 
 
 def build_training_set(workdir: Path, seed: int = 0, progress: bool = True) -> dict:
@@ -63,7 +66,7 @@ def build_training_set(workdir: Path, seed: int = 0, progress: bool = True) -> d
         at.info.pop("head", None)
     e0s = training.lsq_e0s(train)
     frames = distillation.distillation_frames(seed)
-    labelled = distillation.label_frames(frames, workdir / "distillation", progress=progress)
+    labelled = distillation.label_frames(frames, LABELS, progress=progress)
     dtrain, dvalid = distillation.split_train_valid(labelled, VALID_FRACTION, seed)
     for at in dtrain + dvalid:
         at.info["config_weight"] = DISTILL_CONFIG_WEIGHT
@@ -80,6 +83,7 @@ def build_training_set(workdir: Path, seed: int = 0, progress: bool = True) -> d
                "distillation_valid": len(dvalid), "distillation_kinds": kinds,
                "distillation_atoms": sum(len(a) for a in labelled),
                "distillation_frames_sha256": distillation.frames_hash(frames),
+               "distillation_labels": str(LABELS.relative_to(paths.ROOT)),
                "distillation_config_weight": DISTILL_CONFIG_WEIGHT,
                "distillation_recipe": distillation.RECIPE,
                "study_lif_dft_frames": 0, "seed": seed}
