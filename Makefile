@@ -8,6 +8,7 @@
 #   make embedded-model  retrain the committed embedded foundation model (long)
 #   make reference-models  train, export and measure the committed reference fine-tuned models (long, resumable)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
+#   make pseudos  generate the study's PAW datasets (pslibrary 1.0.0 Li s, F n) with ld1.x into the cache
 #   make clean    remove results/ (keeps .venv and data/)
 # Both main commands create .venv on first use (torch 2.13.0 CPU first, then the package).
 
@@ -102,6 +103,12 @@ benchmarks: $(STAMP)
 	$(PY) benchmarks/bench_notebooks.py --profile quick
 	$(PY) benchmarks/bench_barriers.py
 	$(PY) -m lidiff_helpers.runner.readme_numbers
+
+# the study's PAW datasets, made with Quantum ESPRESSO's ld1.x from pslibrary 1.0.0's parameters
+# (reused once made; folder: $$LIDIFF_PSEUDO_DIR or ~/.cache/lidiff/pseudo/pslibrary-1.0.0)
+.PHONY: pseudos
+pseudos: $(STAMP)
+	$(PY) -m lidiff_helpers.training.pseudopotentials
 
 clean:
 	rm -rf results

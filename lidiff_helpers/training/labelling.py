@@ -8,10 +8,11 @@ files) and ``info["label_source"]`` saying where the labels came from.
 :class:`QuantumEspressoLabeller`
     the study's reference method (its Section 2.4): ``pw.x`` through ASE's ``Espresso``
     calculator with PBE, PAW pseudopotentials (pslibrary 1.0.0
-    ``Li.pbe-s-kjpaw_psl.1.0.0.UPF`` and ``F.pbe-n-kjpaw_psl.1.0.0.UPF`` by default;
-    directory and names configurable), the Gamma point only, ``ecutwfc`` = 110 Ry,
-    ``ecutrho`` = 440 Ry, ``conv_thr`` = 5e-7 Ry, Gaussian smearing of 0.005 Ry, forces
-    and stress printed. ``label_source = "dft:qe-pw.x"``. Each frame runs in its own
+    ``Li.pbe-s-kjpaw_psl.1.0.0.UPF`` and ``F.pbe-n-kjpaw_psl.1.0.0.UPF`` by default,
+    generated with ``ld1.x`` by :mod:`lidiff_helpers.training.pseudopotentials` when no
+    ``pseudo_dir`` is given; directory and names configurable), the Gamma point only,
+    ``ecutwfc`` = 110 Ry, ``ecutrho`` = 440 Ry, ``conv_thr`` = 5e-7 Ry, Gaussian smearing
+    of 0.005 Ry, forces and stress printed. ``label_source = "dft:qe-pw.x"``. Each frame runs in its own
     folder named by its content hash (``labels.npz`` holds the finished labels); a frame
     already labelled there is read back, so an interrupted labelling resumes. A 217-atom frame at these settings is hours of
     CPU per SCF: run it on a cluster (``command="mpirun -np 64 pw.x"``).
@@ -161,7 +162,9 @@ class QuantumEspressoLabeller:
 
     Parameters
     ----------
-    pseudo_dir : folder holding the UPF files
+    pseudo_dir : folder holding the UPF files; None: pslibrary 1.0.0's datasets generated
+        with ``ld1.x`` into (or reused from) the cache of
+        :func:`lidiff_helpers.training.pseudopotentials.generate_pseudopotentials`
     workdir : where each frame's pw.x run lives (``<workdir>/<frame hash>/``)
     pseudopotentials : element -> UPF file name (default :data:`STUDY_PSEUDOPOTENTIALS`)
     command : how to start pw.x (``"pw.x"``, ``"mpirun -np 64 pw.x"``); ASE appends
@@ -172,8 +175,8 @@ class QuantumEspressoLabeller:
     input_data : further pw.x keywords (override the study's)
     """
 
-    pseudo_dir: str | os.PathLike
-    workdir: str | os.PathLike
+    pseudo_dir: str | os.PathLike | None = None
+    workdir: str | os.PathLike = "qe-runs"
     pseudopotentials: Mapping[str, str] = field(
         default_factory=lambda: dict(STUDY_PSEUDOPOTENTIALS))
     command: str = "pw.x"
@@ -184,13 +187,31 @@ class QuantumEspressoLabeller:
     input_data: Mapping[str, Any] = field(default_factory=dict)
 
     source: str = "dft:qe-pw.x"
+    _generated: Path | None = field(default=None, init=False, repr=False, compare=False)
+
+    def pseudo_folder(self) -> Path:
+        """``pseudo_dir``, or (when None) the folder of the generated pslibrary datasets
+        named by ``pseudopotentials`` (generated with ``ld1.x`` on first use)."""
+        if self.pseudo_dir is not None:
+            return Path(self.pseudo_dir).expanduser()
+        if self._generated is None:
+            from lidiff_helpers.training import pseudopotentials as pp
+
+            names = sorted(set(self.pseudopotentials.values()))
+            unknown = [n for n in names if n not in pp.PSLIBRARY_DATASETS]
+            if unknown:
+                raise LabellingError(f"pseudo_dir=None generates only the pslibrary datasets "
+                                     f"{sorted(pp.PSLIBRARY_DATASETS)}, not {unknown}; give "
+                                     "pseudo_dir, the folder holding them")
+            self._generated = pp.generate_pseudopotentials(names=names)
+        return self._generated
 
     def settings(self) -> dict[str, Any]:
         """The pw.x keywords written to every input (flat; ASE sorts them into namelists)."""
         d = dict(STUDY_QE_SETTINGS)
         d.update(ecutwfc=float(self.ecutwfc_Ry), ecutrho=float(self.ecutrho_Ry),
                  conv_thr=float(self.conv_thr_Ry), degauss=float(self.degauss_Ry),
-                 pseudo_dir=str(Path(self.pseudo_dir).expanduser().resolve()))
+                 pseudo_dir=str(self.pseudo_folder().resolve()))
         d.update(dict(self.input_data))
         return d
 
@@ -204,20 +225,21 @@ class QuantumEspressoLabeller:
 
     def check_pseudopotentials(self, atoms) -> None:
         """Raise :class:`LabellingError` if a UPF file for ``atoms`` is not in pseudo_dir."""
-        d = Path(self.pseudo_dir).expanduser()
+        d = self.pseudo_folder()
         missing = [f for f in self._species(atoms).values() if not (d / f).is_file()]
         if missing:
             raise LabellingError(
                 f"pseudopotential file(s) {missing} not found in pseudo_dir={d}. The study "
-                "used pslibrary 1.0.0 PAW datasets (PBE); put them there or pass "
-                "pseudopotentials={'Li': ..., 'F': ...} naming the files you have.")
+                "used pslibrary 1.0.0 PAW datasets (PBE); put them there, pass "
+                "pseudopotentials={'Li': ..., 'F': ...} naming the files you have, or "
+                "pseudo_dir=None to generate the study's with ld1.x.")
 
     def calculator(self, directory: str | os.PathLike, atoms):
         """ASE ``Espresso`` calculator for one frame (Gamma point: ``kpts=None``)."""
         from ase.calculators.espresso import Espresso, EspressoProfile
 
         profile = EspressoProfile(command=self.command,
-                                  pseudo_dir=str(Path(self.pseudo_dir).expanduser().resolve()))
+                                  pseudo_dir=str(self.pseudo_folder().resolve()))
         return Espresso(profile=profile, directory=str(directory), input_data=self.settings(),
                         pseudopotentials=self._species(atoms), kpts=None)
 
@@ -357,16 +379,19 @@ def make_labeller(kind: str, *, surrogate_model: str = "foundation",
                   qe_pseudopotentials: Mapping[str, str] | None = None,
                   workdir: str | os.PathLike = "qe-runs", device: str = "cpu"):
     """A labeller by name: ``surrogate`` (:class:`SurrogateLabeller` of
-    :func:`resolve_surrogate`) or ``qe`` (:class:`QuantumEspressoLabeller`)."""
+    :func:`resolve_surrogate`) or ``qe`` (:class:`QuantumEspressoLabeller`;
+    ``qe_pseudo_dir="generate"``: pslibrary's datasets generated with ``ld1.x``)."""
     if kind == "surrogate":
         return SurrogateLabeller.from_spec(resolve_surrogate(surrogate_model, foundation,
                                                              results_dir), device=device)
     if kind == "qe":
         if not qe_pseudo_dir:
             raise LabellingError("labeller='qe' needs qe_pseudo_dir (the folder holding "
-                                 + ", ".join(STUDY_PSEUDOPOTENTIALS.values()) + ")")
+                                 + ", ".join(STUDY_PSEUDOPOTENTIALS.values())
+                                 + "), or qe_pseudo_dir='generate' to make them with ld1.x")
         return QuantumEspressoLabeller(
-            pseudo_dir=qe_pseudo_dir, workdir=workdir, command=qe_command,
+            pseudo_dir=None if str(qe_pseudo_dir) == "generate" else qe_pseudo_dir,
+            workdir=workdir, command=qe_command,
             pseudopotentials=dict(qe_pseudopotentials or STUDY_PSEUDOPOTENTIALS))
     raise LabellingError(f"unknown labeller {kind!r}: use 'surrogate' or 'qe'")
 
