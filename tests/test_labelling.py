@@ -91,7 +91,7 @@ def test_surrogate_labels_are_the_model_and_marked():
     assert labelling.label_sources(out) == ["surrogate:tiny-lif"]
 
 
-def test_pw_runs_and_labels_a_lif_cell(tmp_path):
+def _need_qe():
     # .ci/run installs Debian's quantum-espresso and sets LIDIFF_REQUIRE_QE=1: there a
     # missing pw.x fails the test instead of skipping it
     if shutil.which("pw.x") is None or shutil.which("ld1.x") is None:
@@ -100,6 +100,10 @@ def test_pw_runs_and_labels_a_lif_cell(tmp_path):
                         "(Debian: apt-get install quantum-espresso)")
         pytest.skip("Quantum ESPRESSO (pw.x, ld1.x) not installed; "
                     "Debian: apt-get install quantum-espresso")
+
+
+def test_pw_runs_and_labels_a_lif_cell(tmp_path):
+    _need_qe()
     # stand-in PAW datasets made with ld1.x (the study's pslibrary files are not
     # downloadable here); low cutoffs keep the test to seconds - the study's settings
     # are checked in the input test above
@@ -136,3 +140,45 @@ def test_make_labeller_and_surrogate_resolution(tmp_path):
         labelling.make_labeller("vasp")
     qe = labelling.make_labeller("qe", qe_pseudo_dir=tmp_path, workdir=tmp_path)
     assert qe.source == "dft:qe-pw.x" and qe.settings()["ecutwfc"] == 110.0
+
+
+def test_an_scf_stopped_at_max_seconds_continues_to_the_uninterrupted_labels(tmp_path):
+    """Known answer: the same frame without a time limit. Stopped mid-SCF (max_seconds),
+    labelled again, the SCF continues (pw.x restart_mode='restart') and ends at the same
+    energy and forces (to the SCF threshold); a run stopped after it converged (while
+    computing forces) starts over; settings that do not change labels (max_seconds) share
+    nothing with other settings (spin) in the cache."""
+    _need_qe()
+    names = generate_test_paw_datasets(tmp_path / "pp")
+    kw = dict(pseudo_dir=tmp_path / "pp", pseudopotentials=names, ecutwfc_Ry=40.0,
+              ecutrho_Ry=160.0)
+    at = lif_supercell(1, interstitial="none")
+    at.rattle(0.05, seed=1)
+    ref = labelling.QuantumEspressoLabeller(workdir=tmp_path / "ref", **kw).label(
+        [at], progress=False)[0]
+    n_ref = labelling.QuantumEspressoLabeller.progress_of(
+        next((tmp_path / "ref").iterdir()))["scf_iterations"]
+    lab = labelling.QuantumEspressoLabeller(workdir=tmp_path / "w", max_seconds=2.0, **kw)
+    stops = 0
+    for _ in range(20):
+        try:
+            out = lab.label([at], progress=False)[0]
+            break
+        except labelling.LabellingInterrupted as exc:
+            assert "label it again to continue" in str(exc)
+            stops += 1
+    folder = next((tmp_path / "w").iterdir())
+    prog = labelling.QuantumEspressoLabeller.progress_of(folder)
+    assert stops >= 1 and prog["runs"] == stops + 1 and prog["done"]
+    assert prog["scf_iterations"] <= n_ref + 2 * stops   # continued, not started over
+    assert out.info["REF_energy"] == pytest.approx(ref.info["REF_energy"], abs=1e-4)
+    np.testing.assert_allclose(out.arrays["REF_forces"], ref.arrays["REF_forces"], atol=5e-3)
+    assert not (folder / "pwscf-out").exists()          # wavefunctions removed when done
+    assert lab.settings_hash(at) == labelling.QuantumEspressoLabeller(
+        workdir=tmp_path / "w", **kw).settings_hash(at)
+    spin = labelling.QuantumEspressoLabeller(workdir=tmp_path / "w", input_data={"nspin": 2},
+                                             **kw)
+    assert spin.settings_hash(at) != lab.settings_hash(at)
+    with pytest.raises(labelling.LabellingError, match="before its first SCF iteration"):
+        labelling.QuantumEspressoLabeller(workdir=tmp_path / "x", max_seconds=0.01,
+                                          **kw).label([at], progress=False)

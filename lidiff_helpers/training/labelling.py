@@ -13,7 +13,8 @@ files) and ``info["label_source"]`` saying where the labels came from.
     ``pseudo_dir`` is given; directory and names configurable), the Gamma point only,
     ``ecutwfc`` = 110 Ry, ``ecutrho`` = 440 Ry, ``conv_thr`` = 5e-7 Ry, Gaussian smearing
     of 0.005 Ry, forces and stress printed. ``label_source = "dft:qe-pw.x"``. Each frame runs in its own
-    folder named by its content hash (``labels.npz`` holds the finished labels); a frame
+    folder named by its content hash and a hash of the settings (``labels.npz`` holds the
+    finished labels); a frame
     already labelled there is read back, so an interrupted labelling resumes. A 217-atom frame at these settings is hours of
     CPU per SCF: run it on a cluster (``command="mpirun -np 64 pw.x"``).
 :class:`SurrogateLabeller`
@@ -36,6 +37,7 @@ import numpy as np
 from lidiff_helpers.core.errors import LabellingError
 
 __all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
+           "LabellingInterrupted",
            "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
            "resolve_surrogate", "pw_available"]
 
@@ -90,6 +92,16 @@ def _check_labels(at, name: str, where: str) -> None:
 def label_sources(frames: Iterable) -> list[str]:
     """Distinct ``label_source`` values of ``frames`` (``unknown`` when missing), sorted."""
     return sorted({str(a.info.get("label_source", "unknown")) for a in frames})
+
+
+#: pw.x keywords that change how a run is done, not its labels (not in the settings hash)
+_BOOKKEEPING = ("pseudo_dir", "max_seconds", "restart_mode", "outdir", "prefix")
+#: what pw.x prints when it stops at ``max_seconds``
+_MAX_TIME = "Maximum CPU time exceeded"
+
+
+class LabellingInterrupted(LabellingError):
+    """pw.x stopped at ``max_seconds``; labelling the same frame again continues it."""
 
 
 # ----------------------------------------------------------------------------- surrogate
@@ -149,6 +161,16 @@ class SurrogateLabeller:
 
 # ----------------------------------------------------------------------------- Quantum ESPRESSO
 
+def _seconds(text: str) -> float:
+    """pw.x's time strings ('1h23m', '12m34.56s', '45.67s') in seconds."""
+    import re
+
+    total = 0.0
+    for num, unit in re.findall(r"([\d.]+)\s*([hms])", text):
+        total += float(num) * {"h": 3600.0, "m": 60.0, "s": 1.0}[unit]
+    return total
+
+
 def pw_available(command: str = "pw.x") -> bool:
     """True if the executable of ``command`` (its last word that ends in ``.x``) is on PATH."""
     words = command.split()
@@ -173,6 +195,11 @@ class QuantumEspressoLabeller:
     conv_thr_Ry : SCF convergence threshold, Ry
     degauss_Ry : Gaussian smearing width, Ry
     input_data : further pw.x keywords (override the study's)
+    max_seconds : wall-time limit of one pw.x run, s (pw.x's ``max_seconds``): a run that
+        reaches it stops cleanly, saves its wavefunctions and charge density, and
+        :meth:`label` raises :class:`LabellingInterrupted`; the next :meth:`label` of the
+        same frame continues that SCF (``restart_mode='restart'``) instead of starting
+        over. For SCFs of hours (217 atoms) split over several sessions.
     """
 
     pseudo_dir: str | os.PathLike | None = None
@@ -185,6 +212,7 @@ class QuantumEspressoLabeller:
     conv_thr_Ry: float = 5e-7
     degauss_Ry: float = 0.005
     input_data: Mapping[str, Any] = field(default_factory=dict)
+    max_seconds: float | None = None
 
     source: str = "dft:qe-pw.x"
     _generated: Path | None = field(default=None, init=False, repr=False, compare=False)
@@ -212,6 +240,8 @@ class QuantumEspressoLabeller:
         d.update(ecutwfc=float(self.ecutwfc_Ry), ecutrho=float(self.ecutrho_Ry),
                  conv_thr=float(self.conv_thr_Ry), degauss=float(self.degauss_Ry),
                  pseudo_dir=str(self.pseudo_folder().resolve()))
+        if self.max_seconds:
+            d["max_seconds"] = float(self.max_seconds)
         d.update(dict(self.input_data))
         return d
 
@@ -234,14 +264,40 @@ class QuantumEspressoLabeller:
                 "pseudopotentials={'Li': ..., 'F': ...} naming the files you have, or "
                 "pseudo_dir=None to generate the study's with ld1.x.")
 
-    def calculator(self, directory: str | os.PathLike, atoms):
-        """ASE ``Espresso`` calculator for one frame (Gamma point: ``kpts=None``)."""
+    def calculator(self, directory: str | os.PathLike, atoms, restart: bool = False):
+        """ASE ``Espresso`` calculator for one frame (Gamma point: ``kpts=None``);
+        ``restart``: continue the SCF that a ``max_seconds`` stop left in ``directory``."""
         from ase.calculators.espresso import Espresso, EspressoProfile
 
         profile = EspressoProfile(command=self.command,
                                   pseudo_dir=str(self.pseudo_folder().resolve()))
-        return Espresso(profile=profile, directory=str(directory), input_data=self.settings(),
+        data = {**self.settings(), "outdir": "./pwscf-out", "prefix": "pwscf"}
+        if restart:
+            data["restart_mode"] = "restart"
+        return Espresso(profile=profile, directory=str(directory), input_data=data,
                         pseudopotentials=self._species(atoms), kpts=None)
+
+    @staticmethod
+    def progress_of(folder: str | os.PathLike) -> dict:
+        """What the pw.x runs of one frame's folder did so far: ``runs`` (outputs),
+        ``scf_iterations`` (summed), last ``scf_accuracy_Ry``, ``interrupted`` (the last run
+        stopped at max_seconds), ``wall_s`` (summed), ``done`` (labels written)."""
+        import re
+
+        folder = Path(folder)
+        outs = sorted(folder.glob("espresso.pwo.*"), key=lambda p: int(p.suffix[1:]))
+        outs += [folder / "espresso.pwo"] if (folder / "espresso.pwo").is_file() else []
+        it, acc, wall, last = 0, None, 0.0, ""
+        for p in outs:
+            last = p.read_text(errors="replace")
+            it += len(re.findall(r"^\s+iteration #", last, re.M))
+            a = re.findall(r"estimated scf accuracy\s+<\s+(\S+) Ry", last)
+            acc = float(a[-1]) if a else acc
+            w = re.findall(r"PWSCF\s+:.*CPU\s+(.*)WALL", last)
+            wall += _seconds(w[-1]) if w else 0.0
+        return {"runs": len(outs), "scf_iterations": it, "scf_accuracy_Ry": acc,
+                "interrupted": _MAX_TIME in last, "wall_s": round(wall, 1),
+                "done": (folder / "labels.npz").is_file()}
 
     def write_input(self, atoms, path: str | os.PathLike) -> Path:
         """Write the pw.x input of ``atoms`` to ``path`` (what :meth:`label` runs)."""
@@ -255,10 +311,25 @@ class QuantumEspressoLabeller:
                               properties=["energy", "forces", "stress"])
         return path
 
+    def settings_hash(self, atoms=None) -> str:
+        """Short hash of what changes a label besides the structure: the pw.x keywords
+        (not the pseudo_dir path), the datasets' names and the initial magnetic moments."""
+        import hashlib
+        import json
+
+        d = {k: v for k, v in self.settings().items() if k not in _BOOKKEEPING}
+        body = {"settings": d, "pseudopotentials": dict(sorted(self.pseudopotentials.items()))}
+        if atoms is not None and atoms.has("initial_magmoms"):
+            body["magmoms"] = np.round(atoms.get_initial_magnetic_moments(), 6).tolist()
+        blob = json.dumps(body, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
     def _folder(self, atoms) -> Path:
+        """``<workdir>/<frame hash>-<settings hash>``: a run with other settings (spin,
+        cutoffs, datasets) never reads another's labels."""
         from lidiff_helpers.io.data import frame_hash
 
-        return Path(self.workdir) / frame_hash(atoms)
+        return Path(self.workdir) / f"{frame_hash(atoms)}-{self.settings_hash(atoms)}"
 
     def label(self, frames: Sequence, progress: bool = True) -> list:
         """Run pw.x on every frame (or read a finished run back); REF labels in eV, A.
@@ -294,14 +365,38 @@ class QuantumEspressoLabeller:
                                   z["stress_eV_A3"], self.source))
                 continue
             folder.mkdir(parents=True, exist_ok=True)
+            pwo = folder / "espresso.pwo"
+            last = pwo.read_text(errors="replace") if pwo.is_file() else ""
+            # continue an SCF stopped at max_seconds; one stopped after it had converged
+            # (while computing forces) starts over: measured, its restart converged at once
+            # to forces 0.02 eV/A off (8-atom LiF, 40 Ry), where mid-SCF restarts agree with
+            # an uninterrupted run to 1 meV/A and 0 meV in energy
+            restart = _MAX_TIME in last and "convergence has been achieved" not in last \
+                and (folder / "pwscf-out").is_dir()
+            if not restart:
+                shutil.rmtree(folder / "pwscf-out", ignore_errors=True)
+            if pwo.is_file():  # keep every earlier output: espresso.pwo.1, .2, ...
+                pwo.replace(folder / f"espresso.pwo.{len(list(folder.glob('espresso.pwo.*'))) + 1}")
             work = at.copy()
-            work.calc = self.calculator(folder, at)
+            work.calc = self.calculator(folder, at, restart=restart)
             try:
                 e = work.get_potential_energy()
                 f = work.get_forces()
                 s = work.get_stress(voigt=True)
             except Exception as exc:  # ASE raises many types on failed runs
-                pwo = folder / "espresso.pwo"
+                text = pwo.read_text(errors="replace") if pwo.is_file() else ""
+                if _MAX_TIME in text and "iteration #" not in text:
+                    raise LabellingError(
+                        f"pw.x for {_frame_name(at, i)} in {folder} reached max_seconds="
+                        f"{self.max_seconds} before its first SCF iteration: the limit is "
+                        "shorter than pw.x's setup; raise max_seconds") from exc
+                if _MAX_TIME in text:
+                    p = self.progress_of(folder)
+                    raise LabellingInterrupted(
+                        f"pw.x stopped at max_seconds={self.max_seconds} for "
+                        f"{_frame_name(at, i)} in {folder} after {p['scf_iterations']} SCF "
+                        f"iterations (accuracy {p['scf_accuracy_Ry']} Ry); label it again to "
+                        "continue") from exc
                 tail = "\n".join(pwo.read_text(errors="replace").splitlines()[-15:]) \
                     if pwo.is_file() else "(no output)"
                 raise LabellingError(f"pw.x failed for {_frame_name(at, i)} in {folder}: "
@@ -312,6 +407,7 @@ class QuantumEspressoLabeller:
             np.savez(tmp, energy_eV=lab.info["REF_energy"], forces_eV_A=lab.arrays["REF_forces"],
                      stress_eV_A3=lab.info["REF_stress"])
             tmp.replace(done)
+            shutil.rmtree(folder / "pwscf-out", ignore_errors=True)  # wavefunctions: GBs
             out.append(lab)
         return out
 
