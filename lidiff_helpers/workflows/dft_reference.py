@@ -6,6 +6,13 @@ trained with isolated-atom energies (E0s) Li -202.82202 eV and F -803.84415 eV. 
 generates the same datasets with ``ld1.x`` (:mod:`lidiff_helpers.training.pseudopotentials`)
 and runs pw.x through :class:`lidiff_helpers.training.labelling.QuantumEspressoLabeller`.
 
+:func:`path_referee`
+    DFT single points on the collinear knock-off path each model finds (CI-NEB, 65 atoms,
+    the study's lattice, the settings of the reference-model metrics): the DFT energy of
+    the model's saddle above its relaxed initial state, and the model's force error there.
+    Not a DFT barrier (the geometry is the model's), but a referee: a model whose saddle DFT
+    puts far from the model's own barrier is wrong there. About 10 minutes per image on 2
+    cores; runs resume (``max_seconds``, :class:`LabellingInterrupted`).
 :func:`e0_reproduction`
     the cheapest known answer: pw.x on an isolated atom in a cubic box, spin-unpolarised
     and spin-polarised, for several box edges, against the study's E0s. Total energies of
@@ -29,10 +36,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from lidiff_helpers.core import paths
 from lidiff_helpers.io.data import E0S_EV
 
-__all__ = ["DFT_DIR", "E0_FILE", "E0_BOXES_A", "e0_reproduction", "pw_version", "main"]
+__all__ = ["DFT_DIR", "E0_FILE", "E0_BOXES_A", "PATH_FILE", "REFEREE_MODELS",
+           "e0_reproduction", "model_path", "path_referee", "pw_version", "main"]
 
 #: committed DFT results
 DFT_DIR = paths.DATA / "dft"
@@ -42,6 +52,13 @@ E0_BOXES_A = {"F": (10.0, 12.0), "Li": (10.0, 12.0, 14.0, 16.0)}
 #: box edge (A) of the spin-polarised runs (the 0.35 eV question needs no large box)
 SPIN_BOX_A = 10.0
 WORKDIR = paths.RESULTS / "dft-reference"
+PATH_FILE = DFT_DIR / "path_referee.json"
+#: models whose knock-off path DFT referees, in order (the foundations first)
+REFEREE_MODELS = ("sevennet-0", "embedded", "reference-scratch", "reference-naive", "chgnet",
+                  "reference-multihead-pt100", "reference-lora",
+                  "reference-multihead-pt100-pseudolabel",
+                  "reference-multihead-pt100-mace-default")
+MECHANISM = "knockoff-collinear"
 
 
 def pw_version(command: str = "pw.x") -> str | None:
@@ -112,13 +129,158 @@ def e0_reproduction(workdir: str | Path = WORKDIR, out: str | Path | None = E0_F
     return res
 
 
+def model_path(spec: str, workdir: str | Path = WORKDIR) -> dict:
+    """The model's collinear knock-off CI-NEB (65 atoms, study lattice, the reference
+    metrics' NEB settings), cached by model SHA256: images (positions, numbers, cell), the
+    model's energies (eV, relative to the initial state), barrier, climbing index, and the
+    model's forces on every image (eV/A)."""
+    from lidiff_helpers.core.cache import cached_json
+    from lidiff_helpers.core.units import LIF_A_STUDY_A
+    from lidiff_helpers.simulation import neb
+    from lidiff_helpers.simulation.models import get_calculator, model_identity
+    from lidiff_helpers.workflows.reference_metrics import NEB
+
+    ident = model_identity(spec)
+    key = {"model_sha256": ident["sha256"], "mechanism": MECHANISM, "n_cells": 2,
+           "a_A": LIF_A_STUDY_A, "settings": NEB, "dtype": "float64"}
+
+    def compute() -> dict:
+        calc = get_calculator(spec, dtype="float64", verbose=False)
+        r = neb.barrier(MECHANISM, calc, 2, LIF_A_STUDY_A, neb.NEBSettings(**NEB))
+        forces = []
+        for im in r.images:
+            at = im.copy()
+            at.calc = calc
+            forces.append(at.get_forces().tolist())
+        return {**r.summary(), "positions": [im.positions.tolist() for im in r.images],
+                "numbers": r.images[0].numbers.tolist(), "cell": r.images[0].cell.tolist(),
+                "forces_eV_A": forces}
+
+    safe = spec.replace("/", "_")
+    return cached_json(Path(workdir) / "paths" / f"{safe}-{ident['sha256'][:12]}.json", key,
+                       compute)
+
+
+def _image(res: dict, k: int):
+    from ase import Atoms
+
+    return Atoms(numbers=res["numbers"], positions=res["positions"][k], cell=res["cell"],
+                 pbc=True)
+
+
+def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = WORKDIR,
+                 out: str | Path | None = PATH_FILE, images: str = "saddle",
+                 command: str = "pw.x", max_seconds: float | None = None,
+                 progress: bool = True, labeller=None) -> dict:
+    """DFT single points along each model's collinear knock-off path (module docstring).
+
+    ``images``: ``saddle`` (the relaxed initial state and the climbing image: 2 pw.x runs
+    per model) or ``all`` (every image but the final one, equivalent to the initial by
+    symmetry). A pw.x run stopped by ``max_seconds`` is recorded as ``in progress`` and the
+    command stops there (run it again to continue). Writes ``out`` after every model.
+    ``labeller``: the referee (default: :class:`QuantumEspressoLabeller` at the study's
+    settings with ``command`` and ``max_seconds``); any labeller works (tests use a model).
+
+    Rows per model: ``model``, ``model_sha256``, ``model_barrier_eV``, per image
+    ``model_E_eV`` / ``dft_E_eV`` (relative to the initial state), ``dft_barrier_along_path_eV``
+    (DFT at the model's saddle minus DFT at its initial state), ``saddle_F_rmse_meV_A`` and
+    ``saddle_F_max_error_meV_A`` (model vs DFT at the saddle), ``dft_saddle_F_max_eV_A``
+    (how far the model's saddle is from a DFT stationary point), ``status``.
+    """
+    from lidiff_helpers.core.errors import ParameterError
+    from lidiff_helpers.core.provenance import git_commit
+    from lidiff_helpers.simulation.models import model_identity
+    from lidiff_helpers.training import pseudopotentials as pp
+    from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
+
+    if images not in ("saddle", "all"):
+        raise ParameterError(f"images must be 'saddle' or 'all', got {images!r}")
+    lab = labeller or QuantumEspressoLabeller(workdir=Path(workdir) / "pw", command=command,
+                                              max_seconds=max_seconds)
+    old = json.loads(Path(out).read_text()) if out and Path(out).is_file() else {}
+    rows = {r["model"]: r for r in old.get("rows", [])}
+    res_all = {"what": "DFT single points along each model's collinear knock-off path",
+               "referee": lab.source,
+               "neb": MECHANISM + ", 65 atoms, study lattice, reference_metrics.NEB",
+               "command": "python -m lidiff_helpers.workflows.dft_reference paths"}
+    if isinstance(lab, QuantumEspressoLabeller):
+        res_all.update(
+            settings={k: v for k, v in lab.settings().items()
+                      if k not in ("pseudo_dir", "max_seconds")},
+            pseudopotentials={n: d.get("content_sha256") for n, d in
+                              pp.read_provenance(lab.pseudo_folder()).get("datasets",
+                                                                          {}).items()},
+            pw_version=pw_version(command.split()[-1]), pw_command=command)
+
+    def write():
+        res_all.update(rows=list(rows.values()), commit=git_commit().get("commit"),
+                       date=time.strftime("%Y-%m-%d"))
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(res_all, indent=1, default=str) + "\n")
+
+    for spec in models:
+        res = model_path(spec, workdir)
+        ci = int(res["climbing_index"])
+        ks = [0, ci] if images == "saddle" else list(range(len(res["positions"]) - 1))
+        row = {"model": spec, "model_sha256": model_identity(spec)["sha256"],
+               "model_barrier_eV": res["barrier_eV"], "model_converged": res["converged"],
+               "climbing_index": ci, "images": ks, "status": "in progress"}
+        dft: dict[int, dict] = {}
+        try:
+            for k in ks:
+                t0 = time.time()
+                lab_k = lab.label([_image(res, k)], progress=progress)[0]
+                dft[k] = {"E_eV": lab_k.info["REF_energy"], "F": lab_k.arrays["REF_forces"],
+                          "wall_s": round(time.time() - t0, 1)}
+        except LabellingInterrupted as exc:
+            row["note"] = str(exc)
+            rows[spec] = row
+            write()
+            raise
+        e0 = dft[0]["E_eV"]
+        row["model_E_eV"] = [res["energies_eV"][k] for k in ks]
+        row["dft_E_eV"] = [dft[k]["E_eV"] - e0 for k in ks]
+        row["dft_wall_s"] = [dft[k]["wall_s"] for k in ks]
+        f_model = np.asarray(res["forces_eV_A"][ci])
+        err = 1e3 * (f_model - dft[ci]["F"])
+        row.update(dft_barrier_along_path_eV=dft[ci]["E_eV"] - e0,
+                   saddle_F_rmse_meV_A=float(np.sqrt(np.mean(err ** 2))),
+                   saddle_F_max_error_meV_A=float(np.abs(err).max()),
+                   dft_saddle_F_max_eV_A=float(np.linalg.norm(dft[ci]["F"], axis=1).max()),
+                   status="done")
+        row.pop("note", None)
+        rows[spec] = row
+        write()
+    return res_all
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.dft_reference",
                                  description="DFT at the study's level of theory")
-    ap.add_argument("what", choices=["e0"])
-    ap.add_argument("--command", default="pw.x", help="how to start pw.x")
+    ap.add_argument("what", choices=["e0", "paths"])
+    ap.add_argument("--command", default="pw.x",
+                    help="how to start pw.x (Debian's is MPI: 'mpirun --allow-run-as-root "
+                         "-np 2 pw.x')")
     ap.add_argument("--workdir", default=str(WORKDIR))
+    ap.add_argument("--models", nargs="+", default=list(REFEREE_MODELS))
+    ap.add_argument("--images", choices=["saddle", "all"], default="saddle")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="stop each pw.x run after this many seconds (rerun to continue)")
     a = ap.parse_args(argv)
+    if a.what == "paths":
+        from lidiff_helpers.training.labelling import LabellingInterrupted
+
+        try:
+            res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
+                               max_seconds=a.max_seconds)
+        except LabellingInterrupted as exc:
+            print(f"paused: {exc}")
+            return 3
+        for r in res["rows"]:
+            print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its path "
+                  f"{r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV ({r['status']})")
+        return 0
     res = e0_reproduction(a.workdir, command=a.command)
     for r in res["rows"]:
         print(f"{r['element']:2s} {r['box_A']:5.1f} A {r['spin']:11s} {r['E_eV']:.5f} eV "
