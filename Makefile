@@ -97,6 +97,7 @@ FT_BENCH := --root results/benchmark-finetune --n-bulk 5 --n-interstitial 50 --n
 benchmarks: $(STAMP)
 	$(PY) benchmarks/bench_msd.py
 	$(PY) benchmarks/bench_md.py
+	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_force_calls.py
 	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_md_batched.py
 	OMP_NUM_THREADS=1 $(PY) -m lidiff_helpers.finetune benchmark $(FT_BENCH)
 	$(PY) benchmarks/bench_notebooks.py

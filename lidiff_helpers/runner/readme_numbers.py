@@ -105,8 +105,18 @@ def _notebooks(d: dict) -> str:
             f"{total}.")
 
 
+def _force_calls(d: dict) -> str:
+    calls = "; ".join(f"{r['model']} {r['n_atoms']} atoms {r['median_s']:.2f} s"
+                      for r in d["rows"])
+    return (f"- **force calls** (`{d['command'].strip()}`, {d['date']}, {d['threads']} "
+            f"threads, commit {str(d.get('commit'))[:7]}; median of "
+            f"{d['rows'][0]['repeats']} calls, energy + forces + stress, float64 inputs): "
+            f"{calls}.")
+
+
 _BENCHMARKS: dict[str, Callable[[dict], str]] = {
     "RESULTS_msd.json": _msd, "RESULTS_md.json": _md, "RESULTS_finetune.json": _finetune,
+    "RESULTS_force_calls.json": _force_calls,
     "RESULTS_notebooks.json": _notebooks, "RESULTS_notebooks_quick.json": _notebooks}
 
 
