@@ -64,3 +64,37 @@ def test_committed_e0_reproduction_matches_the_study_and_the_datasets(tmp_path):
     assert set(body["pseudopotentials"]) == set(pp.STUDY_DATASETS)
     for name, h in body["pseudopotentials"].items():
         assert h["content_sha256"] == pp.upf_content_sha256(folder / name), name
+
+
+def test_label_reproduction_compares_forces_stress_and_energy(tmp_path):
+    """Known answers: a referee that returns the frames' own labels reproduces them
+    exactly; one that shifts every force by 10 meV/A and the energy by 2 meV/atom misses
+    the targets by exactly that."""
+    from ase.build import bulk
+
+    class Echo:
+        source = "echo"
+
+        def __init__(self, dF=0.0, dE=0.0):
+            self.dF, self.dE = dF, dE
+
+        def label(self, frames, progress=False):
+            out = []
+            for a in frames:
+                b = a.copy()
+                b.arrays["REF_forces"] = a.arrays["REF_forces"] + self.dF
+                b.info["REF_energy"] = a.info["REF_energy"] + self.dE * len(a)
+                out.append(b)
+            return out
+
+    at = bulk("LiF", "rocksalt", a=4.08, cubic=True)
+    at.arrays["REF_forces"] = np.random.default_rng(0).normal(0, 0.3, (8, 3))
+    at.info.update(REF_energy=-8000.0, REF_stress=np.eye(3) * 0.01, kind="bulk")
+    same = dr.label_reproduction([at], tmp_path, out=tmp_path / "l.json", labeller=Echo(),
+                                 progress=False)["rows"][0]
+    assert same["F_rmse_meV_A"] == 0.0 and same["E_meV_atom"] == 0.0 and same["meets_targets"]
+    off = dr.label_reproduction([at], tmp_path, out=None, labeller=Echo(0.010, 0.002),
+                                progress=False)["rows"][0]
+    assert off["F_rmse_meV_A"] == pytest.approx(10.0) and off["E_meV_atom"] == pytest.approx(2.0)
+    assert not off["meets_targets"]
+    assert json.loads((tmp_path / "l.json").read_text())["rows"][0]["status"] == "done"

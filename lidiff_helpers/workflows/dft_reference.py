@@ -6,6 +6,12 @@ trained with isolated-atom energies (E0s) Li -202.82202 eV and F -803.84415 eV. 
 generates the same datasets with ``ld1.x`` (:mod:`lidiff_helpers.training.pseudopotentials`)
 and runs pw.x through :class:`lidiff_helpers.training.labelling.QuantumEspressoLabeller`.
 
+:func:`label_reproduction`
+    pw.x on held-out study frames (216 bulk, 217 interstitial atoms) against their
+    published labels: force RMSE and largest error (meV/A), stress (GPa), total energy
+    (meV/atom; the same datasets and settings give the same absolute energy). Targets:
+    5 meV/A, 0.1 GPa, 1 meV/atom. A 216-atom SCF is hours on 2 cores: with
+    ``max_seconds`` each pw.x run stops cleanly and the next call continues it.
 :func:`path_referee`
     DFT single points on the collinear knock-off path each model finds (CI-NEB, 65 atoms,
     the study's lattice, the settings of the reference-model metrics): the DFT energy of
@@ -41,8 +47,8 @@ import numpy as np
 from lidiff_helpers.core import paths
 from lidiff_helpers.io.data import E0S_EV
 
-__all__ = ["DFT_DIR", "E0_FILE", "E0_BOXES_A", "PATH_FILE", "REFEREE_MODELS",
-           "e0_reproduction", "model_path", "path_referee", "pw_version", "main"]
+__all__ = ["DFT_DIR", "E0_FILE", "E0_BOXES_A", "PATH_FILE", "REFEREE_MODELS", "LABELS_FILE",
+           "LABEL_TARGETS", "e0_reproduction", "label_reproduction", "reproduction_frames", "model_path", "path_referee", "pw_version", "main"]
 
 #: committed DFT results
 DFT_DIR = paths.DATA / "dft"
@@ -53,6 +59,9 @@ E0_BOXES_A = {"F": (10.0, 12.0), "Li": (10.0, 12.0, 14.0, 16.0)}
 SPIN_BOX_A = 10.0
 WORKDIR = paths.RESULTS / "dft-reference"
 PATH_FILE = DFT_DIR / "path_referee.json"
+LABELS_FILE = DFT_DIR / "label_reproduction.json"
+#: targets of the label reproduction: force RMSE (meV/A), stress (GPa), energy (meV/atom)
+LABEL_TARGETS = {"F_rmse_meV_A": 5.0, "S_max_GPa": 0.1, "E_meV_atom": 1.0}
 #: models whose knock-off path DFT referees, in order (the foundations first)
 REFEREE_MODELS = ("sevennet-0", "embedded", "reference-scratch", "reference-naive", "chgnet",
                   "reference-multihead-pt100", "reference-lora",
@@ -255,10 +264,96 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     return res_all
 
 
+def reproduction_frames(n_bulk: int = 1, n_interstitial: int = 1) -> list:
+    """The first ``n_bulk`` bulk and ``n_interstitial`` interstitial frames of the held-out
+    test set (sorted by content hash: the same frames on every machine)."""
+    from lidiff_helpers.io import data
+
+    return (data.test_set("bulk")[:n_bulk] + data.test_set("interstitial")[:n_interstitial])
+
+
+def _compare(ref, lab) -> dict:
+    from lidiff_helpers.core.units import GPA_PER_EV_A3
+
+    df = 1e3 * (np.asarray(lab.arrays["REF_forces"]) - np.asarray(ref.arrays["REF_forces"]))
+    s_ref = np.asarray(ref.info["REF_stress"], float).reshape(3, 3)
+    ds = GPA_PER_EV_A3 * (np.asarray(lab.info["REF_stress"], float).reshape(3, 3) - s_ref)
+    de = 1e3 * (lab.info["REF_energy"] - ref.info["REF_energy"]) / len(ref)
+    out = {"F_rmse_meV_A": float(np.sqrt(np.mean(df ** 2))),
+           "F_max_error_meV_A": float(np.abs(df).max()),
+           "S_max_GPa": float(np.abs(ds).max()), "E_meV_atom": float(de)}
+    out["meets_targets"] = bool(out["F_rmse_meV_A"] <= LABEL_TARGETS["F_rmse_meV_A"]
+                                and out["S_max_GPa"] <= LABEL_TARGETS["S_max_GPa"]
+                                and abs(de) <= LABEL_TARGETS["E_meV_atom"])
+    return out
+
+
+def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WORKDIR,
+                       out: str | Path | None = LABELS_FILE, command: str = "pw.x",
+                       max_seconds: float | None = None, input_data: dict | None = None,
+                       labeller=None, progress: bool = True) -> dict:
+    """pw.x on held-out study frames against their labels (module docstring).
+
+    Each frame's row: ``hash``, ``kind``, ``n_atoms``, ``status`` (``done`` with the
+    errors of :func:`_compare`, or ``in progress`` with pw.x's progress), the settings'
+    extra keywords (``input_data``, e.g. ``{"nspin": 2}`` to test spin polarisation).
+    Frames are labelled in order; a pw.x run stopped by ``max_seconds`` ends the call after
+    writing ``out`` (run it again to continue).
+    """
+    from lidiff_helpers.core.provenance import git_commit
+    from lidiff_helpers.io.data import frame_hash
+    from lidiff_helpers.training import pseudopotentials as pp
+    from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
+
+    frames = reproduction_frames() if frames is None else list(frames)
+    lab = labeller or QuantumEspressoLabeller(workdir=Path(workdir) / "labels",
+                                              command=command, max_seconds=max_seconds,
+                                              input_data=dict(input_data or {}))
+    rows = []
+    body = {"what": "pw.x at the study's settings on held-out study frames vs their labels",
+            "targets": LABEL_TARGETS, "referee": lab.source,
+            "command": "python -m lidiff_helpers.workflows.dft_reference labels"}
+    if isinstance(lab, QuantumEspressoLabeller):
+        body.update(settings={k: v for k, v in lab.settings().items()
+                              if k not in ("pseudo_dir", "max_seconds")},
+                    pseudopotentials={n: d.get("content_sha256") for n, d in
+                                      pp.read_provenance(lab.pseudo_folder())
+                                      .get("datasets", {}).items()},
+                    pw_version=pw_version(command.split()[-1]), pw_command=command)
+
+    def write():
+        body.update(rows=rows, commit=git_commit().get("commit"), date=time.strftime("%Y-%m-%d"))
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
+
+    for at in frames:
+        row = {"hash": at.info.get("hash") or frame_hash(at), "kind": at.info.get("kind"),
+               "n_atoms": len(at), "source": at.info.get("source")}
+        try:
+            t0 = time.time()
+            got = lab.label([at], progress=progress)[0]
+        except LabellingInterrupted as exc:
+            folder = lab._folder(at.copy()) if hasattr(lab, "_folder") else None
+            row.update(status="in progress", note=str(exc).splitlines()[0],
+                       progress=lab.progress_of(folder) if folder else None)
+            rows.append(row)
+            write()
+            raise
+        row.update(status="done", **_compare(at, got), wall_s=round(time.time() - t0, 1))
+        if hasattr(lab, "_folder"):
+            w = at.copy()
+            w.wrap()
+            row["pw"] = lab.progress_of(lab._folder(w))
+        rows.append(row)
+        write()
+    return body
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.dft_reference",
                                  description="DFT at the study's level of theory")
-    ap.add_argument("what", choices=["e0", "paths"])
+    ap.add_argument("what", choices=["e0", "paths", "labels"])
     ap.add_argument("--command", default="pw.x",
                     help="how to start pw.x (Debian's is MPI: 'mpirun --allow-run-as-root "
                          "-np 2 pw.x')")
@@ -267,7 +362,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--images", choices=["saddle", "all"], default="saddle")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="stop each pw.x run after this many seconds (rerun to continue)")
+    ap.add_argument("--n-bulk", type=int, default=1, help="labels: held-out bulk frames")
+    ap.add_argument("--n-interstitial", type=int, default=1,
+                    help="labels: held-out interstitial frames")
     a = ap.parse_args(argv)
+    if a.what == "labels":
+        from lidiff_helpers.training.labelling import LabellingInterrupted
+
+        try:
+            res = label_reproduction(reproduction_frames(a.n_bulk, a.n_interstitial),
+                                     a.workdir, command=a.command, max_seconds=a.max_seconds)
+        except LabellingInterrupted as exc:
+            print(f"paused: {exc}")
+            return 3
+        for r in res["rows"]:
+            print(f"{r['kind']} {r['hash']}: F RMSE {r['F_rmse_meV_A']:.2f} meV/A, stress "
+                  f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
+        return 0
     if a.what == "paths":
         from lidiff_helpers.training.labelling import LabellingInterrupted
 
