@@ -97,35 +97,38 @@ def check_values(model: str | Path) -> dict:
 
 def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
             workdir: str | Path = ref.TRAIN_ROOT / "metrics",
-            stability_ps: float = STABILITY_PS, overwrite: bool = False) -> dict:
+            stability_ps: float = STABILITY_PS, overwrite: bool = False, *,
+            model: str | None = None, out: str | Path | None = None,
+            what: str | None = None) -> dict:
     """Measure one model (an exported arm, :data:`FOUNDATION` or a :data:`ZERO_SHOT`
     baseline), write and return its metrics; a file measured on the same model SHA256 is
-    returned as is."""
+    returned as is. ``model``, ``out``, ``what``: measure another foundation file on the
+    same footing (e.g. a new embedded model before it is the default), into ``out``."""
     from lidiff_helpers.core import provenance
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import get_calculator, model_identity
     from lidiff_helpers.training import embedded, evaluation
 
     folder, workdir = Path(folder), Path(workdir)
-    model = _model(name, folder)
+    model = model or _model(name, folder)
     sha = evaluation.model_sha256(model)
-    out = metrics_path(name, folder)
+    out = Path(out) if out else metrics_path(name, folder)
     if out.is_file() and not overwrite:
         old = json.loads(out.read_text())
         if old.get("model_sha256") == sha:
             return old
     recipe = {}
-    baseline = name == FOUNDATION or name in ZERO_SHOT
+    baseline = name in (FOUNDATION, *ZERO_SHOT) or what is not None
     if not baseline:
         recipe = json.loads((folder / f"{name}.recipe.json").read_text())
     cfg = recipe.get("config", {})
     multihead = cfg.get("strategy") == "multihead"
     wd = workdir / f"{name}-{sha[:12]}"
     wd.mkdir(parents=True, exist_ok=True)
-    m: dict[str, Any] = {"name": name, "model_sha256": sha,
-                         "what": ZERO_SHOT[name] if name in ZERO_SHOT
-                         else "zero-shot embedded foundation" if name == FOUNDATION
-                         else ref.arm(name).what}
+    if what is None:
+        what = (ZERO_SHOT[name] if name in ZERO_SHOT else "zero-shot embedded foundation"
+                if name == FOUNDATION else ref.arm(name).what)
+    m: dict[str, Any] = {"name": name, "model_sha256": sha, "what": what}
     m.update(evaluation.model_row(model, evaluation.test_frames(),
                                   evaluation.replay_validation_frames(),
                                   head_replay="pt_head" if multihead else None,
