@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lidiff_helpers.core.provenance import git_commit, package_versions  # noqa: E402
-from lidiff_helpers.simulation.models import get_calculator, model_identity  # noqa: E402
-from lidiff_helpers.simulation.structures import lif_supercell  # noqa: E402
+from lidiff_helpers.core.provenance import git_commit, package_versions
+from lidiff_helpers.simulation.models import get_calculator, model_identity
+from lidiff_helpers.simulation.structures import lif_supercell
 
 CELLS = {65: 2, 217: 3}
 

@@ -46,8 +46,17 @@ from pathlib import Path
 
 from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError
 
-__all__ = ["CHECKPOINT_SHA256", "SEVENN_VERSION", "NAME", "checkpoint_path", "safe_globals",
-           "load_checkpoint", "calculator", "elements", "identity"]
+__all__ = [
+    "CHECKPOINT_SHA256",
+    "NAME",
+    "SEVENN_VERSION",
+    "calculator",
+    "checkpoint_path",
+    "elements",
+    "identity",
+    "load_checkpoint",
+    "safe_globals",
+]
 
 NAME = "sevennet-0"
 #: the sevenn release whose wheel ships the checkpoint and accepts e3nn 0.4.4

@@ -43,8 +43,16 @@ import numpy as np
 from lidiff_helpers.core import units
 from lidiff_helpers.core.errors import LabellingError, ParameterError
 
-__all__ = ["TEACHER", "RECIPE", "thermal_sigma_A", "thermal_rattle", "distillation_frames",
-           "frames_hash", "label_frames", "split_train_valid"]
+__all__ = [
+    "RECIPE",
+    "TEACHER",
+    "distillation_frames",
+    "frames_hash",
+    "label_frames",
+    "split_train_valid",
+    "thermal_rattle",
+    "thermal_sigma_A",
+]
 
 #: the teacher model spec
 TEACHER = "sevennet-0"

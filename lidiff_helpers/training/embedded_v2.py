@@ -41,7 +41,7 @@ from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
-__all__ = ["MODEL", "build_training_set", "options", "train", "targets", "measure", "main"]
+__all__ = ["MODEL", "build_training_set", "main", "measure", "options", "targets", "train"]
 
 MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
 #: loss weight of each SevenNet-0-labelled LiF frame (replay frames: 1)

@@ -47,8 +47,22 @@ import numpy as np
 from lidiff_helpers.core import paths
 from lidiff_helpers.io.data import E0S_EV
 
-__all__ = ["DFT_DIR", "E0_FILE", "E0_BOXES_A", "PATH_FILE", "REFEREE_MODELS", "LABELS_FILE",
-           "LABEL_TARGETS", "e0_reproduction", "label_reproduction", "reproduction_frames", "model_path", "path_referee", "pw_version", "main"]
+__all__ = [
+    "DFT_DIR",
+    "E0_BOXES_A",
+    "E0_FILE",
+    "LABELS_FILE",
+    "LABEL_TARGETS",
+    "PATH_FILE",
+    "REFEREE_MODELS",
+    "e0_reproduction",
+    "label_reproduction",
+    "main",
+    "model_path",
+    "path_referee",
+    "pw_version",
+    "reproduction_frames",
+]
 
 #: committed DFT results
 DFT_DIR = paths.DATA / "dft"
@@ -74,7 +88,7 @@ def pw_version(command: str = "pw.x") -> str | None:
     """pw.x's version line (e.g. ``v.6.7MaX``), from a run that reads an empty input."""
     try:
         out = subprocess.run(command.split(), input="", capture_output=True, text=True,
-                             timeout=60).stdout
+                             check=False, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"Program PWSCF (\S+)", out)
@@ -138,6 +152,31 @@ def e0_reproduction(workdir: str | Path = WORKDIR, out: str | Path | None = E0_F
     return res
 
 
+def _qe_provenance(lab, command: str) -> dict:
+    """Settings, datasets' content hashes and pw.x version of a QE referee ({} otherwise)."""
+    from lidiff_helpers.training import pseudopotentials as pp
+    from lidiff_helpers.training.labelling import QuantumEspressoLabeller
+
+    if not isinstance(lab, QuantumEspressoLabeller):
+        return {}
+    return {"settings": {k: v for k, v in lab.settings().items()
+                         if k not in ("pseudo_dir", "max_seconds")},
+            "pseudopotentials": {n: d.get("content_sha256") for n, d in
+                                 pp.read_provenance(lab.pseudo_folder())
+                                 .get("datasets", {}).items()},
+            "pw_version": pw_version(command.split()[-1]), "pw_command": command}
+
+
+def _write(out: str | Path | None, body: dict, rows: list) -> None:
+    """Write a result file (rows, commit, date) after every finished or paused item."""
+    from lidiff_helpers.core.provenance import git_commit
+
+    body.update(rows=rows, commit=git_commit().get("commit"), date=time.strftime("%Y-%m-%d"))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
+
+
 def model_path(spec: str, workdir: str | Path = WORKDIR) -> dict:
     """The model's collinear knock-off CI-NEB (65 atoms, study lattice, the reference
     metrics' NEB settings), cached by model SHA256: images (positions, numbers, cell), the
@@ -197,9 +236,7 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     (how far the model's saddle is from a DFT stationary point), ``status``.
     """
     from lidiff_helpers.core.errors import ParameterError
-    from lidiff_helpers.core.provenance import git_commit
     from lidiff_helpers.simulation.models import model_identity
-    from lidiff_helpers.training import pseudopotentials as pp
     from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
 
     if images not in ("saddle", "all"):
@@ -212,21 +249,10 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
                "referee": lab.source,
                "neb": MECHANISM + ", 65 atoms, study lattice, reference_metrics.NEB",
                "command": "python -m lidiff_helpers.workflows.dft_reference paths"}
-    if isinstance(lab, QuantumEspressoLabeller):
-        res_all.update(
-            settings={k: v for k, v in lab.settings().items()
-                      if k not in ("pseudo_dir", "max_seconds")},
-            pseudopotentials={n: d.get("content_sha256") for n, d in
-                              pp.read_provenance(lab.pseudo_folder()).get("datasets",
-                                                                          {}).items()},
-            pw_version=pw_version(command.split()[-1]), pw_command=command)
+    res_all.update(_qe_provenance(lab, command))
 
     def write():
-        res_all.update(rows=list(rows.values()), commit=git_commit().get("commit"),
-                       date=time.strftime("%Y-%m-%d"))
-        if out is not None:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(json.dumps(res_all, indent=1, default=str) + "\n")
+        _write(out, res_all, list(rows.values()))
 
     for spec in models:
         res = model_path(spec, workdir)
@@ -300,9 +326,7 @@ def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WOR
     Frames are labelled in order; a pw.x run stopped by ``max_seconds`` ends the call after
     writing ``out`` (run it again to continue).
     """
-    from lidiff_helpers.core.provenance import git_commit
     from lidiff_helpers.io.data import frame_hash
-    from lidiff_helpers.training import pseudopotentials as pp
     from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
 
     frames = reproduction_frames() if frames is None else list(frames)
@@ -313,19 +337,10 @@ def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WOR
     body = {"what": "pw.x at the study's settings on held-out study frames vs their labels",
             "targets": LABEL_TARGETS, "referee": lab.source,
             "command": "python -m lidiff_helpers.workflows.dft_reference labels"}
-    if isinstance(lab, QuantumEspressoLabeller):
-        body.update(settings={k: v for k, v in lab.settings().items()
-                              if k not in ("pseudo_dir", "max_seconds")},
-                    pseudopotentials={n: d.get("content_sha256") for n, d in
-                                      pp.read_provenance(lab.pseudo_folder())
-                                      .get("datasets", {}).items()},
-                    pw_version=pw_version(command.split()[-1]), pw_command=command)
+    body.update(_qe_provenance(lab, command))
 
     def write():
-        body.update(rows=rows, commit=git_commit().get("commit"), date=time.strftime("%Y-%m-%d"))
-        if out is not None:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
+        _write(out, body, rows)
 
     for at in frames:
         row = {"hash": at.info.get("hash") or frame_hash(at), "kind": at.info.get("kind"),
@@ -366,32 +381,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-interstitial", type=int, default=1,
                     help="labels: held-out interstitial frames")
     a = ap.parse_args(argv)
-    if a.what == "labels":
-        from lidiff_helpers.training.labelling import LabellingInterrupted
+    from lidiff_helpers.training.labelling import LabellingInterrupted
 
-        try:
+    try:
+        if a.what == "labels":
             res = label_reproduction(reproduction_frames(a.n_bulk, a.n_interstitial),
                                      a.workdir, command=a.command, max_seconds=a.max_seconds)
-        except LabellingInterrupted as exc:
-            print(f"paused: {exc}")
-            return 3
-        for r in res["rows"]:
-            print(f"{r['kind']} {r['hash']}: F RMSE {r['F_rmse_meV_A']:.2f} meV/A, stress "
-                  f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
-        return 0
-    if a.what == "paths":
-        from lidiff_helpers.training.labelling import LabellingInterrupted
-
-        try:
+            for r in res["rows"]:
+                print(f"{r['kind']} {r['hash']}: F RMSE {r['F_rmse_meV_A']:.2f} meV/A, stress "
+                      f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
+            return 0
+        if a.what == "paths":
             res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
                                max_seconds=a.max_seconds)
-        except LabellingInterrupted as exc:
-            print(f"paused: {exc}")
-            return 3
-        for r in res["rows"]:
-            print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its path "
-                  f"{r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV ({r['status']})")
-        return 0
+            for r in res["rows"]:
+                print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its "
+                      f"path {r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV "
+                      f"({r['status']})")
+            return 0
+    except LabellingInterrupted as exc:
+        print(f"paused (run the same command again to continue): {exc}")
+        return 3
     res = e0_reproduction(a.workdir, command=a.command)
     for r in res["rows"]:
         print(f"{r['element']:2s} {r['box_A']:5.1f} A {r['spin']:11s} {r['E_eV']:.5f} eV "
