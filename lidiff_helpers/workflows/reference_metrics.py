@@ -356,6 +356,10 @@ def table(folder: str | Path = ref.REFERENCE_DIR, references: bool = True):
     return pd.DataFrame(rows, columns=list(COLUMNS.values()))
 
 
+#: meaningful digits of the tables' numbers (errors to 0.1 meV, a0 to mA, barriers to meV)
+DIGITS = {"bulk_F_rmse_meV_A": 1, "interstitial_F_rmse_meV_A": 1,
+          "interstitial_E_rmse_meV_atom": 1, "a0_A": 3, "B_GPa": 1,
+          "knockoff_collinear_barrier_eV": 3, "direct_barrier_eV": 3}
 #: the zero-shot table's columns (of :data:`COLUMNS`)
 ZERO_SHOT_COLUMNS = ("name", "what", "bulk_F_rmse_meV_A", "interstitial_F_rmse_meV_A",
                      "interstitial_E_rmse_meV_atom", "a0_A", "B_GPa",
@@ -370,7 +374,12 @@ def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR):
     t = table(folder, references=True)
     heads = [COLUMNS[c] for c in ZERO_SHOT_COLUMNS]
     keep = t[COLUMNS["name"]].isin([FOUNDATION, *ZERO_SHOT, "DFT (PBE)"])
-    return t.loc[keep, heads].reset_index(drop=True)
+    t = t.loc[keep, heads].reset_index(drop=True)
+    for col, digits in DIGITS.items():
+        h = COLUMNS[col]
+        if h in t:
+            t[h] = [round(v, digits) if isinstance(v, float) else v for v in t[h]]
+    return t
 
 
 def main(argv: Sequence[str] | None = None) -> int:
