@@ -216,12 +216,59 @@ def _md_engines() -> str:
     return "\n".join(out)
 
 
+def _dft_reference() -> str:
+    from lidiff_helpers.workflows import dft_reference as dr
+
+    out = []
+    e0 = _json(dr.E0_FILE)
+    if e0:
+        out += [f"Isolated atoms (`{e0['command']}`, {e0['date']}, pw.x {e0['pw_version']}, "
+                f"{e0['settings']['ecutwfc']:g} / {e0['settings']['ecutrho']:g} Ry, Gamma, "
+                f"Gaussian {e0['settings']['degauss']} Ry) against the study's E0s:", "",
+                "| element | box (A) | spin | E (eV) | study E0 (eV) | difference (meV) | wall (s) |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {r['element']} | {r['box_A']:g} | {r['spin']} | {r['E_eV']:.4f} | "
+                f"{r['study_E0_eV']:.4f} | {r['difference_meV']:+.1f} | {r['wall_s']:.0f} |"
+                for r in e0["rows"]]
+    else:
+        out.append("Isolated atoms: not measured yet (`python -m "
+                   "lidiff_helpers.workflows.dft_reference e0`).")
+    for path, what in ((dr.LABELS_FILE, "Held-out study frames"),
+                       (dr.PATH_FILE, "Knock-off paths refereed")):
+        d = _json(path)
+        if not d:
+            out += ["", f"{what}: not computed yet (`{_command(path)}`)."]
+            continue
+        out += ["", f"{what} (`{d['command']}`, {d['date']}):", ""]
+        for r in d["rows"]:
+            if r["status"] != "done":
+                out.append(f"- {r.get('kind') or r.get('model')}: in progress "
+                           f"({(r.get('progress') or {}).get('scf_iterations', '?')} SCF "
+                           "iterations so far)")
+            elif "F_rmse_meV_A" in r:
+                out.append(f"- {r['kind']} frame {r['hash']} ({r['n_atoms']} atoms): force RMSE "
+                           f"{r['F_rmse_meV_A']:.2f} meV/A (max {r['F_max_error_meV_A']:.1f}), "
+                           f"stress {r['S_max_GPa']:.3f} GPa, energy "
+                           f"{r['E_meV_atom']:+.3f} meV/atom")
+            else:
+                out.append(f"- {r['model']}: its barrier {r['model_barrier_eV']:.3f} eV; DFT "
+                           f"along its path {r['dft_barrier_along_path_eV']:.3f} eV; force "
+                           f"error at its saddle {r['saddle_F_rmse_meV_A']:.0f} meV/A RMSE")
+    return "\n".join(out)
+
+
+def _command(path: Path) -> str:
+    what = {"label_reproduction.json": "labels", "path_referee.json": "paths"}[path.name]
+    return f"python -m lidiff_helpers.workflows.dft_reference {what}"
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
                                         "learning-curve": _learning_curve,
-                                        "md-engines": _md_engines}
+                                        "md-engines": _md_engines,
+                                        "dft-reference": _dft_reference}
 
 
 def _pattern(name: str) -> re.Pattern:
