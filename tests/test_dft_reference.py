@@ -98,3 +98,21 @@ def test_label_reproduction_compares_forces_stress_and_energy(tmp_path):
     assert off["F_rmse_meV_A"] == pytest.approx(10.0) and off["E_meV_atom"] == pytest.approx(2.0)
     assert not off["meets_targets"]
     assert json.loads((tmp_path / "l.json").read_text())["rows"][0]["status"] == "done"
+
+
+def test_notebook_05_reads_the_committed_referee(tmp_path, monkeypatch):
+    """barriers.dft_referee: 'not computed yet' without the file; its rows, matched to the
+    notebook's models by weights, with it."""
+    from lidiff_helpers.simulation.model_set import ModelEntry
+    from lidiff_helpers.workflows import barriers
+
+    monkeypatch.setattr(dr, "PATH_FILE", tmp_path / "none.json")
+    t = barriers.dft_referee()
+    assert len(t) == 1 and t["status"][0].startswith("not computed yet")
+    dr.path_referee([TINY], tmp_path, out=tmp_path / "p.json", progress=False,
+                    labeller=SurrogateLabeller.from_spec(TINY))
+    monkeypatch.setattr(dr, "PATH_FILE", tmp_path / "p.json")
+    sha = json.loads((tmp_path / "p.json").read_text())["rows"][0]["model_sha256"]
+    t = barriers.dft_referee([ModelEntry("tiny", TINY, "extra", {"sha256": sha})])
+    assert t["in_this_run"][0] == "tiny" and t["status"][0] == "done"
+    assert t["dft_barrier_along_path_eV"][0] == pytest.approx(t["model_barrier_eV"][0])

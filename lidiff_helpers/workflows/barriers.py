@@ -28,7 +28,8 @@ from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
 ENDPOINT_TOLERANCE_EV = 0.005
 
 __all__ = ["BarrierSet", "models", "slow", "compute", "finite_size", "best_per_model", "saddle_of",
-           "harmonic", "htst_diffusivity", "comparison_table", "summary_values"]
+           "harmonic", "htst_diffusivity", "comparison_table", "dft_referee",
+           "summary_values"]
 
 
 @dataclass
@@ -265,6 +266,29 @@ def comparison_table(bs: BarrierSet, table3=None):
     best["softening_vs_Zheng_eV"] = best["knockoff_barrier_eV"] - dft["dft-cineb-zheng"].Ea_eV
     return best
 
+
+
+def dft_referee(entries: Sequence[ModelEntry] = ()):
+    """The committed DFT referee of the knock-off paths (``data/dft/path_referee.json``,
+    :func:`lidiff_helpers.workflows.dft_reference.path_referee`): per model its CI-NEB
+    barrier, the DFT energy at its saddle above its initial state (the study's level of
+    theory, on the model's own path) and its force error there; ``in_this_run`` marks the
+    models of ``entries`` (same weights). Empty with a ``note`` when not computed yet."""
+    import json
+
+    import pandas as pd
+
+    from lidiff_helpers.workflows.dft_reference import PATH_FILE
+
+    cols = ["model", "status", "model_barrier_eV", "dft_barrier_along_path_eV",
+            "saddle_F_rmse_meV_A", "dft_saddle_F_max_eV_A", "in_this_run"]
+    if not PATH_FILE.is_file():
+        return pd.DataFrame([{"model": None, "status": "not computed yet: python -m "
+                              "lidiff_helpers.workflows.dft_reference paths"}], columns=cols)
+    shas = {m.sha256: m.label for m in entries}
+    rows = [{**{c: r.get(c) for c in cols}, "in_this_run": shas.get(r.get("model_sha256"))}
+            for r in json.loads(PATH_FILE.read_text())["rows"]]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def summary_values(comparison, htst=None, finite=None) -> dict:
