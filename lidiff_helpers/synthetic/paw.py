@@ -13,7 +13,7 @@ from pathlib import Path
 from lidiff_helpers.core.errors import LabellingError
 
 # one copy of the UPF line wrapper, beside the generator of the study's datasets
-from lidiff_helpers.training.pseudopotentials import _wrap_upf_lines
+from lidiff_helpers.io.upf import wrap_upf_lines
 
 __all__ = ["generate_test_paw_datasets"]
 
@@ -84,7 +84,7 @@ def generate_test_paw_datasets(out_dir: str | os.PathLike,
                 tail = (out_dir / f"{el}.ld1.out").read_text().splitlines()[-10:]
                 raise LabellingError(f"ld1.x did not write {name} in {out_dir}:\n"
                                      + "\n".join(tail))
-            _wrap_upf_lines(out_dir / name)
+            wrap_upf_lines(out_dir / name)
         names[el] = name
     return names
 

@@ -20,9 +20,9 @@ Recipe (:func:`build_training_set`, :func:`options`, :func:`train`):
    zero-shot errors on the held-out test set are honest.
 
 Training is ``mace_run_train`` (float32, one head, ZBL pair repulsion as v1), resumable
-(mace checkpoints), with a CPU budget. The targets (issue 25) are measured by
-``python -m lidiff_helpers.training.embedded_v2 --measure-only`` against SevenNet-0's
-metrics on the same frames and NEB settings (:func:`targets`).
+(mace checkpoints), with a CPU budget. The targets (issue 25) are measured against SevenNet-0's
+metrics on the same frames and NEB settings (:func:`targets`;
+``python -m lidiff_helpers.workflows.embedded_v2_metrics``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
-__all__ = ["MODEL", "build_training_set", "main", "measure", "options", "targets", "train"]
+__all__ = ["MODEL", "build_training_set", "main", "options", "targets", "train"]
 
 MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
 #: loss weight of each SevenNet-0-labelled LiF frame (replay frames: 1)
@@ -158,38 +158,6 @@ def targets(metrics: dict, teacher: dict):
     return pd.DataFrame(rows)
 
 
-#: the issue's NVT stability runs: 3x3x3 LiF + 1 Li, 20 ps at each temperature (K)
-STABILITY_TEMPERATURES_K = (300.0, 600.0, 900.0)
-STABILITY_PS = 20.0
-
-
-def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
-            temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
-            workdir: Path = WORKDIR / "metrics") -> dict:
-    """Measure v2 on the reference models' footing (held-out test set, EOS, knock-off and
-    direct-hop CI-NEB with the same settings as SevenNet-0's row; cached by SHA256), run
-    the NVT stability checks (``stability_ps`` at ``temperatures_K``; resumable; 0 skips
-    them), compare with the teacher (:func:`targets`) and write
-    ``<model>.metrics.json``."""
-    from lidiff_helpers.training import embedded
-    from lidiff_helpers.workflows import reference_metrics as rm
-
-    model = Path(model)
-    out = model.with_suffix(".metrics.json")
-    m = rm.measure("embedded-v2", workdir=workdir, model=str(model), out=out,
-                   what="zero-shot embedded foundation v2 (distilled from SevenNet-0)")
-    teacher = rm.measure(distillation.TEACHER)
-    if stability_ps > 0:
-        runs = embedded.stability_check(model, workdir / "stability", tuple(temperatures_K),
-                                        stability_ps, progress=True)
-        m["stability_long"] = runs
-        m["stability_long_problems"] = [p for r in runs for p in embedded.stability_problems(r)]
-    m["targets"] = targets(m, teacher).to_dict("records")
-    m["teacher_metrics"] = {k: teacher.get(k) for k, _, _ in TARGETS}
-    out.write_text(json.dumps(m, indent=1, default=str) + "\n")
-    return m
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lidiff_helpers.training.embedded_v2``: label, train, measure v2."""
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.training.embedded_v2",
@@ -202,15 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cpu-budget-s", type=float, default=None)
     ap.add_argument("--labels-only", action="store_true",
                     help="only label the distillation frames (resumable)")
-    ap.add_argument("--measure-only", action="store_true",
-                    help="measure the model against the targets (no training)")
-    ap.add_argument("--stability-ps", type=float, default=STABILITY_PS,
-                    help="NVT stability runs of --measure-only, ps (0: skip)")
     a = ap.parse_args(argv)
-    if a.measure_only:
-        m = measure(Path(a.out), a.stability_ps)
-        print(targets(m, m["teacher_metrics"]).to_string(index=False))
-        return 0
     if a.labels_only:
         print(json.dumps(build_training_set(Path(a.workdir)), indent=1, default=str)[:2000])
         return 0

@@ -93,7 +93,7 @@ Long lines
 ----------
 ``ld1.x`` 6.7 writes some arrays (``PP_DIJ``, ``PP_Q``, ``PP_MULTIPOLES``) on one line
 of up to 1248 characters, which neither ``pw.x`` 6.7 nor ``ld1.x`` 6.7 itself can read
-back ("xmlr_opentag: severe error, line too long"); :func:`_wrap_upf_lines` splits them.
+back ("xmlr_opentag: severe error, line too long"); :func:`lidiff_helpers.io.upf.wrap_upf_lines` splits them.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ from pathlib import Path
 from typing import Any
 
 from lidiff_helpers.core.errors import LabellingError
+from lidiff_helpers.io.upf import upf_content_sha256, upf_header, wrap_upf_lines
 
 __all__ = [
     "PSLIBRARY_COMMIT",
@@ -311,45 +312,6 @@ def ld1_input(ds: PawDataset, test_config: str | None = None,
 
 # ----------------------------------------------------------------------------- UPF files
 
-def _wrap_upf_lines(path: Path, per_line: int = 4) -> None:
-    """Split long numeric lines of a UPF file (pw.x 6.7 cannot read ld1.x 6.7's own
-    1248-character lines: "xmlr_opentag: severe error, line too long")."""
-    out = []
-    for line in path.read_text().splitlines(keepends=True):
-        if len(line) > 200 and "<" not in line:
-            nums = line.split()
-            out += ["  " + "  ".join(nums[i:i + per_line]) + "\n"
-                    for i in range(0, len(nums), per_line)]
-        else:
-            out.append(line)
-    path.write_text("".join(out))
-
-
-def upf_header(path: str | os.PathLike) -> dict[str, str]:
-    """Attributes of a UPF v2 file's ``<PP_HEADER .../>`` (``z_valence``,
-    ``pseudo_type``, ``wfc_cutoff``, ...), as strings."""
-    text = Path(path).read_text(errors="replace")
-    m = re.search(r"<PP_HEADER\b(.*?)/?>", text, flags=re.DOTALL)
-    if not m:
-        raise LabellingError(f"{path}: no <PP_HEADER> (not a UPF v2 file?)")
-    return {k: v.strip() for k, v in re.findall(r'(\w+)="([^"]*)"', m.group(1))}
-
-
-_DATE_LINE = re.compile(r"^(\s*Generation date:).*$", flags=re.MULTILINE)
-_DATE_ATTR = re.compile(r'(<PP_HEADER\b[^>]*?\bdate=")[^"]*(")', flags=re.DOTALL)
-
-
-def _normalized(text: str) -> str:
-    return _DATE_ATTR.sub(r"\1\2", _DATE_LINE.sub(r"\1", text))
-
-
-def upf_content_sha256(path: str | os.PathLike) -> str:
-    """SHA256 of a UPF file with its generation date blanked (the ``Generation date:``
-    line of ``PP_INFO`` and the ``date`` attribute of ``PP_HEADER``): the same for every
-    generation by one ``ld1.x`` build, whatever the day."""
-    return hashlib.sha256(_normalized(Path(path).read_text()).encode()).hexdigest()
-
-
 def _pseudization_sha256(path: Path) -> str:
     """SHA256 of the blocks that define the PAW dataset (everything but ``PP_INFO``,
     ``PP_HEADER``, ``PP_PSWFC`` and ``core_energy``, which a ``&test`` run fills from
@@ -485,7 +447,7 @@ def _generate_one(ds: PawDataset, folder: Path, ld1: str) -> dict[str, Any]:
         if not upf.is_file():
             raise LabellingError(f"ld1.x wrote no {ds.filename} (input {logs / stem}.in, "
                                  f"output {logs / stem}.out)")
-        _wrap_upf_lines(upf)
+        wrap_upf_lines(upf)
         generation_test = parse_ld1_test(log)
         _check_finite(ds.filename, generation_test, logs / f"{stem}.out")
         ref = _pseudization_sha256(upf)
@@ -496,7 +458,7 @@ def _generate_one(ds: PawDataset, folder: Path, ld1: str) -> dict[str, Any]:
             res = parse_ld1_test(tlog)
             _check_finite(ds.filename, res, logs / f"{tstem}.out")
             if tupf.is_file():
-                _wrap_upf_lines(tupf)
+                wrap_upf_lines(tupf)
             if not tupf.is_file() or _pseudization_sha256(tupf) != ref:
                 raise LabellingError(f"{ds.filename}: the test run of {conf!r} "
                                      f"({logs / tstem}.out) did not reproduce the "

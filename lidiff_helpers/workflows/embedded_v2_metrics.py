@@ -1,0 +1,72 @@
+"""Measuring the embedded foundation model v2 against its teacher (issue 25's targets).
+
+:func:`measure` puts v2 on the reference models' footing
+(:func:`lidiff_helpers.workflows.reference_metrics.measure`: held-out test set, equation of
+state, collinear knock-off and direct-hop CI-NEB with the same settings as SevenNet-0's
+row), runs the 20 ps NVT stability checks of 3x3x3 LiF + 1 Li at 300 / 600 / 900 K
+(resumable), and writes :func:`lidiff_helpers.training.embedded_v2.targets` (force RMSE
+within 1.2x SevenNet-0's, barriers within 0.03 eV, a0 within 1 %, B within 15 %) into
+``<model>.metrics.json``.
+
+    python -m lidiff_helpers.workflows.embedded_v2_metrics [--model ...] [--stability-ps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from lidiff_helpers.training import distillation
+from lidiff_helpers.training.embedded_v2 import MODEL, TARGETS, WORKDIR, targets
+from lidiff_helpers.workflows import reference_metrics as rm
+
+__all__ = ["STABILITY_PS", "STABILITY_TEMPERATURES_K", "main", "measure"]
+
+
+#: the issue's NVT stability runs: 3x3x3 LiF + 1 Li, 20 ps at each temperature (K)
+STABILITY_TEMPERATURES_K = (300.0, 600.0, 900.0)
+STABILITY_PS = 20.0
+
+
+def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
+            temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
+            workdir: Path = WORKDIR / "metrics") -> dict:
+    """Measure v2 on the reference models' footing (held-out test set, EOS, knock-off and
+    direct-hop CI-NEB with the same settings as SevenNet-0's row; cached by SHA256), run
+    the NVT stability checks (``stability_ps`` at ``temperatures_K``; resumable; 0 skips
+    them), compare with the teacher (:func:`targets`) and write
+    ``<model>.metrics.json``."""
+    from lidiff_helpers.training import embedded
+
+    model = Path(model)
+    out = model.with_suffix(".metrics.json")
+    m = rm.measure("embedded-v2", workdir=workdir, model=str(model), out=out,
+                   what="zero-shot embedded foundation v2 (distilled from SevenNet-0)")
+    teacher = rm.measure(distillation.TEACHER)
+    if stability_ps > 0:
+        runs = embedded.stability_check(model, workdir / "stability", tuple(temperatures_K),
+                                        stability_ps, progress=True)
+        m["stability_long"] = runs
+        m["stability_long_problems"] = [p for r in runs for p in embedded.stability_problems(r)]
+    m["targets"] = targets(m, teacher).to_dict("records")
+    m["teacher_metrics"] = {k: teacher.get(k) for k, _, _ in TARGETS}
+    out.write_text(json.dumps(m, indent=1, default=str) + "\n")
+    return m
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.embedded_v2_metrics",
+                                 description="measure the embedded model v2 against its teacher")
+    ap.add_argument("--model", default=str(MODEL))
+    ap.add_argument("--stability-ps", type=float, default=STABILITY_PS,
+                    help="NVT stability runs, ps (0: skip)")
+    a = ap.parse_args(argv)
+    m = measure(Path(a.model), a.stability_ps)
+    print(targets(m, m["teacher_metrics"]).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
