@@ -86,9 +86,12 @@ MECHANISM = "knockoff-collinear"
 
 def pw_version(command: str = "pw.x") -> str | None:
     """pw.x's version line (e.g. ``v.6.7MaX``), from a run that reads an empty input."""
+    import tempfile
+
     try:
-        out = subprocess.run(command.split(), input="", capture_output=True, text=True,
-                             check=False, timeout=60).stdout
+        with tempfile.TemporaryDirectory() as tmp:  # pw.x leaves CRASH, input_tmp.in
+            out = subprocess.run(command.split(), input="", capture_output=True, text=True,
+                                 check=False, timeout=60, cwd=tmp).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"Program PWSCF (\S+)", out)
