@@ -96,3 +96,27 @@ def test_targets_compare_with_the_teacher():
     assert met == {"bulk_F_rmse_meV_A": True, "interstitial_F_rmse_meV_A": False,
                    "knockoff_collinear_barrier_eV": True, "direct_barrier_eV": False,
                    "a0_A": True, "B_GPa": True}
+
+
+def test_training_state_is_saved_and_restored_only_for_the_same_options(tmp_path):
+    import json
+
+    from lidiff_helpers.training import mace_train
+
+    run, state = tmp_path / "run", tmp_path / "state"
+    (run / "checkpoints").mkdir(parents=True)
+    opts = {"name": "x", "max_num_epochs": 5, "train_file": str(tmp_path / "t.xyz")}
+    (run / "options.json").write_text(json.dumps(
+        json.loads(json.dumps(mace_train.full_options(opts, tmp_path / "new"), default=str))))
+    (run / "budget.json").write_text('{"cpu_s_spent": 12.0}')
+    for e in (0, 3):
+        (run / "checkpoints" / f"x_run-1_epoch-{e}.pt").write_bytes(b"%d" % e)
+    assert embedded_v2.save_state(run, state).name == "x_run-1_epoch-3.pt"
+    assert sorted(p.name for p in state.iterdir()) == ["budget.json", "options.json",
+                                                      "x_run-1_epoch-3.pt"]
+    new = tmp_path / "new"
+    assert not embedded_v2.restore_state(new, {**opts, "max_num_epochs": 6}, state)
+    assert embedded_v2.restore_state(new, opts, state)
+    assert (new / "checkpoints" / "x_run-1_epoch-3.pt").read_bytes() == b"3"
+    assert json.loads((new / "budget.json").read_text())["cpu_s_spent"] == 12.0
+    assert not embedded_v2.restore_state(new, opts, state)   # a run folder is never replaced

@@ -41,7 +41,8 @@ from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
-__all__ = ["MODEL", "build_training_set", "main", "options", "targets", "train"]
+__all__ = ["MODEL", "STATE", "build_training_set", "main", "options", "restore_state",
+           "save_state", "targets", "train"]
 
 MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
 #: loss weight of each SevenNet-0-labelled LiF frame (replay frames: 1)
@@ -51,6 +52,9 @@ VALID_FRACTION = 0.1
 #: where v2 is written (the default ``embedded`` model once committed)
 MODEL = paths.MODELS / "lidiff-embedded-v2.model"
 WORKDIR = paths.RESULTS / "embedded-training-v2"
+#: the committed training state (newest mace checkpoint, budget record, options): a fresh
+#: machine continues the training where the last session stopped (:func:`save_state`)
+STATE = paths.MODELS / "training-state" / "embedded-v2"
 #: the committed SevenNet-0 labels of the distillation frames (chunks keyed by the frames'
 #: hash: a fresh clone trains without relabelling; changed frames are labelled anew)
 LABELS = paths.DATA / "distillation" / "sevennet-0"
@@ -110,6 +114,7 @@ def train(workdir: Path = WORKDIR, out: Path = MODEL, epochs: int = 60, seed: in
     workdir.mkdir(parents=True, exist_ok=True)
     summary = build_training_set(workdir, seed=0)
     opts = options(workdir, summary["E0s_lsq_eV"], epochs, seed, channels)
+    restore_state(workdir / "run", opts)
     t0 = time.time()
     model = training.run_mace_train(opts, workdir / "run", threads=threads,
                                     cpu_budget_s=cpu_budget_s)
@@ -123,6 +128,43 @@ def train(workdir: Path = WORKDIR, out: Path = MODEL, epochs: int = 60, seed: in
            "teacher": _teacher_identity(), "data_files": data.files_used()}
     out.with_suffix(".recipe.json").write_text(json.dumps(rec, indent=1, default=str))
     return out
+
+
+def save_state(run_dir: Path = WORKDIR / "run", state: Path = STATE) -> Path | None:
+    """Copy the run's newest mace checkpoint, ``budget.json`` and ``options.json`` to the
+    committed ``state`` folder (replacing the older checkpoint there); None when the run
+    has no checkpoint yet."""
+    run_dir, state = Path(run_dir), Path(state)
+    cks = sorted((run_dir / "checkpoints").glob("*_epoch-*.pt"),
+                 key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not cks:
+        return None
+    state.mkdir(parents=True, exist_ok=True)
+    for old in state.glob("*_epoch-*.pt"):
+        old.unlink()
+    shutil.copy(cks[-1], state / cks[-1].name)
+    for name in ("budget.json", "options.json"):
+        if (run_dir / name).is_file():
+            shutil.copy(run_dir / name, state / name)
+    return state / cks[-1].name
+
+
+def restore_state(run_dir: Path, opts: dict, state: Path = STATE) -> bool:
+    """Seed an empty run folder with the committed state when it was made with the same
+    options (mace then resumes from that checkpoint); True when restored."""
+    run_dir, state = Path(run_dir), Path(state)
+    if (run_dir / "checkpoints").is_dir() or not (state / "options.json").is_file():
+        return False
+    saved = json.loads((state / "options.json").read_text())
+    if json.loads(json.dumps(training.full_options(opts, run_dir), default=str)) != saved:
+        print(f"[embedded-v2] {state}: saved with other options; not restored")
+        return False
+    (run_dir / "checkpoints").mkdir(parents=True)
+    for f in state.glob("*_epoch-*.pt"):
+        shutil.copy(f, run_dir / "checkpoints" / f.name)
+    for name in ("budget.json", "options.json"):
+        shutil.copy(state / name, run_dir / name)
+    return True
 
 
 def _teacher_identity() -> dict:
@@ -170,7 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cpu-budget-s", type=float, default=None)
     ap.add_argument("--labels-only", action="store_true",
                     help="only label the distillation frames (resumable)")
+    ap.add_argument("--save-state", action="store_true",
+                    help=f"copy the run's newest checkpoint and budget to {STATE} (commit it "
+                         "so that another machine continues the training)")
     a = ap.parse_args(argv)
+    if a.save_state:
+        print(save_state(Path(a.workdir) / "run"))
+        return 0
     if a.labels_only:
         print(json.dumps(build_training_set(Path(a.workdir)), indent=1, default=str)[:2000])
         return 0
