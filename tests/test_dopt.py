@@ -1,5 +1,5 @@
 """D-optimality / MaxVol extrapolation grade (lidiff_helpers.analysis.dopt) and the MACE
-descriptors it grades (lidiff_helpers.training.descriptors): known answers."""
+descriptors it grades (lidiff_helpers.simulation.descriptors): known answers."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def tiny_calc():
 
 
 def test_mace_descriptors_shape(tiny_calc):
-    from lidiff_helpers.training.descriptors import mace_descriptors
+    from lidiff_helpers.simulation.descriptors import mace_descriptors
 
     frames = [_lif(4.05, 0.03, 0)]
     d = mace_descriptors(tiny_calc, frames)
@@ -201,7 +201,7 @@ def test_mace_descriptors_shape(tiny_calc):
 
 
 def test_distorted_lif_extrapolates_on_tiny_mace(tiny_calc):
-    from lidiff_helpers.training.descriptors import mace_descriptors
+    from lidiff_helpers.simulation.descriptors import mace_descriptors
 
     train = [_lif(a, 0.03, s) for s, a in enumerate((4.0, 4.03, 4.06, 4.1) * 2)]
     like = [_lif(a, 0.03, 100 + s) for s, a in enumerate((4.02, 4.05, 4.08))]
@@ -213,3 +213,43 @@ def test_distorted_lif_extrapolates_on_tiny_mace(tiny_calc):
     assert g[11:].min() > 5 * g[8:11].max()
     sel = select(g[8:], 2.0, 1, aset, d.features[8:], d.numbers[8:])
     assert sel.eligible == (3, 4) and len(sel.indices) == 1
+
+
+def test_md_stops_at_gamma_break_and_says_so(tiny_calc, tmp_path):
+    """The MD runner's extrapolation guard: with an active set built from the perfect
+    2x2x2 cell only, a 900 K run of the tiny model extrapolates at once (grade >> 10) and
+    stops with guard 'extrapolation' recorded in its status; the same run without the
+    guard finishes; a batched run with the guard is refused; the active set file is
+    refused for another model."""
+    from lidiff_helpers.analysis.dopt import ActiveSet
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.simulation import md
+    from lidiff_helpers.simulation.descriptors import mace_descriptors
+    from lidiff_helpers.simulation.structures import lif_supercell
+
+    sha = sha256_file(TINY)
+    cells = []
+    for k in range(4):
+        at = lif_supercell(2, interstitial="none", a_A=4.03 + 0.02 * k)
+        at.rattle(0.01, seed=k)
+        cells.append(at)
+    d = mace_descriptors(tiny_calc, cells)
+    path = ActiveSet.from_features(d.features, d.numbers).save(tmp_path / "as.npz",
+                                                               model_sha256=sha)
+    kw = dict(model_spec=str(TINY), model="tiny", start_structure="lif:2:none", temperature_K=900.0,
+              seed=1, production_ps=0.03, save_every=5, model_sha256=sha, dtype="float64")
+    run = md.MDRun(name="g", guard={"gamma_break": 10.0, "active_set": str(path)}, **kw)
+    rec = md.run_md(run, tmp_path / "md", progress=False, raise_on_failure=False)
+    assert rec["status"] == "failed" and rec["failure"]["check"] == "extrapolation"
+    assert rec["failure"]["value"] > 10.0 and rec["max_extrapolation_grade"] > 10.0
+    free = md.run_md(md.MDRun(name="free", **kw), tmp_path / "md", progress=False)
+    assert free["status"] == "done" and free["max_extrapolation_grade"] is None
+    assert "gamma_break" not in md.MDRun(name="free", **kw).to_dict()["guard"]
+    with pytest.raises(ParameterError, match="gamma_break"):
+        md.MDRun(name="x", guard={"gamma_break": 10.0}, **kw)
+    with pytest.raises(ParameterError, match="not"):
+        ActiveSet.load(path, model_sha256="0" * 64)
+    from lidiff_helpers.simulation import md_batched
+
+    with pytest.raises(ParameterError, match="engine='ase'"):
+        md_batched._check_batch([run])

@@ -1,7 +1,7 @@
 r"""Extrapolation grade by D-optimality (MaxVol), as in the MLIP-3 active-learning workflow.
 
 Each atom of element :math:`e` has a feature row :math:`b \in \mathbb{R}^r` (MACE:
-:mod:`lidiff_helpers.training.descriptors`). The *active set* of :math:`e` is the :math:`r`
+:mod:`lidiff_helpers.simulation.descriptors`). The *active set* of :math:`e` is the :math:`r`
 training atoms whose rows form the square :math:`A` of (locally) largest :math:`|\det A|`, the
 most spanning environments (D-optimal design; Podryabinkin & Shapeev, Comput. Mater. Sci.
 140, 171 (2017)). A new atom's coefficients and grade are
@@ -39,6 +39,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
@@ -296,6 +297,36 @@ class ActiveSet:
             per_atom.append(g)
         return Grades(tuple(per_atom),
                       np.array([g.max() if len(g) else 0.0 for g in per_atom]))
+
+    def save(self, path, model_sha256: str | None = None) -> Path:
+        """Write the active set to ``path`` (``.npz``: per element its number, rows, basis
+        and log-volume; the MaxVol tolerance; the SHA256 of the model whose features it
+        holds, which :meth:`load` can insist on)."""
+        arrays = {"tol": np.array(self.tol), "numbers": np.array([s.number for s in self.sets]),
+                  "model_sha256": np.array(model_sha256 or "")}
+        for s in self.sets:
+            arrays[f"rows_{s.number}"] = s.rows
+            arrays[f"basis_{s.number}"] = s.basis
+            arrays[f"logabsdet_{s.number}"] = np.array(s.logabsdet)
+        path = Path(path)
+        np.savez(path, **arrays)
+        return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
+
+    @classmethod
+    def load(cls, path, model_sha256: str | None = None) -> ActiveSet:
+        """Read :meth:`save`'s file; with ``model_sha256``, refuse one made from another
+        model's features (its grades would be meaningless)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ParameterError(f"active set {path}: no such file")
+        with np.load(path, allow_pickle=False) as z:
+            made_by = str(z["model_sha256"])
+            if model_sha256 and made_by and made_by != model_sha256:
+                raise ParameterError(f"active set {path} holds features of model "
+                                     f"{made_by[:12]}, not {model_sha256[:12]}")
+            sets = tuple(ElementActiveSet(int(e), z[f"rows_{e}"], z[f"basis_{e}"],
+                                          float(z[f"logabsdet_{e}"])) for e in z["numbers"])
+            return cls(sets, float(z["tol"]))
 
     def update(self, new_features: Sequence, new_elements: Sequence) -> ActiveSet:
         """A new active set: MaxVol over the union of the active rows and the new atoms' rows

@@ -351,6 +351,8 @@ class _Session:
             self.step, self.n_frames0 = int(ckpt["step"]), int(ckpt["n_frames"])
             self.thermo_bytes = int(ckpt["thermo_bytes"])
             self.acc = {k: float(ckpt[k]) if k in ckpt else 0.0 for k in _ACC_KEYS}
+            if "max_gamma" in ckpt:  # runs with the extrapolation guard
+                self.acc["max_gamma"] = float(ckpt["max_gamma"])
         g, t0 = run.guard, run.temperature_K
         self.dt_ps = run.timestep_fs / 1000.0
         self.t_hi, self.t_lo = g.max_temperature_factor * t0, t0 / g.max_temperature_factor
@@ -402,6 +404,7 @@ class _Session:
                "ps_per_day": (86400.0 * 1000.0 / ms * run.timestep_fs / 1000.0) if ms else None,
                "min_distance_A": None if not np.isfinite(acc["min_seen"]) else acc["min_seen"],
                "max_abs_drift_eV_per_atom": acc["max_drift"],
+               "max_extrapolation_grade": acc.get("max_gamma"),
                "mean_temperature_K": acc["t_sum"] / acc["t_count"] if acc["t_count"] else None,
                "updated_utc": now_utc(), "owner": owner(), "note": note}
         write_json(self.folder / "status.json", rec)
@@ -460,9 +463,28 @@ class _Session:
             return self.fail("energy_drift", drift, g.max_drift_eV_per_atom,
                              f"conserved energy drifted {drift:+.4g} eV/atom since step 0 "
                              f"(threshold {g.max_drift_eV_per_atom} eV/atom)")
+        if g.gamma_break is not None:
+            gamma = self.extrapolation_grade()
+            acc["max_gamma"] = max(acc.get("max_gamma", 0.0), gamma)
+            if gamma > g.gamma_break:
+                return self.fail("extrapolation", gamma, g.gamma_break,
+                                 f"extrapolation grade {gamma:.3g} above gamma_break "
+                                 f"{g.gamma_break:g} (active set {g.active_set})")
         if step >= n_eq:
             self.writer.append(at.positions, (step - n_eq) * self.dt_ps)
         return None
+
+    def extrapolation_grade(self) -> float:
+        """The current configuration's extrapolation grade (D-optimality) against the
+        guard's active set, from the MD model's own descriptors."""
+        from lidiff_helpers.analysis.dopt import ActiveSet
+        from lidiff_helpers.simulation.descriptors import mace_descriptors
+
+        if getattr(self, "_active_set", None) is None:
+            self._active_set = ActiveSet.load(self.run.guard.active_set,
+                                              model_sha256=self.run.model_sha256)
+        d = mace_descriptors(self.at.calc, [self.at])
+        return float(self._active_set.grade(d.features, d.numbers).per_config[0])
 
     def advance(self) -> tuple[dict | None, float]:
         """One MD step with the per-step guard: (failure record or None, temperature K)."""

@@ -303,6 +303,11 @@ def _check_batch(runs: Sequence[MDRun]) -> None:
         raise ParameterError(f"batched MD: runs {short} have tchain < 2; torch-sim 0.3.0's "
                              "chain needs at least 2 thermostats (torch-sim issue #266); "
                              "use tchain >= 2 or engine='ase'")
+    guarded = [r.name for r in runs if r.guard.gamma_break is not None]
+    if guarded:
+        raise ParameterError(f"batched MD: runs {guarded} stop at an extrapolation grade "
+                             "(guard gamma_break), which needs the model's descriptors of "
+                             "each frame: run them with engine='ase'")
     for k in BATCH_KEYS:
         vals = sorted({str(getattr(r, k)) for r in runs})
         if len(vals) > 1:

@@ -53,6 +53,11 @@ class GuardSettings:
     grace_ps : simulated time before the lower temperature bound applies (a perfect
         lattice given Maxwell-Boltzmann velocities drops to ~T/2 at first), ps
     max_drift_eV_per_atom : largest |conserved energy - its value at step 0| per atom, eV
+    gamma_break : stop when a saved frame's extrapolation grade (D-optimality, the
+        MLIP-3 workflow's gamma: :mod:`lidiff_helpers.analysis.dopt`) exceeds this
+        (None: no check; MLIP-3's default is 10)
+    active_set : the ``.npz`` active set the grade is measured against
+        (:meth:`lidiff_helpers.analysis.dopt.ActiveSet.save`); needed with ``gamma_break``
     """
 
     min_distance_A: float = 0.7
@@ -60,6 +65,8 @@ class GuardSettings:
     max_temperature_factor: float = 2.0
     grace_ps: float = 1.0
     max_drift_eV_per_atom: float = 0.05
+    gamma_break: float | None = None
+    active_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,10 @@ class MDRun:
             raise ParameterError(f"MD run {self.name!r}: " + "; ".join(bad))
         if isinstance(self.guard, Mapping):
             object.__setattr__(self, "guard", GuardSettings(**self.guard))
+        g = self.guard
+        if g.gamma_break is not None and (not g.gamma_break > 1.0 or not g.active_set):
+            raise ParameterError(f"MD run {self.name!r}: guard gamma_break={g.gamma_break} "
+                                 "needs a value > 1 and an active_set file")
 
     @property
     def initial_temperature_K(self) -> float:
@@ -156,7 +167,11 @@ class MDRun:
         return self.n_production_steps // self.save_every + 1
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The run as plain data; guard settings left at None (the optional extrapolation
+        check) are omitted, so runs defined before that check keep their definition."""
+        d = dataclasses.asdict(self)
+        d["guard"] = {k: v for k, v in d["guard"].items() if v is not None}
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MDRun:
