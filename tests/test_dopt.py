@@ -253,3 +253,32 @@ def test_md_stops_at_gamma_break_and_says_so(tiny_calc, tmp_path):
 
     with pytest.raises(ParameterError, match="engine='ase'"):
         md_batched._check_batch([run])
+
+
+def test_one_extrapolation_round_selects_above_gamma_select_and_resumes(tmp_path):
+    """MLIP-3 round on the tiny model: active set from a few near-equilibrium cells, 900 K
+    exploration that crosses gamma_break, at most n_select frames chosen, every one above
+    gamma_select and labelled by the surrogate; a second call reads the round back."""
+    from lidiff_helpers.simulation.structures import lif_supercell
+    from lidiff_helpers.training.al_extrapolation import extrapolation_round
+    from lidiff_helpers.training.labelling import SurrogateLabeller
+
+    train = []
+    for k in range(3):
+        at = lif_supercell(2, interstitial="none", a_A=4.04 + 0.02 * k)
+        at.rattle(0.02, seed=k)
+        train.append(at)
+    lab = SurrogateLabeller.from_spec("embedded")
+    kw = dict(n_select=3, gamma_select=2.0, gamma_break=50.0, temperatures_K=(900.0,),
+              kinds=("interstitial",), n_cells=2, explore_ps=0.02, save_every=5,
+              progress=False)
+    r = extrapolation_round(TINY, train, lab, tmp_path, **kw)
+    assert 1 <= len(r.selected) <= 3 and r.eligible >= len(r.selected)
+    assert all(a.info["gamma"] > 2.0 for a in r.selected)
+    assert all(a.info["label_source"] == "surrogate:embedded" for a in r.selected)
+    assert r.crossed == ("interstitial-900K",) and not r.converged
+    again = extrapolation_round(TINY, train, lab, tmp_path, **kw)
+    assert [a.info["REF_energy"] for a in again.selected] == \
+        [a.info["REF_energy"] for a in r.selected]
+    with pytest.raises(ParameterError, match="gamma_select"):
+        extrapolation_round(TINY, train, lab, tmp_path / "x", **{**kw, "gamma_break": 1.5})

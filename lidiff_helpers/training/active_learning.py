@@ -93,8 +93,14 @@ def explore(model_spec: str, workdir: str | Path, temperatures_K: Sequence[float
             kinds: Sequence[str] = ("bulk", "interstitial"), n_cells: int = 3,
             production_ps: float = 1.0, equilibration_ps: float = 0.0,
             save_every: int = 10, timestep_fs: float = 1.0, seed: int = 0,
-            dtype: str = "float32", device: str = "cpu", progress: bool = True) -> list:
+            dtype: str = "float32", device: str = "cpu", progress: bool = True,
+            guard: dict | None = None) -> list:
     """NVT MD of ``model_spec`` at each temperature and kind; the saved frames.
+
+    ``guard``: further MD guard settings (e.g. ``{"gamma_break": 10, "active_set": path}``,
+    the extrapolation stop of :mod:`lidiff_helpers.training.al_extrapolation`); a run that
+    stops at ``gamma_break`` also contributes the configuration that crossed it
+    (``info["md_frame"] = "break"``).
 
     Runs :func:`lidiff_helpers.simulation.md.run_md` (Nose-Hoover chain, guard, resume) from
     :func:`lidiff_helpers.simulation.structures.lif_supercell` (``bulk``: 8 n^3 atoms,
@@ -120,7 +126,7 @@ def explore(model_spec: str, workdir: str | Path, temperatures_K: Sequence[float
                        seed=vseed, purpose="comparison", production_ps=float(production_ps),
                        equilibration_ps=float(equilibration_ps), timestep_fs=float(timestep_fs),
                        save_every=int(save_every), dtype=dtype, device=device,
-                       checkpoint_every_s=60.0)
+                       checkpoint_every_s=60.0, **({"guard": dict(guard)} if guard else {}))
         st = md.run_md(run, workdir, progress=progress, raise_on_failure=False)
         if st.get("status") == "failed":
             print(f"[active_learning] exploration run {workdir / name} stopped by the MD "
@@ -136,6 +142,14 @@ def explore(model_spec: str, workdir: str | Path, temperatures_K: Sequence[float
             at.wrap()
             at.info.update(temperature_K=T, kind=kind, md_run=name, md_frame=i,
                            source=f"{workdir.name}/{name}:{i}")
+            out.append(at)
+        if (st.get("failure") or {}).get("check") == "extrapolation":
+            import ase.io
+
+            at = ase.io.read(workdir / name / "failure.extxyz")
+            at.wrap()
+            at.info = {"temperature_K": T, "kind": kind, "md_run": name, "md_frame": "break",
+                       "source": f"{workdir.name}/{name}:break"}
             out.append(at)
     return out
 
