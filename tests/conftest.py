@@ -36,7 +36,7 @@ def study_data_dir():
     d = paths.data_dir()
     if d is None or not d.is_dir():
         pytest.fail("LIDIFF_DATA_DIR is not set to the study data folder "
-                    "(make test / .ci/run set it); see README 'Study data'")
+                    "(make test / .ci/run set it); see docs/study-data.md")
     return d
 
 

@@ -123,6 +123,46 @@ def test_site_of_the_ci_results(ci_results, tmp_path_factory):
     # Tables 1, 3 and S1 are produced in ci and shown inline
     for t in ("table1_finetune_grid", "table3", "table_s1_bulk"):
         assert f"tables/{t}.html" in text, t
+    _check_site_docs_and_index(out, text)
+
+
+def _check_site_docs_and_index(out, text):
+    """The documentation pages beside the notebooks; the index opens with the findings
+    table; each figure shown once; an item without data is one line; numbers rounded;
+    every relative link of every page resolves inside the site."""
+    from lidiff_helpers.runner import readme_numbers, site
+
+    for md in sorted((paths.ROOT / "docs").glob("*.md")):
+        page = out / "docs" / f"{md.stem}.html"
+        assert page.is_file() and f"href='docs/{md.stem}.html'" in text, md.name
+        assert "<style>" in page.read_text() and "href='../index.html'" in page.read_text()
+    # the index opens with what the compendium finds: README's findings table
+    assert text.index("What the compendium finds") < text.index("The study's figures")
+    findings = readme_numbers.render("findings")
+    naive = next(line for line in findings.splitlines() if line.startswith("| naive |"))
+    assert naive.split("|")[3].strip() in text.split("The study's figures")[0]
+    srcs = re.findall(r"<img class='fig' src='([^']+)'", text)
+    assert len(srcs) == len(set(srcs)), "a figure is repeated on the index"
+    items = re.findall(r"<div class='item' id='([^']+)'>(.*?)</div>", text, re.S)
+    assert len(items) == len(site.STUDY_ITEMS)
+    for anchor, body in items:
+        assert body.count("class='missing'") <= 1, anchor
+        assert "<img" in body or "<table" in body or "class='missing'" in body \
+            or "shown above" in body, anchor
+    s7 = dict(items)["figure-s7"]   # no MACE-OMAT-0 in ci: one line naming the paper profile
+    assert "<img" not in s7 and "paper profile" in s7
+    for page in sorted(out.rglob("*.html")):
+        body = page.read_text()
+        if page.parent.name == "tables":   # numbers to their meaningful digits
+            cells = re.findall(r"<td>([^<]*)</td>", body)
+            long = [c for c in cells if re.fullmatch(r"-?\d*\.\d+", c)
+                    and len(c.lstrip("-").replace(".", "").lstrip("0")) > 6]
+            assert not long, (page.name, long)
+        if page.parent.name == "notebooks":
+            continue
+        for ref in re.findall(r"""(?:href|src)=['"]([^'"#]+)""", body):
+            if not re.match(r"[a-z]+:", ref):
+                assert (page.parent / ref).exists(), (page.relative_to(out), ref)
 
 
 def test_site_in_a_real_browser(ci_results, tmp_path_factory):
@@ -139,7 +179,9 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
     shots = tmp_path_factory.mktemp("screenshots")
     with serve(out) as base:
         for page in ["index.html", "models/lidiff-embedded.html",
-                     *(f"notebooks/{nb.stem}.html" for nb in notebooks())]:
+                     *(f"notebooks/{nb.stem}.html" for nb in notebooks()),
+                     *(f"docs/{md.stem}.html"
+                       for md in sorted((paths.ROOT / "docs").glob("*.md")))]:
             browser.get(f"{base}/{page}")
             errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             assert not errors, (page, errors)
@@ -151,7 +193,10 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
             if page == "index.html":
                 n = browser.execute_script(
                     "return document.querySelectorAll('table.lidiff-table').length")
-                assert n >= 3, n
+                assert n >= 4, n   # the findings table, then Tables 1, 3 and S1
+                first = browser.execute_script(
+                    "return document.querySelector('h2').textContent")
+                assert first == "What the compendium finds", first
             browser.save_screenshot(str(shots / (page.replace("/", "_") + ".png")))
         if (ci_results / "figures" / "fig1_knockoff_snapshots.png").is_file():
             _check_viewer(browser, f"{base}/figure1.html", shots)

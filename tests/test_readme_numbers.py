@@ -1,6 +1,8 @@
-"""The README's measured numbers are the result files' numbers (regenerable)."""
+"""The measured numbers of README.md and docs/*.md are the result files' numbers
+(regenerable); the README is a short front door whose links resolve."""
 
 import json
+import re
 
 import pytest
 
@@ -12,15 +14,36 @@ from lidiff_helpers.training import finetune_benchmark
 
 def test_readme_blocks_match_their_result_files():
     stale = readme_numbers.check()
-    assert not stale, (f"README.md blocks {stale} differ from their result files: run "
-                       "python -m lidiff_helpers.runner.readme_numbers")
+    assert not stale, (f"blocks {stale} of README.md / docs/*.md differ from their result "
+                       "files: run python -m lidiff_helpers.runner.readme_numbers")
+
+
+def test_each_block_lives_in_exactly_one_file():
+    where = readme_numbers.locate()
+    assert set(where) == set(readme_numbers.BLOCKS)
+    assert where["findings"] == paths.ROOT / "README.md"
+    assert all(p in readme_numbers.files() for p in where.values())
+    assert readme_numbers.main(["--check"]) == 0
+
+
+def test_a_block_in_two_files_or_none_is_named(tmp_path):
+    text = (paths.ROOT / "README.md").read_text()
+    a, b = tmp_path / "README.md", tmp_path / "twice.md"
+    a.write_text(text)
+    b.write_text(text)
+    others = [p for p in readme_numbers.files()[1:]]
+    with pytest.raises(ValueError, match=r"block 'findings'.*2 times: .*README\.md, .*twice\.md"):
+        readme_numbers.locate([a, b, *others])
+    with pytest.raises(ValueError, match=r"block 'findings'.*in none of"):
+        readme_numbers.locate(others)
 
 
 def test_an_edited_number_is_caught(tmp_path):
-    text = (paths.ROOT / "README.md").read_text()
+    page = readme_numbers.locate()["embedded-model"]
+    text = page.read_text()
     block = text.split("<!-- generated:embedded-model -->")[1]
     assert "3.955" in block  # the committed model's relaxed a0 (metrics file)
-    edited = tmp_path / "README.md"
+    edited = tmp_path / page.name
     edited.write_text(text.replace("3.955 (-2.6%)", "3.999 (-1.5%)", 1))
     assert readme_numbers.check(edited) == ["embedded-model"]
     assert readme_numbers.update(edited) and readme_numbers.check(edited) == []
@@ -29,8 +52,87 @@ def test_an_edited_number_is_caught(tmp_path):
 def test_missing_block_is_named(tmp_path):
     bad = tmp_path / "README.md"
     bad.write_text("no blocks here\n")
-    with pytest.raises(ValueError, match="embedded-model"):
+    with pytest.raises(ValueError, match="findings"):
         readme_numbers.render_all(bad.read_text())
+
+
+def _findings_block() -> str:
+    text = (paths.ROOT / "README.md").read_text()
+    return text.split("<!-- generated:findings -->")[1].split("<!-- /generated:findings -->")[0]
+
+
+def test_findings_are_the_metrics_files_numbers():
+    """Each model's held-out error (0.1 meV/A), knock-off barrier (0.001 eV) and a0
+    (0.001 A) in the README's findings table are those of its committed metrics file;
+    DFT's barriers are the study's references; the EOS verdict follows EOS_KEPT."""
+    from lidiff_helpers.core import reference
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    rows = {}
+    for line in _findings_block().splitlines():
+        if line.startswith("| ") and not line.startswith("| model"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells
+    ms = rm.load()
+    assert ms and {m["name"] for m in ms} <= set(rows)
+    found = next(m for m in ms if m["name"] == rm.FOUNDATION)
+    for m in ms:
+        r = rows[m["name"]]
+        assert r[2] == f"{m['interstitial_F_rmse_meV_A']:.1f}", r
+        assert r[3] == f"{m['knockoff_collinear_barrier_eV']:.3f}", r
+        assert r[-3] == (f"{m['a0_A']:.3f}" if m["a0_A"] is not None else "none"), r
+        if m["name"] != rm.FOUNDATION and m["name"] not in rm.ZERO_SHOT:
+            kept = (m["a0_A"] is not None
+                    and abs(m["a0_A"] / found["a0_A"] - 1) <= readme_numbers.EOS_KEPT["a0_A"]
+                    and abs(m["B_GPa"] / found["B_GPa"] - 1) <= readme_numbers.EOS_KEPT["B_GPa"])
+            assert r[-1].startswith("yes" if kept else "no"), r
+    dft = rows["DFT (PBE)"][3]
+    for key in ("dft-cineb-zheng", "dft-neb-yildirim"):
+        assert f"{reference.BARRIERS[key].Ea_eV:.2f}" in dft
+    # a model measured only by the barrier benchmark gets its barrier from that file
+    bench = json.loads((paths.BENCHMARKS / "RESULTS_barriers.json").read_text())
+    shas = {m["model_sha256"] for m in ms}
+    for b in bench["rows"]:
+        if (b["sha256"] not in shas and b["mechanism"] == "knockoff-collinear"
+                and b["lattice"] == "study"):
+            assert rows[b["model"]][3] == f"{b['barrier_eV']:.3f}"
+
+
+def test_readme_is_a_short_front_door():
+    """At most ~200 lines; its first 60 say what to run and what the compendium found."""
+    lines = (paths.ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 200, len(lines)
+    head = "\n".join(lines[:60])
+    assert "make all" in head and "make test" in head
+    assert "<!-- /generated:findings -->" in head
+    for link in ("docs/index.md", "CHANGELOG.md", "CITATION.cff", "docs/citing.md"):
+        assert f"]({link})" in "\n".join(lines), link
+
+
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("page", [paths.ROOT / "README.md",
+                                  *sorted((paths.ROOT / "docs").glob("*.md"))],
+                         ids=lambda p: p.relative_to(paths.ROOT).as_posix())
+def test_relative_links_resolve(page):
+    """Every relative link (and image) of README.md and docs/*.md points to an existing
+    file; a link's #anchor, when the target is a Markdown page, is one of its headings."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    for target in _LINK.findall(text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve()
+        assert dest.exists(), f"{page.name}: link to {target} (no {dest})"
+        if anchor and dest.suffix == ".md":
+            slugs = {_slug(h) for h in re.findall(r"^#+ (.+)$", dest.read_text(), re.M)}
+            assert anchor in slugs, f"{page.name}: no heading #{anchor} in {path}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def test_benchmark_of_another_model_is_refused(tmp_path):

@@ -1,8 +1,14 @@
-"""The README's measured numbers, rendered from the result files that committed commands
-write, so that they can be regenerated and checked.
+"""The measured numbers of README.md and the documentation pages (``docs/*.md``),
+rendered from the result files that committed commands write, so that they can be
+regenerated and checked.
 
-README.md holds blocks between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``;
-each is rendered here from one or more result files:
+README.md and ``docs/*.md`` hold blocks between ``<!-- generated:NAME -->`` and
+``<!-- /generated:NAME -->``; each block lives in exactly one of those files and is
+rendered here from one or more result files:
+
+* ``findings``: the README's "What it finds" table, from
+  ``data/models/reference/*.metrics.json`` (``make reference-models``),
+  ``benchmarks/RESULTS_barriers.json`` and, when computed, ``data/dft/path_referee.json``;
 
 * ``embedded-model``: ``data/models/lidiff-embedded.metrics.json``, written by
   ``python -m lidiff_helpers.embedded`` (``--measure-only``, ``--stability-only``);
@@ -17,10 +23,13 @@ each is rendered here from one or more result files:
 * ``md-engines``: ``benchmarks/RESULTS_md_batched[_gpu].json``, written by
   ``benchmarks/bench_md_batched.py`` (part of ``make benchmarks``).
 
+* ``dft-reference``: ``data/dft/*.json``, written by
+  ``python -m lidiff_helpers.workflows.dft_reference``.
+
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
-``--check`` exits with status 1 (and says which block) when README.md differs from what
-the files give. A test runs the check, so a number edited by hand, or a result file
-regenerated without updating the README, fails the suite.
+``--check`` exits with status 1 (and says which block in which file) when a block differs
+from what the files give, is missing or appears twice. A test runs the check, so a number
+edited by hand, or a result file regenerated without updating the page, fails the suite.
 """
 
 from __future__ import annotations
@@ -29,14 +38,17 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lidiff_helpers.core import paths
 
-__all__ = ["BLOCKS", "render", "render_all", "update", "check", "main"]
+__all__ = ["BLOCKS", "EOS_KEPT", "files", "locate", "render", "render_all", "update",
+           "check", "main"]
 
 README = paths.ROOT / "README.md"
+#: the documentation pages, which may hold generated blocks too
+DOCS = paths.ROOT / "docs"
 BENCH = paths.BENCHMARKS
 
 
@@ -165,12 +177,15 @@ def _reference_models() -> str:
     if t.empty:
         return ("Not trained yet: `make reference-models` writes "
                 "`data/models/reference/<arm>.{model,recipe.json,train_log.json,metrics.json}`.")
-    def cell(v):
+    def cell(v, fmt=".4g"):
         if v is None or (isinstance(v, float) and v != v):
             return ""
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        return format(v, fmt) if isinstance(v, float) else str(v)
 
-    return t.drop(columns=["strategy"]).map(cell).to_markdown(index=False)
+    t = t.drop(columns=["strategy"])
+    for col in t.columns:   # lr and EMA decay as set (an EMA of 0.99999 is not 1)
+        t[col] = [cell(v, "g" if col in ("lr", "EMA") else ".4g") for v in t[col]]
+    return t.to_markdown(index=False)
 
 
 def _learning_curve() -> str:
@@ -262,8 +277,184 @@ def _command(path: Path) -> str:
     return f"python -m lidiff_helpers.workflows.dft_reference {what}"
 
 
+#: a fine-tuned model keeps the foundation's bulk equation of state when its a0 and B lie
+#: within these relative deviations of the foundation's (8-atom Birch-Murnaghan fits)
+EOS_KEPT = {"a0_A": 0.03, "B_GPa": 0.20}
+
+
+def _eos_kept(m: dict, found: dict | None) -> str:
+    """The findings table's "bulk EOS kept" cell of metrics ``m`` against the foundation's."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    if m["name"] == rm.FOUNDATION:
+        return "(the foundation)"
+    if m["name"] in rm.ZERO_SHOT or not found or found.get("a0_A") is None:
+        return ""
+    if m.get("a0_A") is None:
+        return "no (no energy minimum near PBE's a0)"
+    da = m["a0_A"] / found["a0_A"] - 1
+    db = m["B_GPa"] / found["B_GPa"] - 1
+    kept = abs(da) <= EOS_KEPT["a0_A"] and abs(db) <= EOS_KEPT["B_GPa"]
+    return f"{'yes' if kept else 'no'} (a0 {100 * da:+.1f} %, B {100 * db:+.0f} %)"
+
+
+def _findings_rows(ms: list[dict], bar: dict, referee: dict) -> list[dict]:
+    """One row per measured model (metrics files), then the zero-shot models measured only
+    by the barrier benchmark (study lattice, collinear knock-off)."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    found = next((m for m in ms if m["name"] == rm.FOUNDATION), None)
+    rows = []
+    for m in ms:
+        b = m.get("knockoff_collinear_barrier_eV")
+        ref = referee.get(m.get("model_sha256"), {})
+        rows.append({"model": m["name"], "strategy": m.get("what", ""),
+                     "F": _num(m.get("interstitial_F_rmse_meV_A"), 1),
+                     "barrier": _num(b, 3) + ("" if m.get("knockoff_collinear_converged", True)
+                                              else " (not converged)"),
+                     "dft": _num(ref.get("dft_barrier_along_path_eV"), 3),
+                     "a0": _num(m.get("a0_A"), 3) if m.get("a0_A") is not None else "none",
+                     "B": _num(m.get("B_GPa"), 1), "eos": _eos_kept(m, found)})
+    shas = {m.get("model_sha256") for m in ms}
+    for r in bar.get("rows", []):
+        if (r["sha256"] in shas or r["mechanism"] != "knockoff-collinear"
+                or r["lattice"] != "study"):
+            continue
+        ref = referee.get(r["sha256"], {})
+        rows.append({"model": r["model"], "strategy": (rm.ZERO_SHOT.get(r["model"]) or
+                                                      "zero-shot") + "; barrier only "
+                     "(`benchmarks/RESULTS_barriers.json`)", "F": "",
+                     "barrier": _num(r["barrier_eV"], 3), "a0": "", "B": "", "eos": "",
+                     "dft": _num(ref.get("dft_barrier_along_path_eV"), 3),
+                     "barrier_eV": r["barrier_eV"]})
+    return rows
+
+
+def _num(v, digits: int) -> str:
+    return "" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
+    from lidiff_helpers.core import reference
+    from lidiff_helpers.core.units import LIF_A_PBE_A
+
+    cols = [("model", "model"), ("strategy", "strategy"),
+            ("F", "held-out interstitial F RMSE (meV/A)"),
+            ("barrier", "knock-off barrier (eV)")]
+    cols += [("dft", "DFT along its path (eV)")] if with_dft_path else []
+    cols += [("a0", "a0 (A)"), ("B", "B (GPa)"), ("eos", "bulk EOS kept")]
+    b = reference.BARRIERS
+    dft = {"model": "DFT (PBE)", "strategy": "published references",
+           "barrier": f"{b['dft-cineb-zheng'].Ea_eV:.2f} (Zheng et al.); "
+                      f"{b['dft-neb-yildirim'].Ea_eV:.2f} (Yildirim et al.)",
+           "a0": f"{LIF_A_PBE_A:.2f}"}
+    out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |" for r in [*rows, dft]]
+    return out
+
+
+def _findings_sentences(ms: list[dict], referee: dict, others: list[dict]) -> list[str]:
+    """A sentence per finding, every number from the metrics files (``others``: the rows of
+    models with a benchmarked barrier only)."""
+    from lidiff_helpers.core import reference
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    by = {m["name"]: m for m in ms}
+    found = by.get(rm.FOUNDATION)
+    arms = [m for m in ms if m["name"] not in (rm.FOUNDATION, *rm.ZERO_SHOT)]
+    if not (found and arms):
+        return []
+    out = []
+    err = sorted(arms, key=lambda m: m["interstitial_F_rmse_meV_A"])
+    budget = {m.get("cpu_budget_s") for m in arms}
+    stopped = all(m.get("stopped_by") == "budget" for m in arms)
+    out.append(
+        f"- **Fine-tuning cuts the error.** On the {err[0].get('interstitial_n_test', '')} "
+        f"held-out interstitial frames every arm's force RMSE is "
+        f"{err[0]['interstitial_F_rmse_meV_A']:.1f}-{err[-1]['interstitial_F_rmse_meV_A']:.1f}"
+        f" meV/A against the zero-shot foundation's {found['interstitial_F_rmse_meV_A']:.1f} "
+        f"(best: {err[0]['name']} {err[0]['interstitial_F_rmse_meV_A']:.1f}, {err[1]['name']} "
+        f"{err[1]['interstitial_F_rmse_meV_A']:.1f})"
+        + (f"; all {len(arms)} arms were stopped by their {budget.pop() / 3600:g} CPU-hour "
+           "budget, so none has converged." if stopped and len(budget) == 1 else "."))
+    dft = sorted(r.Ea_eV for k, r in reference.BARRIERS.items() if k.startswith("dft"))
+    bars = [m["knockoff_collinear_barrier_eV"] for m in arms]
+    below = all(x < dft[0] for x in [*bars, found["knockoff_collinear_barrier_eV"],
+                                     *(r["barrier_eV"] for r in others)])
+    out.append(
+        ("- **Every knock-off barrier is below DFT's.** " if below else "- **Barriers.** ")
+        + f"The zero-shot foundation's collinear knock-off barrier is "
+        f"{found['knockoff_collinear_barrier_eV']:.3f} eV against DFT's {dft[0]:.2f}-"
+        f"{dft[-1]:.2f} eV; fine-tuning on the interstitial frames brings it to "
+        f"{min(bars):.3f}-{max(bars):.3f} eV"
+        + "".join(f"; zero-shot {r['model']}: {r['barrier_eV']:.3f} eV" for r in others)
+        + ".")
+    out.append(_eos_sentence(found, arms))
+    d, mh = by.get("multihead-pt100-mace-default"), by.get("multihead-pt100")
+    if d and mh:
+        out.append(
+            f"- **mace's default multihead override costs accuracy.** Multihead replay with "
+            f"lr {d['lr_effective']:g} and EMA {d['ema_decay_effective']:g} (mace's default, "
+            f"as the study ran) ends at {d['interstitial_F_rmse_meV_A']:.1f} meV/A in the same "
+            f"CPU time, against "
+            f"{mh['interstitial_F_rmse_meV_A']:.1f} with lr {mh['lr_effective']:g} and EMA "
+            f"{mh['ema_decay_effective']:g} as naive.")
+    from lidiff_helpers.workflows.dft_reference import PATH_FILE
+
+    out.append("- DFT at the study's level of theory along each model's own knock-off path: "
+               + ("the column *DFT along its path* (`data/dft/path_referee.json`)."
+                  if referee else f"not computed yet (`{_command(PATH_FILE)}`)."))
+    return out
+
+
+def _eos_sentence(found: dict, arms: list[dict]) -> str:
+    kept = [m["name"] for m in arms if _eos_kept(m, found).startswith("yes")]
+    lost = [m for m in arms if m["name"] not in kept and m.get("a0_A") is not None]
+    none = [m["name"] for m in arms if m.get("a0_A") is None]
+    head = ("Only " + kept[0] + " keeps" if len(kept) == 1 else
+            ", ".join(kept) + " keep" if kept else "No arm keeps")
+    text = (f"- **{head} the bulk equation of state** (a0 within "
+            f"{100 * EOS_KEPT['a0_A']:.0f} % and B within {100 * EOS_KEPT['B_GPa']:.0f} % of the "
+            f"foundation's {found['a0_A']:.3f} A and {found['B_GPa']:.1f} GPa)")
+    if lost:
+        bs = [m["B_GPa"] for m in lost]
+        db = [100 * (b / found["B_GPa"] - 1) for b in bs]
+        text += (f": {', '.join(m['name'] for m in lost)} end at B = {min(bs):.1f}-"
+                 f"{max(bs):.1f} GPa ({min(db):+.0f} to {max(db):+.0f} %)")
+    if none:
+        text += (f"{';' if lost else ':'} {', '.join(none)} "
+                 f"{'has' if len(none) == 1 else 'have'} no energy minimum near PBE's a0")
+    return text + "."
+
+
+def _findings() -> str:
+    """``findings``: the README's table of what the compendium finds."""
+    from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import reference_metrics as rm
+    from lidiff_helpers.workflows.dft_reference import PATH_FILE
+
+    ms = rm.load()
+    if not ms:
+        return ("Not measured yet: `make reference-models` writes "
+                "`data/models/reference/<arm>.metrics.json`.")
+    referee = {r.get("model_sha256"): r for r in (_json(PATH_FILE) or {}).get("rows", [])
+               if r.get("status") == "done" and "dft_barrier_along_path_eV" in r}
+    rows = _findings_rows(ms, _json(BENCH / "RESULTS_barriers.json") or {}, referee)
+    head = (f"One committed model per fine-tuning strategy (`data/models/reference/`, "
+            f"`make reference-models`), each from the embedded foundation on {ref.N_BULK} "
+            f"bulk + {ref.N_INTERSTITIAL} interstitial study frames within "
+            f"{ref.CPU_BUDGET_S / 3600:g} CPU-hour: reduced settings on 2 CPU cores, not the "
+            "study's MACE-MPA-0 numbers. Force error on the held-out frames no model trained "
+            "on; collinear knock-off barrier by CI-NEB (65 atoms, study lattice); a0 and B "
+            "from an 8-atom Birch-Murnaghan fit.")
+    others = [r for r in rows if "barrier_eV" in r]
+    return "\n".join([head, "", *_findings_table(rows, bool(referee)), "",
+                      *_findings_sentences(ms, referee, others)])
+
+
 #: block name -> renderer
-BLOCKS: dict[str, Callable[[], str]] = {"embedded-model": _embedded_model,
+BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
+                                        "embedded-model": _embedded_model,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
                                         "learning-curve": _learning_curve,
@@ -276,49 +467,111 @@ def _pattern(name: str) -> re.Pattern:
                       rf"{re.escape(name)} -->)", re.S)
 
 
+def files() -> list[Path]:
+    """README.md and the documentation pages (``docs/*.md``): where blocks may live."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def locate(where: Sequence[Path] | None = None) -> dict[str, Path]:
+    """Block name -> the one file of ``where`` (default :func:`files`) that holds it.
+
+    Raises ValueError naming the block and the files when a block is in none of them, in
+    several, or twice in one."""
+    where = files() if where is None else list(where)
+    texts = {p: p.read_text() for p in where}
+    out = {}
+    for name in BLOCKS:
+        hits = [p for p, t in texts.items() for _ in _pattern(name).finditer(t)]
+        if len(hits) != 1:
+            raise ValueError(
+                f"block '{name}' must appear exactly once in README.md or docs/*.md "
+                f"(<!-- generated:{name} --> ... <!-- /generated:{name} -->); found "
+                + (f"{len(hits)} times: {', '.join(_rel(p) for p in hits)}" if hits
+                   else "in none of " + ", ".join(_rel(p) for p in where)))
+        out[name] = hits[0]
+    return out
+
+
 def render(name: str) -> str:
     return BLOCKS[name]().rstrip() + "\n"
 
 
-def render_all(text: str) -> str:
-    """``text`` with every generated block re-rendered (a block must exist once)."""
-    for name in BLOCKS:
+def render_all(text: str, names: Sequence[str] | None = None) -> str:
+    """``text`` with the generated blocks ``names`` (default: all) re-rendered; each must
+    appear in it exactly once."""
+    for name in BLOCKS if names is None else names:
         pat = _pattern(name)
         if len(pat.findall(text)) != 1:
-            raise ValueError(f"README: block '{name}' must appear exactly once "
+            raise ValueError(f"block '{name}' must appear exactly once "
                              f"(<!-- generated:{name} --> ... <!-- /generated:{name} -->)")
         body = render(name)
         text = pat.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
     return text
 
 
-def update(path: Path = README) -> bool:
-    """Rewrite the blocks in ``path``; True when something changed."""
-    old = path.read_text()
-    new = render_all(old)
-    if new != old:
-        path.write_text(new)
-    return new != old
-
-
-def check(path: Path = README) -> list[str]:
-    """Names of the blocks whose text in ``path`` differs from the result files."""
+def _held(path: Path) -> list[str]:
+    """The blocks that ``path`` holds."""
     text = path.read_text()
-    return [name for name in BLOCKS
-            if (m := _pattern(name).search(text)) is None or m.group(2) != render(name)]
+    return [n for n in BLOCKS if _pattern(n).search(text)]
+
+
+def _targets(path: Path | None) -> dict[Path, list[str]]:
+    """File -> its blocks: every block in its one file (``path`` None), or ``path``'s."""
+    if path is not None:
+        return {Path(path): _held(Path(path))}
+    out: dict[Path, list[str]] = {}
+    for name, p in locate().items():
+        out.setdefault(p, []).append(name)
+    return out
+
+
+def update(path: Path | None = None) -> bool:
+    """Rewrite the blocks of README.md and docs/*.md (or only those of ``path``); True
+    when something changed."""
+    changed = False
+    for p, names in _targets(path).items():
+        old = p.read_text()
+        new = render_all(old, names)
+        if new != old:
+            p.write_text(new)
+            changed = True
+    return changed
+
+
+def check(path: Path | None = None) -> list[str]:
+    """Names of the blocks whose text differs from the result files: every block, each in
+    its one file of README.md and docs/*.md (ValueError, from :func:`locate`, when one is
+    missing or repeated), or the blocks ``path`` holds."""
+    return [name for p, names in _targets(path).items() for name in names
+            if _pattern(name).search(p.read_text()).group(2) != render(name)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="README numbers from result files")
-    ap.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    ap = argparse.ArgumentParser(description="README.md and docs/*.md numbers from result "
+                                             "files")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if a block of README.md or docs/*.md is stale or misplaced")
     a = ap.parse_args(argv)
+    try:
+        where = locate()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     if a.check:
         stale = check()
         for name in stale:
-            print(f"README.md block '{name}' differs from its result files: run "
+            print(f"{_rel(where[name])} block '{name}' differs from its result files: run "
                   "python -m lidiff_helpers.runner.readme_numbers", file=sys.stderr)
         return 1 if stale else 0
-    print("README.md updated" if update() else "README.md already up to date")
+    print("README.md and docs/*.md updated" if update() else
+          "README.md and docs/*.md already up to date")
     return 0
 
 

@@ -5,14 +5,21 @@
 Builds, from a results folder of executed notebooks (``make all`` or ``python -m
 lidiff_helpers.run``), without re-executing anything:
 
-* ``index.html``: the study's figures and tables (Figures 1-3, S6, S7; Tables 1-3, S1)
-  mapped to the notebook output that renders them, each with its image or table, its
-  provenance (models with SHA256, study files with SHA256, profile, commit) and the
-  "reduced settings" stamp when the profile is not ``paper``;
+* ``index.html``: first what the compendium finds (README's findings table, rendered from
+  the committed result files by :mod:`lidiff_helpers.runner.readme_numbers`), then the
+  study's figures and tables (Figures 1-3, S6, S7; Tables 1-3, S1) mapped to the notebook
+  output that renders them, each with its image or table, its provenance (models with
+  SHA256, study files with SHA256, profile, commit) and the "reduced settings" stamp when
+  the profile is not ``paper``; an item the profile has no data for is one line saying so
+  and where it comes from, and a figure is shown once (a later item that reuses it points
+  back to it);
+* ``docs/<page>.html``: the documentation pages (``docs/*.md``), converted with mistune
+  (a dependency of nbconvert), with their images;
 * ``notebooks/<nb>.html``: each executed notebook, rendered by nbconvert's JupyterLab
   template without the scripts it would fetch from a CDN (lidiff's ``site_templates``), so
   the site works offline (MathJax is left out: formulas show as TeX);
-* ``figures/``, ``tables/``: the PNG figures and the tables as HTML, with provenance;
+* ``figures/``, ``tables/``: the PNG figures and the tables as HTML (numbers to their
+  meaningful digits, by the unit in the column name), with provenance;
 * ``models/<name>.html``: every committed model card (:mod:`lidiff_helpers.training.model_cards`);
 * ``figure1.html``: Figure 1's knock-off event as an interactive 3D view (3Dmol.js,
   vendored under ``site_assets`` and served from ``assets/``), when notebook 05 saved the
@@ -30,15 +37,18 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lidiff_helpers.core import paths
 
-__all__ = ["StudyItem", "STUDY_ITEMS", "build_site", "external_references", "main"]
+__all__ = ["StudyItem", "STUDY_ITEMS", "build_site", "external_references", "markdown_html",
+           "main"]
 
 TEMPLATES = Path(__file__).with_name("site_templates")
+#: the documentation pages rendered beside the notebooks
+DOCS = paths.ROOT / "docs"
 #: vendored viewer library (3Dmol.js 2.5.5, BSD-3-Clause; see its README)
 ASSETS = Path(__file__).with_name("site_assets")
 #: the frames of Figure 1's event, saved by notebook 05 (incoming Li first, knocked-off
@@ -48,7 +58,11 @@ EVENT_FRAMES = "fig1_knockoff_event.xyz"
 
 @dataclass(frozen=True)
 class StudyItem:
-    """One figure or table of the study and the lidiff outputs that render it."""
+    """One figure or table of the study and the lidiff outputs that render it.
+
+    ``paper_only``: only the paper profile has its data; ``needs_model``: its figures have
+    data only when a model of that name is among theirs; ``source``: where its data come
+    from, said when a profile has none."""
 
     item: str
     what: str
@@ -56,6 +70,9 @@ class StudyItem:
     figures: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     note: str = ""
+    paper_only: bool = False
+    needs_model: str = ""
+    source: str = ""
 
 
 STUDY_ITEMS: tuple[StudyItem, ...] = (
@@ -67,10 +84,15 @@ STUDY_ITEMS: tuple[StudyItem, ...] = (
               "05_arrhenius_analysis", ("fig3_D_by_model",)),
     StudyItem("Figure S6", "D of the 200-frame models against the replay size",
               "05_arrhenius_analysis", ("fig3_D_by_model",),
-              note="the 210-frame arms of Figure 3 in the paper profile"),
+              note="the 210-frame arms of Figure 3 in the paper profile", paper_only=True,
+              source="the paper profile (make paper), whose Table 1 grid trains the 210-frame "
+                     "arms with 0, 100 and 1000 replay frames; Figure 3 shows them there"),
     StudyItem("Figure S7", "MACE-OMAT-0 diffusivities", "05_arrhenius_analysis",
               ("fig2_arrhenius", "fig3_D_by_model"),
-              note="mace-omat-0 runs beside the others in the paper profile"),
+              note="mace-omat-0 runs beside the others in the paper profile",
+              needs_model="mace-omat-0",
+              source="the paper profile (make paper), where MACE-OMAT-0 runs beside the "
+                     "other models; it needs the MACE-OMAT-0 weights (see Models in the documentation)"),
     StudyItem("Table 1", "fine-tuning grid: data size x replay size, errors",
               "02_finetune_sweeps", ("finetune_learning_curves",),
               ("table1_finetune_grid", "reference_models")),
@@ -118,15 +140,128 @@ def _provenance_html(rec: dict) -> str:
             f"<li>created {html.escape(str(rec.get('created_utc')))}</li></ul></details>")
 
 
+#: a number's meaningful digits by the unit its column name carries (first match):
+#: errors to 0.1 meV, moduli to 0.1 GPa, frequencies to 0.01 THz, energies to meV,
+#: lengths to mA, temperatures in whole K, times in whole s (two significant digits below
+#: 10 s), D to 3 significant digits, learning rates and EMA decays as set
+_DIGITS = ((re.compile(r"meV"), ".1f"), (re.compile(r"cm\^?2"), ".3g"),
+           (re.compile(r"(rmse|mae).*GPa", re.I), ".2f"),
+           (re.compile(r"GPa"), ".1f"), (re.compile(r"THz"), ".2f"),
+           (re.compile(r"eV"), ".3f"), (re.compile(r"(_A|\(A\))$|_A_"), ".3f"),
+           (re.compile(r"(_K|\(K\))$"), ".0f"), (re.compile(r"(_s|\(s\))$"), "time"),
+           (re.compile(r"^(lr|ema)(_|$)", re.I), "g"))
+
+
+def _number_format(column: str, values) -> Callable[[object], str]:
+    """How a column's numbers are shown (its other cells as they are): a column of whole
+    numbers as integers, else by :data:`_DIGITS`, else 4 significant digits; NaN empty."""
+    import pandas as pd
+
+    nums = pd.to_numeric(values, errors="coerce").dropna()
+    fmt = ".4g"
+    if len(nums) and bool(((nums == nums.round()) & (nums.abs() < 1e12)).all()):
+        fmt = ".0f"
+    else:
+        fmt = next((f for pat, f in _DIGITS if pat.search(column)), fmt)
+
+    def show(x) -> str:
+        if isinstance(x, bool) or x is None:
+            return "" if x is None else str(x)
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            return str(x)
+        if v != v:
+            return ""
+        if fmt == "time":   # whole seconds, or two significant digits below 10 s
+            return f"{v:.0f}" if abs(v) >= 10 else f"{v:.2g}"
+        return format(v, fmt)
+
+    return show
+
+
+def _numeric(column: str, values) -> bool:
+    """A column of numbers: a numeric dtype, or mostly numbers with some text (a
+    reference row's range, a note); never booleans, hashes or commits."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values) or re.search(r"sha|hash|commit", column, re.I):
+        return False
+    if pd.api.types.is_numeric_dtype(values):
+        return True
+    cells = values.dropna()
+    return bool(len(cells)) and pd.to_numeric(cells, errors="coerce").notna().mean() >= 0.5
+
+
 def _table_html(csv: Path) -> str:
     import pandas as pd
 
-    return pd.read_csv(csv).to_html(index=False, border=0, classes="lidiff-table",
-                                    float_format=lambda x: f"{x:.4g}", na_rep="")
+    df = pd.read_csv(csv)
+    fmts = {c: _number_format(str(c), df[c]) for c in df.columns
+            if _numeric(str(c), df[c])}
+    return df.to_html(index=False, border=0, classes="lidiff-table", formatters=fmts,
+                      na_rep="")
+
+
+def _slug(text: str) -> str:
+    """GitHub's anchor of a heading (its text, tags removed)."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", text)).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def markdown_html(text: str, link_out: str = "../") -> str:
+    """A Markdown page of ``docs/`` as HTML for the site (mistune, tables on): tables in the
+    site's style, headings with GitHub's anchors, links to ``*.md`` pages to their
+    ``.html`` pages, ``../README.md`` to the site's index (``link_out`` + ``index.html``),
+    and links to other repository files (outside the site) as their text only."""
+    import mistune
+
+    body = mistune.create_markdown(escape=False, plugins=["table"])(text)
+    body = body.replace("<table>", "<table class='lidiff-table'>")
+    body = re.sub(r"<h([1-6])>(.*?)</h\1>",
+                  lambda m: f"<h{m.group(1)} id='{_slug(m.group(2))}'>{m.group(2)}</h{m.group(1)}>",
+                  body)
+
+    def link(m: re.Match) -> str:
+        href, text_ = m.group(1), m.group(2)
+        if re.match(r"[a-z]+:|#", href):
+            return m.group(0)
+        path, _, anchor = href.partition("#")
+        if path == "../README.md":
+            return f'<a href="{link_out}index.html">{text_}</a>'
+        if "/" not in path and path.endswith(".md"):
+            return f'<a href="{path[:-3]}.html{"#" + anchor if anchor else ""}">{text_}</a>'
+        if "/" not in path:
+            return m.group(0)
+        return f'<span title="{html.escape(path.lstrip("./"))} in the repository">{text_}</span>'
+
+    return re.sub(r'<a href="([^"]*)">(.*?)</a>', link, body, flags=re.S)
+
+
+def _docs(out: Path, docs: Path = DOCS) -> list[tuple[str, str]]:
+    """Each documentation page ``docs/*.md`` as ``docs/<name>.html`` (with the images and
+    other files it links beside it); (name, title) of each, the contents page first."""
+    pages = sorted(docs.glob("*.md"), key=lambda p: (p.stem != "index", p.stem))
+    if not pages:
+        return []
+    (out / "docs").mkdir(exist_ok=True)
+    done = []
+    for md in pages:
+        text = md.read_text()
+        title = next(iter(re.findall(r"^# (.+)$", text, re.M)), md.stem).replace("`", "")
+        for ref in re.findall(r"\]\(([^)#\s]+)\)", text):
+            f = docs / ref
+            if "/" not in ref and f.suffix != ".md" and f.is_file():
+                shutil.copyfile(f, out / "docs" / ref)
+        (out / "docs" / f"{md.stem}.html").write_text(
+            _page(title, markdown_html(text), home="../index.html"))
+        done.append((md.stem, title))
+    return done
 
 
 _CSS = """body{font-family:sans-serif;max-width:70em;margin:auto;padding:1em;color:#222}
-table.lidiff-table{border-collapse:collapse;font-size:80%;margin:0.5em 0}
+table.lidiff-table{border-collapse:collapse;font-size:80%;margin:0.5em 0;
+display:block;overflow-x:auto;max-width:100%}
 table.lidiff-table td,table.lidiff-table th{border:1px solid #ccc;padding:2px 6px}
 .stamp{background:#fff3cd;border:1px solid #e0c36b;padding:0.5em;margin:0.5em 0}
 .item{border-top:2px solid #ddd;margin-top:1.5em}
@@ -179,8 +314,9 @@ def build_site(results: str | Path, out: str | Path | None = None) -> Path:
         shutil.copyfile(viewer, out / "figures" / EVENT_FRAMES)
         (out / "figure1.html").write_text(_viewer_page(_provenance(viewer)))
     cards = _model_cards(out)
+    docs = _docs(out)
     index = out / "index.html"
-    index.write_text(_index(results, nbs, tables, cards))
+    index.write_text(_index(results, nbs, tables, cards, docs))
     return index
 
 
@@ -229,7 +365,15 @@ fetch('figures/{EVENT_FRAMES}').then(r => r.text()).then(xyz => {{
 </script>""", head=head)
 
 
-def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str] = ()) -> str:
+def _findings_html() -> str:
+    """README's findings table and sentences (rendered from the committed result files)."""
+    from lidiff_helpers.runner import readme_numbers
+
+    return markdown_html(readme_numbers.render("findings"), link_out="")
+
+
+def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str] = (),
+           docs: Sequence[tuple[str, str]] = ()) -> str:
     summary = json.loads((results / "summary.json").read_text()) \
         if (results / "summary.json").is_file() else {}
     parts = summary.get("notebooks", {})
@@ -244,36 +388,90 @@ def _index(results: Path, nbs: Sequence[Path], tables: dict, cards: Sequence[str
            "<p>Executed compendium of Alghamdi et al., <i>J. Phys. Energy</i> (2026), "
            "doi:10.1088/2515-7655/ae6c5a. Profile "
            f"<code>{html.escape(str(profile))}</code>, commit "
-           f"<code>{html.escape(str(commit))[:12]}</code>.</p>", stamp,
-           "<h2>Notebooks</h2><ul>"]
+           f"<code>{html.escape(str(commit))[:12]}</code>"
+           + (". <a href='docs/index.html'>Documentation</a>" if docs else "") + ".</p>",
+           stamp, "<h2 id='findings'>What the compendium finds</h2>", _findings_html(),
+           "<h2>The study's figures and tables</h2>"]
+    shown: dict[str, str] = {}
+    executed = set(parts) if summary else {nb.stem for nb in nbs}
+    for it in STUDY_ITEMS:
+        out.append(_item_html(it, results, tables, profile, shown, executed))
+    out.append("<h2>Notebooks</h2><ul>")
     out += [f"<li><a href='notebooks/{nb.stem}.html'>{nb.stem}</a>"
             + (f" ({parts[nb.stem]['wall_time_s']:.0f} s)" if nb.stem in parts else "")
             + "</li>" for nb in nbs]
-    out.append("</ul><h2>Model cards</h2><ul>")
+    out.append("</ul>")
+    if docs:
+        out.append("<h2>Documentation</h2><ul>")
+        out += [f"<li><a href='docs/{name}.html'>{html.escape(title)}</a></li>"
+                for name, title in docs]
+        out.append("</ul>")
+    out.append("<h2>Model cards</h2><ul>")
     out += [f"<li><a href='models/{c}.html'>{c}</a></li>" for c in cards]
-    out.append("</ul><h2>The study's figures and tables</h2>")
-    for it in STUDY_ITEMS:
-        out.append(f"<div class='item' id='{it.item.replace(' ', '-').lower()}'>"
-                   f"<h3>{it.item}: {html.escape(it.what)}</h3><p>rendered by "
-                   f"<a href='notebooks/{it.notebook}.html'>{it.notebook}</a>"
-                   + (f"; {html.escape(it.note)}" if it.note else "") + "</p>")
-        if it.item == "Figure 1" and (results / "figures" / EVENT_FRAMES).is_file():
-            out.append("<p><a href='figure1.html'>interactive 3D view of the event</a></p>")
-        for f in it.figures:
-            png = results / "figures" / f"{f}.png"
-            if png.is_file():
-                out.append(f"<p><img class='fig' src='figures/{f}.png' alt='{f}'></p>"
-                           + _provenance_html(_provenance(png)))
-            else:
-                out.append(f"<p class='missing'>figure {f}: not produced by this profile</p>")
-        for t in it.tables:
-            if t in tables:
-                out.append(f"<p><a href='tables/{t}.html'>table {t}</a></p>"
-                           + _table_html(tables[t]) + _provenance_html(_provenance(tables[t])))
-            else:
-                out.append(f"<p class='missing'>table {t}: not produced by this profile</p>")
-        out.append("</div>")
+    out.append("</ul>")
     return _page(f"lidiff: {profile}", "\n".join(out), home="")
+
+
+def _anchor(item: str) -> str:
+    return item.replace(" ", "-").lower()
+
+
+def _models_of(png: Path) -> set[str]:
+    return {str(m.get("name")) for m in _provenance(png).get("models", [])}
+
+
+def _item_html(it: StudyItem, results: Path, tables: dict, profile: str,
+               shown: dict[str, str], executed: set[str]) -> str:
+    """One study item of the index: its figures (each shown once: a figure an earlier item
+    showed is a line pointing back to it) and tables, or one line saying that this
+    profile has no data for it and where that comes from."""
+    nb = (f"<a href='notebooks/{it.notebook}.html'>{it.notebook}</a>"
+          if (results / "notebooks" / f"{it.notebook}.ipynb").is_file()
+          else f"<code>{it.notebook}</code>")
+    out = [f"<div class='item' id='{_anchor(it.item)}'><h3>{it.item}: "
+           f"{html.escape(it.what)}</h3><p>rendered by {nb}"
+           + (f"; {html.escape(it.note)}" if it.note else "") + "</p>"]
+    figs = [f for f in it.figures if (results / "figures" / f"{f}.png").is_file()]
+    tabs = [t for t in it.tables if t in tables]
+    no_data = ((it.paper_only and profile != "paper")
+               or (it.needs_model and not any(it.needs_model in m for f in figs
+                                               for m in _models_of(results / "figures"
+                                                                   / f"{f}.png"))))
+    if not no_data and not (figs or tabs):
+        no_data = True
+    if no_data:
+        prof = f"<code>{html.escape(str(profile))}</code>"
+        if it.source and (it.paper_only or it.needs_model):
+            line = f"No data in profile {prof}: it comes from {html.escape(it.source)}."
+        elif it.notebook not in executed:
+            line = (f"Not in this results folder: notebook {it.notebook}, which makes it, has "
+                    f"not completed here (make all runs it).")
+        else:
+            line = (f"No data in profile {prof}: notebook {it.notebook} saved none of "
+                    f"{', '.join((*it.figures, *it.tables))} (its page says why).")
+        out.append(f"<p class='missing'>{line}</p></div>")
+        return "\n".join(out)
+    if it.item == "Figure 1" and (results / "figures" / EVENT_FRAMES).is_file():
+        out.append("<p><a href='figure1.html'>interactive 3D view of the event</a></p>")
+    for f in figs:
+        if f in shown:
+            out.append(f"<p>Figure <code>{f}</code>: shown above under "
+                       f"<a href='#{_anchor(shown[f])}'>{shown[f]}</a>.</p>")
+            continue
+        shown[f] = it.item
+        png = results / "figures" / f"{f}.png"
+        out.append(f"<p><img class='fig' src='figures/{f}.png' alt='{f}'></p>"
+                   + _provenance_html(_provenance(png)))
+    for t in tabs:
+        out.append(f"<p><a href='tables/{t}.html'>table {t}</a></p>"
+                   + _table_html(tables[t]) + _provenance_html(_provenance(tables[t])))
+    missing = [x for x in (*it.figures, *it.tables) if x not in (*figs, *tabs)]
+    if missing:
+        out.append(f"<p class='missing'>Not produced in profile "
+                   f"<code>{html.escape(str(profile))}</code>: "
+                   f"{', '.join(missing)}.</p>")
+    out.append("</div>")
+    return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
