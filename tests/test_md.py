@@ -451,3 +451,42 @@ def test_grid_run_names_follow_the_definition():
     longer_eq = {**kw, "foundation_equilibration_ps": 0.4}
     assert md_grid.build_grid(MODELS, **longer_eq)[0].name != a.name
     assert md_grid.build_grid(MODELS, **{**kw, "arrhenius_production_ps": 2.0})[0].name == a.name
+
+
+def test_a_run_killed_with_sigkill_and_resumed_equals_the_uninterrupted_run_bitwise(tmp_path):
+    """The embedded model, 65 atoms at 900 K, a checkpoint at every saved frame: one run
+    uninterrupted, one killed (SIGKILL, in a subprocess) after a few frames and started
+    again; every frame of the resumed run equals the uninterrupted run's bit for bit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from lidiff_helpers.io.trajectory import open_trajectory
+
+    code = ("import sys; from pathlib import Path; from lidiff_helpers.simulation import md; "
+            "md.run_md(md.MDRun(name='r', model_spec='embedded', model='embedded', "
+            "start_structure='lif:2', temperature_K=900.0, seed=3, production_ps=0.15, "
+            "save_every=10, checkpoint_every_s=0.0), Path(sys.argv[1]), progress=False)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "a")], check=True, env=env,
+                   capture_output=True, timeout=900)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "b")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    thermo = tmp_path / "b" / "r" / "thermo.csv"
+    t0 = time.time()
+    while time.time() - t0 < 600:
+        if thermo.is_file() and len(thermo.read_text().splitlines()) >= 6:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_killed = len(thermo.read_text().splitlines()) - 1
+    assert 0 < n_killed < 16, "the run was killed before it finished"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True, env=env,
+                   capture_output=True, timeout=900)
+    a = np.asarray(open_trajectory(tmp_path / "a" / "r" / "trajectory").positions_A)
+    b = np.asarray(open_trajectory(tmp_path / "b" / "r" / "trajectory").positions_A)
+    assert a.shape == b.shape == (16, 65, 3)
+    np.testing.assert_array_equal(a, b)

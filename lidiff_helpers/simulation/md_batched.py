@@ -53,6 +53,7 @@ import numpy as np
 from lidiff_helpers.core.errors import MDGuardError, ParameterError
 from lidiff_helpers.core.units import KB_EV_PER_K
 from lidiff_helpers.simulation.md import (
+    WARM_UP_CALLS,
     _model_identity,
     _Session,
     check_model_covers_structure,
@@ -206,6 +207,8 @@ class _Batch:
         self.bounds = np.concatenate([[0], np.cumsum([len(a) for a in atoms])])
         mom = torch.tensor(np.concatenate([a.get_momenta() for a in atoms]), dtype=f64,
                            device=dev)
+        for _ in range(WARM_UP_CALLS):    # a model's first call differs in the last bit
+            model(st)                      # (md.WARM_UP_CALLS): never integrate with it
         out = model(st)
         self.state = MDState(positions=st.positions, momenta=mom, energy=out["energy"],
                              forces=out["forces"], masses=st.masses, cell=st.cell,
