@@ -389,6 +389,17 @@ def _findings_sentences(ms: list[dict], referee: dict, others: list[dict]) -> li
         f"{min(bars):.3f}-{max(bars):.3f} eV"
         + "".join(f"; zero-shot {r['model']}: {r['barrier_eV']:.3f} eV" for r in others)
         + ".")
+    real = [by[n] for n in rm.ZERO_SHOT if n in by]
+    if real:
+        r = min(real, key=lambda m: m["interstitial_F_rmse_meV_A"])
+        out.append(
+            f"- **A real foundation model already knows the defect.** Zero-shot, {r['name']} "
+            f"gives a collinear knock-off barrier of {r['knockoff_collinear_barrier_eV']:.3f} "
+            f"eV (DFT {dft[0]:.2f}-{dft[-1]:.2f}) and {r['interstitial_F_rmse_meV_A']:.1f} "
+            f"meV/A on the held-out interstitial frames, as the study found for MACE-MPA-0; "
+            f"the embedded foundation these arms start from ({found['knockoff_collinear_barrier_eV']:.3f} eV) "
+            "does not, so here fine-tuning looks like a rescue (CHANGELOG: embedded v2, "
+            "distilled from SevenNet-0, is being trained).")
     out.append(_eos_sentence(found, arms))
     d, mh = by.get("multihead-pt100-mace-default"), by.get("multihead-pt100")
     if d and mh:
