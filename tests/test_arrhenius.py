@@ -216,3 +216,27 @@ def test_barrier_references_are_the_studys_citations():
     assert b["dft-cineb-zheng"].citation.doi == "10.1039/D0TA11444H"
     assert b["dft-neb-yildirim"].citation.doi == "10.1021/acsami.5b02904"
     assert b["reaxff-md"].citation.doi == "10.1038/s41598-023-50978-5"
+
+
+def test_figure_2_draws_no_line_for_a_fit_that_is_not_resolved():
+    """A fit whose Ea error exceeds EA_RESOLVED_MAX_ERR_EV is drawn as points only, its
+    legend saying 'not resolved'; a resolved fit keeps its line."""
+    import pandas as pd
+
+    from lidiff_helpers.analysis.arrhenius import EA_RESOLVED_MAX_ERR_EV, fit_arrhenius
+    from lidiff_helpers.figures.diffusion import plot_arrhenius
+
+    T = np.array([400.0, 450.0, 500.0])
+    good = fit_arrhenius(T, 1e-3 * np.exp(-0.24 / (8.617e-5 * T)),
+                         D_err_cm2_s=1e-2 * 1e-3 * np.exp(-0.24 / (8.617e-5 * T)))
+    bad = fit_arrhenius(T, np.array([2e-6, 1e-6, 3e-6]), D_err_cm2_s=np.array([2e-6] * 3))
+    assert good.Ea_err_eV <= EA_RESOLVED_MAX_ERR_EV < bad.Ea_err_eV
+    rows = [{"model": m, "temperature_K": t, "D_cm2_s": d, "D_err_cm2_s": 0.1 * d}
+            for m, ds in (("good", good.D_cm2_s if hasattr(good, "D_cm2_s") else
+                           1e-3 * np.exp(-0.24 / (8.617e-5 * T))),
+                          ("bad", [2e-6, 1e-6, 3e-6])) for t, d in zip(T, ds)]
+    fig = plot_arrhenius(pd.DataFrame(rows), {"good": good, "bad": bad}, synthetic=True)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(lab.startswith("fit: Ea = 0.24") for lab in labels)
+    assert any(lab.startswith("bad: Ea not resolved") for lab in labels)
+    assert not any("fit:" in lab and "-" in lab.split("=")[1][:3] for lab in labels)

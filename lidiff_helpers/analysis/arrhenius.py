@@ -35,6 +35,7 @@ from lidiff_helpers.core.reference import TABLE3
 from lidiff_helpers.core.units import KB_EV_PER_K
 
 __all__ = [
+    "EA_RESOLVED_MAX_ERR_EV",
     "K_B_EV_PER_K",
     "ArrheniusFit",
     "ArrheniusPrediction",
@@ -45,6 +46,10 @@ __all__ = [
     "replica_statistics",
     "table3",
 ]
+
+#: an activation energy whose 1-sigma error exceeds this (eV) is "not resolved": tables say
+#: so and figures draw its points without the fitted line
+EA_RESOLVED_MAX_ERR_EV = 0.1
 
 #: Boltzmann constant, eV/K (the one of :mod:`lidiff_helpers.core.units`; old name)
 K_B_EV_PER_K = KB_EV_PER_K

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lidiff_helpers.analysis.arrhenius import ArrheniusFit, arrhenius_D_cm2_s
+from lidiff_helpers.analysis.arrhenius import (EA_RESOLVED_MAX_ERR_EV, ArrheniusFit,
+                                               arrhenius_D_cm2_s)
 from lidiff_helpers.core import paths
 from lidiff_helpers.figures.ticks import plain_log_ticks
 from lidiff_helpers.io.loading import load_trajectory
@@ -109,8 +110,11 @@ def plot_arrhenius(rep_table, fits: Mapping[str, ArrheniusFit], *, synthetic: bo
         ax.errorbar(x, y, yerr=yerr, fmt="o", color=c, capsize=3, label=model)
         if model in fits:
             f = fits[model]
-            lab = f"fit: Ea = {f.Ea_eV:.3f} ± {f.Ea_err_eV:.3f} eV"
-            ax.plot(1000 / T, np.log(f.predict(T).D_cm2_s), color=c, lw=1, label=lab)
+            if np.isfinite(f.Ea_err_eV) and f.Ea_err_eV <= EA_RESOLVED_MAX_ERR_EV:
+                lab = f"fit: Ea = {f.Ea_eV:.3f} ± {f.Ea_err_eV:.3f} eV"
+                ax.plot(1000 / T, np.log(f.predict(T).D_cm2_s), color=c, lw=1, label=lab)
+            else:  # a line across the plot would claim an Ea the data do not resolve
+                ax.plot([], [], " ", label=f"{model}: Ea not resolved (± {f.Ea_err_eV:.2g} eV)")
     if reference is not None:
         ax.plot(1000 / T, np.log(arrhenius_D_cm2_s(T, reference.Ea_eV, reference.D0_cm2_s)),
                 "k--", lw=1, label=f"study {reference.model}: Ea = {reference.Ea_eV} eV, "

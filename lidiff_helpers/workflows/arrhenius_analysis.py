@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from lidiff_helpers.analysis import arrhenius
+from lidiff_helpers.analysis.arrhenius import EA_RESOLVED_MAX_ERR_EV
 from lidiff_helpers.analysis.diffusion import (
     CONVENTIONS,
     combine_replicas,
@@ -510,8 +511,6 @@ def conventions_table(analyses: RunAnalyses, temperature_K: float = 450.0):
     return with_data_source(conv, data_source_of(analyses.table))
 
 
-#: an MD activation energy whose 1-sigma error exceeds this (eV) is shown "not resolved"
-EA_RESOLVED_MAX_ERR_EV = 0.1
 
 
 def resolved_Ea(Ea_eV: float, Ea_err_eV: float) -> str:
