@@ -84,10 +84,21 @@ from lidiff_helpers.simulation.md_files import (
     write_json,
 )
 
-__all__ = ["GuardSettings", "MDRun", "MDGuardError", "THERMO_COLUMNS", "BENCHMARK_RESULTS",
-           "min_pair_distance_A", "run_md", "run_job", "prepare_run", "PreparedRun",
-           "check_model_covers_structure",
-           "read_status", "read_thermo"]
+__all__ = [
+    "BENCHMARK_RESULTS",
+    "THERMO_COLUMNS",
+    "GuardSettings",
+    "MDGuardError",
+    "MDRun",
+    "PreparedRun",
+    "check_model_covers_structure",
+    "min_pair_distance_A",
+    "prepare_run",
+    "read_status",
+    "read_thermo",
+    "run_job",
+    "run_md",
+]
 
 
 #: the MD benchmark's results (``benchmarks/bench_md.py`` writes it)
@@ -205,6 +216,8 @@ def run_md(run: MDRun | Mapping, md_dir: str | os.PathLike, *, calculator=None, 
     prepared.atoms.calc = calculator if calculator is not None else _calculator(run)
     check_model_covers_structure(prepared.atoms.calc, prepared.atoms, f"MD run {run.name!r}",
                                  run.model_spec)
+    from lidiff_helpers.simulation.models import warm_up
+
     warm_up(prepared.atoms)
     session = _Session(run, prepared.folder, prepared.atoms, prepared.checkpoint,
                        raise_on_failure)
@@ -246,33 +259,6 @@ def prepare_run(run: MDRun, md_dir: str | os.PathLike, *, atoms=None,
         start_info = {"spec": run.start_structure, "description": start.description,
                       "sha256": start.sha256, "velocities_from": vel_from}
     return PreparedRun(run, folder, ckpt, at, start_info, status)
-
-
-#: model evaluations made (and discarded) before a run integrates. Measured on the embedded
-#: MACE (float32): a calculator's first force call differs from every later call on the
-#: same structure in the last bit (1.2e-7 eV/A; e3nn's TorchScript-compiled tensor
-#: products run unoptimized the first time), so a resumed run, whose first call falls at
-#: the checkpoint, drifted from the uninterrupted run (> 1e-6 A within 10 steps). With the
-#: warm-up no integrated step uses a first call: resumed runs are bitwise identical.
-WARM_UP_CALLS = 2
-
-
-def warm_up(atoms) -> None:
-    """Evaluate ``atoms.calc`` :data:`WARM_UP_CALLS` times on a copy of ``atoms`` (once per
-    calculator object), then clear its cached results."""
-    calc = atoms.calc
-    if calc is None or getattr(calc, "_lidiff_warm", False):
-        return
-    for _ in range(WARM_UP_CALLS):
-        calc.reset()
-        probe = atoms.copy()
-        probe.calc = calc
-        probe.get_forces()
-    calc.reset()
-    try:
-        calc._lidiff_warm = True
-    except AttributeError:  # a calculator without a __dict__: warm it every run
-        pass
 
 
 def check_model_covers_structure(calc, atoms, what: str, model: str = "") -> None:

@@ -46,23 +46,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
 
 import numpy as np
 
 from lidiff_helpers.core.errors import MDGuardError, ParameterError
 from lidiff_helpers.core.units import KB_EV_PER_K
 from lidiff_helpers.simulation.md import (
-    WARM_UP_CALLS,
     _model_identity,
     _Session,
     check_model_covers_structure,
     prepare_run,
 )
 from lidiff_helpers.simulation.md_definition import MDRun
+from lidiff_helpers.simulation.models import WARM_UP_CALLS
 
-__all__ = ["BATCH_KEYS", "batched_model", "torchsim_calculator", "ChainThermostat",
-           "run_batched", "run_batch_job", "batch_groups"]
+__all__ = [
+    "BATCH_KEYS",
+    "ChainThermostat",
+    "batch_groups",
+    "batched_model",
+    "run_batch_job",
+    "run_batched",
+    "torchsim_calculator",
+]
 
 #: run fields every run of one batch must share (one model, one time step, one chain shape)
 BATCH_KEYS = ("model_spec", "dtype", "device", "timestep_fs", "tchain", "tloop")
@@ -208,7 +214,7 @@ class _Batch:
         mom = torch.tensor(np.concatenate([a.get_momenta() for a in atoms]), dtype=f64,
                            device=dev)
         for _ in range(WARM_UP_CALLS):    # a model's first call differs in the last bit
-            model(st)                      # (md.WARM_UP_CALLS): never integrate with it
+            model(st)                      # (models.WARM_UP_CALLS): never integrate with it
         out = model(st)
         self.state = MDState(positions=st.positions, momenta=mom, energy=out["energy"],
                              forces=out["forces"], masses=st.masses, cell=st.cell,
@@ -216,7 +222,7 @@ class _Batch:
                              system_idx=st.system_idx)
         self.unwrapped = st.positions.clone()
         self.inv_cell = torch.linalg.inv(self.state.row_vector_cell)
-        col = lambda xs: torch.tensor(xs, dtype=f64, device=dev)  # noqa: E731
+        col = lambda xs: torch.tensor(xs, dtype=f64, device=dev)
         self.kT = col([KB_EV_PER_K * s.run.temperature_K for s in self.sessions])
         tau = col([s.run.tdamp_fs * units.fs for s in self.sessions])
         dof = col([3.0 * len(a) for a in atoms])                  # 3N, as ASE
