@@ -12,14 +12,23 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from lidiff_helpers.core import paths
 
-__all__ = ["sha256_file", "package_versions", "git_commit", "record", "write_record",
-           "TRACKED_PACKAGES"]
+__all__ = [
+    "TRACKED_PACKAGES",
+    "git_commit",
+    "package_versions",
+    "record",
+    "sha256_file",
+    "sha256_file_cached",
+    "write_record",
+]
 
 #: packages whose versions change results
 TRACKED_PACKAGES = ("lidiff", "mace-torch", "torch", "ase", "numpy", "scipy", "e3nn",
@@ -33,6 +42,18 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _sha256_at(path: str, mtime: float) -> str:
+    return sha256_file(path)
+
+
+def sha256_file_cached(path: str | Path) -> str:
+    """:func:`sha256_file`, cached per path and modification time (a model file is hashed
+    once per process however often it is resolved, and again when it changes)."""
+    p = Path(path)
+    return _sha256_at(str(p), p.stat().st_mtime)
 
 
 def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:

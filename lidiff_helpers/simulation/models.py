@@ -50,14 +50,13 @@ import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import ModelFileError, ModelUnavailableError, ParameterError
-from lidiff_helpers.core.provenance import sha256_file
+from lidiff_helpers.core.provenance import sha256_file, sha256_file_cached
 from lidiff_helpers.simulation import sevennet
 
 __all__ = [
@@ -208,7 +207,7 @@ def _verified(name: str, path: Path, origin: str, say_unchecked: bool = True) ->
         var = USER_SHA256_ENV.get(name)
         return (f"{origin}; SHA256 not checked: no published hash recorded"
                 + (f" and {var} not set" if var else "")) if say_unchecked else ""
-    actual = _sha(str(path), path.stat().st_mtime)
+    actual = sha256_file_cached(path)
     if actual != expected:
         raise ModelFileError(f"{name} weights {path} ({origin}): SHA256 {actual} differs from "
                              f"the expected {expected} ({src}); not the published "
@@ -353,12 +352,12 @@ def check_committed(path: str | os.PathLike, root: Path | None = None) -> str | 
         return None
     rel = p.relative_to(root).as_posix()
     recorded = committed_hashes(root / "SHA256SUMS").get(rel)
-    actual = _sha(str(p), p.stat().st_mtime)
     if recorded is None:
         raise ModelFileError(f"model file {p} is in the committed models folder {root} but "
                              f"its SHA256 is not recorded in {root / 'SHA256SUMS'}; refused "
                              "(loading a .model file runs code: record it with "
                              "lidiff_helpers.simulation.models.record_committed)")
+    actual = sha256_file_cached(p)
     if actual != recorded:
         raise ModelFileError(f"model file {p}: SHA256 {actual} differs from the recorded "
                              f"{recorded} ({root / 'SHA256SUMS'}); the file was changed "
@@ -371,7 +370,6 @@ def record_committed(path: str | os.PathLike, root: Path | None = None) -> str |
     """Record (or update) the SHA256 of a model file below ``root`` (default
     ``data/models/``) in its SHA256SUMS; what every command that writes a committed model
     calls. Returns the hash; None (nothing recorded) for a file outside ``root``."""
-    from lidiff_helpers.core.provenance import sha256_file
 
     root = Path(root or paths.MODELS).resolve()
     p = Path(path).resolve()
@@ -396,17 +394,12 @@ def _check_model_file(path: Path) -> None:
     check_committed(path)
 
 
-@lru_cache(maxsize=64)
-def _sha(path: str, mtime: float) -> str:
-    return sha256_file(path)
-
-
 def model_identity(spec: ModelSpec | str) -> dict:
     """Provenance of a model: spec, resolved name, weights path and SHA256."""
     m = spec if isinstance(spec, ModelSpec) else resolve_spec(spec)
     out = {"spec": m.spec, "name": m.name, "kind": m.kind, "note": m.note,
            "path": str(m.path) if m.path else None,
-           "sha256": _sha(str(m.path), m.path.stat().st_mtime) if m.path else None}
+           "sha256": sha256_file_cached(m.path) if m.path else None}
     if m.kind == "chgnet":
         from importlib.metadata import version
 

@@ -107,13 +107,6 @@ def checkpoint_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=8)
-def _sha256(path: str, mtime: float) -> str:
-    from lidiff_helpers.core.provenance import sha256_file
-
-    return sha256_file(path)
-
-
 @contextmanager
 def safe_globals():
     """The globals SevenNet-0's checkpoint needs under ``torch.load(weights_only=True)``,
@@ -141,8 +134,10 @@ def load_checkpoint(path: str | Path, expected_sha256: str = CHECKPOINT_SHA256) 
     """
     import torch
 
+    from lidiff_helpers.core.provenance import sha256_file_cached
+
     path = Path(path)
-    actual = _sha256(str(path), path.stat().st_mtime)
+    actual = sha256_file_cached(path)
     if actual != expected_sha256:
         raise ModelFileError(f"{NAME} checkpoint {path}: SHA256 {actual} differs from the "
                              f"recorded {expected_sha256} (sevenn {SEVENN_VERSION}'s file); "
