@@ -58,6 +58,18 @@ def test_ci_notebooks_key_results(ci_results):
     assert v["02"]["n_runs"] >= 2 and v["02"]["n_trained"] == v["02"]["n_runs"], v["02"]
     # 03: the study's FT1/FT2 sizes (Table 2: 16 + 140 and 44 + 100 frames)
     assert v["03"]["FT1_frames"]["n"] == 156 and v["03"]["FT2_frames"]["n"] == 144
+    # 03: the MLIP-3 loop ran beside the committee's, and the three-way comparison scored
+    # each method's model on held-out frames after the same label budget
+    assert v["03"]["live_selection"] == ["bands", "extrapolation"]
+    assert v["03"]["extrapolation_rounds"] and all(
+        r["gamma_max"] > 0 for r in v["03"]["extrapolation_rounds"])
+    cmp = {r["method"]: r for r in v["03"]["selection_comparison"]}
+    assert set(cmp) == {"committee", "extrapolation", "random"}
+    for r in cmp.values():
+        assert r["round"] == 1 and 0 < r["n_labelled"] <= 2 and r["cpu_train_s"] > 0
+        assert 0 < r["bulk_F_rmse_meV_A"] < 1000 and 0 < r["interstitial_F_rmse_meV_A"] < 1000
+    # a committee trains two models per round where the others train one
+    assert cmp["committee"]["cpu_train_s"] > 1.3 * cmp["random"]["cpu_train_s"]
     # 04: every MD run of the grid finished, none failed
     assert v["04"]["n_runs"] >= 1 and v["04"]["n_done"] == v["04"]["n_runs"], v["04"]
     assert v["04"]["n_failed"] == 0

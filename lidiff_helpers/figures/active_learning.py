@@ -1,5 +1,6 @@
 """Figures of the active-learning notebook (03): deviation histograms with the selection
-bands, committee disagreement against round, and the replay of the study's steps.
+bands, committee disagreement against round, the replay of the study's steps, the
+extrapolation grades of the MLIP-3 loop, and the three-way selection comparison.
 
 Every function takes a ``label_note`` that is printed on the figure: when the labels
 came from a surrogate model instead of DFT the figure must say so
@@ -13,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["label_note", "plot_deviation_histograms", "plot_disagreement_vs_round",
-           "plot_replay_disagreement"]
+           "plot_gamma_history", "plot_replay_disagreement", "plot_selection_comparison"]
 
 _KIND_COLORS = {"bulk": "tab:blue", "interstitial": "tab:red"}
 
@@ -148,3 +149,65 @@ def plot_replay_disagreement(table, label_note: str = "labels: the study's DFT (
     ax.set_xticks(x, steps)
     return _finish(fig, ax, r"mean $\sigma$ (Eq. 4) / eV $\AA^{-1}$",
                    "Replay of the study's steps: committee disagreement", label_note)
+
+
+_METHOD_STYLE = {"committee": ("tab:purple", "o"), "extrapolation": ("tab:green", "s"),
+                 "random": ("0.4", "^")}
+
+
+def plot_gamma_history(rounds: Sequence[Mapping], label_note: str = ""):
+    """Extrapolation grade of every explored frame per round (log scale; selected frames
+    ringed), with ``gamma_select`` and ``gamma_break`` as lines.
+
+    ``rounds``: :attr:`lidiff_helpers.training.al_extrapolation.ExtrapolationResult.rounds`.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    rng = np.random.default_rng(0)
+    for entry in rounds:
+        g = np.maximum(np.asarray(entry["grades"], float), 1e-3)
+        x = entry["round"] + rng.uniform(-0.18, 0.18, len(g))
+        ax.plot(x, g, ".", color="tab:green", alpha=0.5, ms=4,
+                label="explored frames" if entry is rounds[0] else None)
+        sel = np.asarray(entry["selected"], int)
+        if len(sel):
+            ax.plot(x[sel], g[sel], "o", mfc="none", mec="k", ms=7,
+                    label="selected (MaxVol)" if entry is rounds[0] else None)
+    if rounds:
+        for key, ls in (("gamma_select", "--"), ("gamma_break", "-")):
+            v = rounds[0][key]
+            ax.axhline(v, color="tab:red", ls=ls, lw=1, label=f"{key} = {v:g}")
+        ax.set_xticks([e["round"] for e in rounds])
+    else:
+        ax.text(0.5, 0.5, "no round ran", ha="center", transform=ax.transAxes)
+    ax.set_yscale("log")
+    ax.set_xlabel("round")
+    return _finish(fig, ax, r"extrapolation grade $\gamma$",
+                   "MLIP-3 loop: extrapolation grade of the explored frames", label_note)
+
+
+def plot_selection_comparison(table, label_note: str = ""):
+    """Held-out force RMSE (bulk, interstitial) and, when measured, the knock-off barrier
+    against the number of labelled frames, one line per selection method.
+
+    ``table``: :func:`lidiff_helpers.training.al_compare.compare_selection`.
+    """
+    import matplotlib.pyplot as plt
+
+    cols = [("bulk_F_rmse_meV_A", r"bulk force RMSE / meV $\AA^{-1}$"),
+            ("interstitial_F_rmse_meV_A", r"interstitial force RMSE / meV $\AA^{-1}$")]
+    if "barrier_eV" in table and table["barrier_eV"].notna().any():
+        cols.append(("barrier_eV", "collinear knock-off barrier / eV"))
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.4), squeeze=False)
+    for ax, (col, ylabel) in zip(axes[0], cols):
+        for m, t in table.groupby("method", sort=False):
+            c, mk = _METHOD_STYLE.get(m, ("k", "x"))
+            ax.plot(t["n_labelled"], t[col], marker=mk, color=c, label=m)
+        ax.set_xlabel("labelled frames")
+        ax.set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Selection methods on one candidate pool and label budget", fontsize=9)
+    _note(fig, label_note)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig

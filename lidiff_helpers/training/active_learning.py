@@ -72,14 +72,8 @@ from lidiff_helpers.training.al_selection import (  # noqa: F401  (re-exported)
     select_trust,
 )
 from lidiff_helpers.training.committee import (  # noqa: F401  (re-exported)
-    STUDY_AL_LOSS_WEIGHTS,
-    ForceDeviation,
-    cached_deviation,
-    committee_deviation,
-    deviation_stats,
-    force_deviation,
-    train_committee,
-)
+    STUDY_AL_LOSS_WEIGHTS, ForceDeviation, cached_deviation, committee_deviation,
+    deviation_stats, force_deviation, resolve_e0s, train_committee)
 
 __all__ = ["ForceDeviation", "force_deviation", "committee_deviation", "allocate_quotas",
            "deviation_bands", "BandSelection", "select_banded", "select_trust",
@@ -177,7 +171,7 @@ class ALConfig:
     round_bulk, round_interstitial : training frames added per round (FT1: 0 + 40 per
         step; FT2: 28 + 40 in one step)
     valid_ratio : validation frames per training frame, drawn the same way (study: 1)
-    selection : ``bands`` (study) or ``trust`` (DP-GEN)
+    selection : ``bands`` (study) or ``trust`` (DP-GEN) (MLIP-3's grade: :mod:`al_extrapolation`)
     band_fractions, band_edges_sigma, band_side : see :func:`select_banded`
     trust_lo_eV_A, trust_hi_eV_A : trust levels for ``trust``
     diverse : pick by descriptor diversity within a band (needs a descriptor model)
@@ -264,10 +258,13 @@ class ALConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides) -> "ALConfig":
-        """Settings from a notebook's parameters: every key named like a field is taken;
+        """Settings from a notebook's parameters: every key named like a field is taken
+        (a ``selection`` list gives its first committee method, else ``bands``);
         ``train_dtype`` becomes mace's ``default_dtype``; ``overrides`` win."""
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in params.items() if k in names and v is not None}
+        if isinstance(kw.get("selection"), (list, tuple)):
+            kw["selection"] = next((m for m in kw["selection"] if m != "extrapolation"), "bands")
         if params.get("train_dtype"):
             kw["train_extra"] = {**dict(kw.get("train_extra") or {}),
                                  "default_dtype": params["train_dtype"]}
@@ -451,9 +448,7 @@ def run_active_learning(cfg: ALConfig, foundation: str, labeller, workdir: str |
     ident = models.model_identity(fspec)
     _config_guard(workdir, cfg, ident["sha256"], str(labeller.source))
     if cfg.e0s == "auto":
-        spec = getattr(labeller, "spec", None)
-        same = spec is not None and models.model_identity(spec)["sha256"] == ident["sha256"]
-        cfg = dataclasses.replace(cfg, e0s="foundation" if same else "study")
+        cfg = dataclasses.replace(cfg, e0s=resolve_e0s(cfg.e0s, labeller, ident["sha256"]))
         print(f"[active_learning] e0s=auto -> {cfg.e0s} (labels from {labeller.source})")
     train, valid, rec0 = _step0(cfg, str(fspec.path), ident["name"], labeller,
                                 workdir / "step_0", progress)

@@ -20,7 +20,11 @@ Phys. 159, 084112 (2023)) uses one model and the D-optimality *extrapolation gra
 The caller retrains on the enlarged set and calls the next round; the loop has converged
 when an exploration finishes without crossing ``gamma_break`` (``converged``). Each round
 is cached in its folder (active set, MD runs, ``selection.json``, ``selected.xyz``) and
-resumes. Costs: one training per round where the committee needs four; one descriptor
+resumes. :func:`run_extrapolation_learning` is the whole loop (notebook 03's
+``selection: extrapolation``): the committee loop's step 0 (the same foundation-model
+frames), then per round one fine-tune (seed 1, the committee's settings) and one
+:func:`extrapolation_round`, the selected frames split into training and validation
+frames as the committee loop splits its own. Costs: one training per round where the committee needs four; one descriptor
 evaluation per saved frame during MD.
 """
 
@@ -35,8 +39,8 @@ import numpy as np
 
 from lidiff_helpers.core.errors import ParameterError
 
-__all__ = ["ExtrapolationRound", "MLIP3_GAMMA_SELECT", "MLIP3_GAMMA_BREAK",
-           "extrapolation_round"]
+__all__ = ["ExtrapolationResult", "ExtrapolationRound", "MLIP3_GAMMA_SELECT",
+           "MLIP3_GAMMA_BREAK", "extrapolation_round", "run_extrapolation_learning"]
 
 #: MLIP-3's defaults: candidates above ``gamma_select``; MD stops above ``gamma_break``
 MLIP3_GAMMA_SELECT = 2.0
@@ -70,7 +74,8 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
                         gamma_break: float = MLIP3_GAMMA_BREAK,
                         temperatures_K=(300.0, 600.0), kinds=("bulk", "interstitial"),
                         n_cells: int = 3, explore_ps: float = 1.0, save_every: int = 10,
-                        seed: int = 0, dtype: str = "float64",
+                        seed: int = 0, dtype: str = "float64", equilibration_ps: float = 0.0,
+                        timestep_fs: float = 1.0, device: str = "cpu",
                         progress: bool = True) -> ExtrapolationRound:
     """One MLIP-3 round for ``model`` (a ``.model`` path) trained on ``train_frames``
     (module docstring). ``labeller``: ``label(frames)`` and ``source``.
@@ -96,7 +101,7 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     sha = sha256_file(model)
-    calc = get_calculator(str(model), dtype=dtype, verbose=False)
+    calc = get_calculator(str(model), dtype=dtype, device=device, verbose=False)
     aset_path = workdir / "active_set.npz"
     if aset_path.is_file():
         aset = ActiveSet.load(aset_path, model_sha256=sha)
@@ -105,7 +110,9 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
         aset = ActiveSet.from_features(d.features, d.numbers)
         aset.save(aset_path, model_sha256=sha)
     cands = explore(str(model), workdir / "md", temperatures_K, kinds, n_cells, explore_ps,
-                    save_every=save_every, seed=seed, dtype=dtype, progress=progress,
+                    equilibration_ps=equilibration_ps, save_every=save_every,
+                    timestep_fs=timestep_fs, seed=seed, dtype=dtype, device=device,
+                    progress=progress,
                     guard={"gamma_break": float(gamma_break), "active_set": str(aset_path)})
     crossed = tuple(sorted({a.info["md_run"] for a in cands if a.info["md_frame"] == "break"}))
     d = mace_descriptors(calc, cands)
@@ -138,3 +145,146 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
     (workdir / "round.json").write_text(json.dumps(record, indent=1))
     return ExtrapolationRound(selected, grades, record["eligible"], crossed, not crossed,
                               record)
+
+
+@dataclass
+class ExtrapolationResult:
+    """What :func:`run_extrapolation_learning` produced (the fields the notebook and the
+    model registry read from the committee loop's ``ALResult``, plus the grades).
+
+    Attributes
+    ----------
+    records : one dict per step / round (see :meth:`table`)
+    train, valid : the final labelled datasets
+    final_models : ``[model]``, the loop's final model
+    rounds : per round ``{"round", "grades", "selected", "gamma_select", "gamma_break",
+        "crossed"}`` (grades of every explored frame; indices of the selected ones)
+    label_sources : distinct ``label_source`` of the data
+    workdir : the cache folder
+    """
+
+    records: list
+    train: list
+    valid: list
+    final_models: list
+    rounds: list
+    label_sources: list
+    workdir: Path
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.records)
+
+    @property
+    def surrogate(self) -> bool:
+        return any(s.startswith("surrogate:") for s in self.label_sources)
+
+
+def _guard(workdir: Path, body: dict) -> None:
+    """Refuse a cache folder made with other settings (never mix two loops' rounds)."""
+    path = workdir / "extrapolation.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        diff = sorted(k for k in set(old) | set(body) if old.get(k) != body.get(k))
+        if diff:
+            raise FileExistsError(f"{workdir}: holds an extrapolation loop with other "
+                                  f"settings ({diff}); delete it or choose another folder")
+    path.write_text(json.dumps(body, indent=1))
+
+
+def run_extrapolation_learning(cfg, foundation: str, labeller, workdir: str | Path, *,
+                               gamma_select: float = MLIP3_GAMMA_SELECT,
+                               gamma_break: float = MLIP3_GAMMA_BREAK,
+                               progress: bool = True) -> ExtrapolationResult:
+    """The MLIP-3 loop (module docstring) with the committee loop's settings ``cfg``
+    (:class:`lidiff_helpers.training.active_learning.ALConfig`: step 0, exploration,
+    frames per round = ``round_bulk + round_interstitial`` training frames plus their
+    validation share, training, ``n_rounds``); cached in ``workdir`` and resumable.
+    Stops when a round's exploration crosses no ``gamma_break`` (or after ``n_rounds``);
+    when that round still labelled frames (grades above ``gamma_select``) and
+    ``cfg.train_final``, a last model is trained on the final data, else the round's own
+    model is final."""
+    import dataclasses
+    import time
+
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.training import active_learning as al
+    from lidiff_helpers.training.committee import resolve_e0s
+    from lidiff_helpers.training.labelling import label_sources
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not 1.0 <= gamma_select < gamma_break:
+        raise ParameterError(f"need 1 <= gamma_select ({gamma_select}) < gamma_break "
+                             f"({gamma_break})")
+    fspec = models.resolve_spec(foundation)
+    ident = models.model_identity(fspec)
+    _guard(workdir, {"config": {k: v for k, v in cfg.to_dict().items()
+                                if k not in ("n_rounds", "train_final", "n_parallel",
+                                             "threads", "selection")},
+                     "foundation_sha256": ident["sha256"], "labeller": str(labeller.source),
+                     "gamma_select": gamma_select, "gamma_break": gamma_break})
+    cfg = dataclasses.replace(cfg, e0s=resolve_e0s(cfg.e0s, labeller, ident["sha256"]))
+    train, valid, rec0 = al._step0(cfg, str(fspec.path), ident["name"], labeller,
+                                   workdir / "step_0", progress)
+    records, rounds, model = [rec0], [], None
+    n_tr = cfg.round_bulk + cfg.round_interstitial
+    for r in range(1, int(cfg.n_rounds) + 1):
+        t0, rd = time.time(), workdir / f"round_{r:02d}"
+        model = _train_one(cfg, str(fspec.path), train, valid, rd / "model", progress)
+        xr = extrapolation_round(
+            model, train, labeller, rd, n_select=n_tr + int(round(cfg.valid_ratio * n_tr)),
+            gamma_select=gamma_select, gamma_break=gamma_break,
+            temperatures_K=cfg.temperatures_K, n_cells=cfg.n_cells, explore_ps=cfg.explore_ps,
+            save_every=cfg.save_every, seed=cfg.seed + r, dtype=cfg.md_dtype,
+            equilibration_ps=cfg.equilibration_ps, timestep_fs=cfg.timestep_fs,
+            device=cfg.device, progress=progress)
+        add = list(xr.selected)
+        for at in add:
+            at.info["al_step"] = r
+        add_tr, add_va = al._split(add, min(n_tr, len(add)),
+                                   np.random.default_rng([cfg.seed, r]))
+        train, valid = train + add_tr, valid + add_va
+        records.append(_round_record(r, model, xr, add_tr, add_va, train, valid,
+                                     time.time() - t0))
+        rounds.append({"round": r, "grades": xr.grades, "gamma_select": gamma_select,
+                       "gamma_break": gamma_break, "crossed": list(xr.crossed),
+                       "selected": json.loads((rd / "selection.json").read_text())["indices"]})
+        if xr.converged:
+            break
+    if model is None or (cfg.train_final and records[-1]["added_bulk"]
+                         + records[-1]["added_interstitial"] + records[-1]["added_valid"]):
+        t0 = time.time()
+        model = _train_one(cfg, str(fspec.path), train, valid, workdir / "final" / "model",
+                           progress)
+        records.append({"step": "final", "round": len(records), "explored_with": "-",
+                        "n_train": len(train), "n_valid": len(valid), "converged": False,
+                        "wall_s": round(time.time() - t0, 1)})
+    return ExtrapolationResult(records, train, valid, [Path(model)], rounds,
+                               label_sources(train + valid), workdir)
+
+
+def _train_one(cfg, foundation_path: str, train, valid, folder: Path, progress: bool) -> Path:
+    """One fine-tune with the committee's settings and its first seed."""
+    from lidiff_helpers.training.committee import train_committee
+
+    return train_committee(
+        train, valid, foundation_path, folder, seeds=cfg.seeds[:1],
+        max_num_epochs=cfg.max_num_epochs, patience=cfg.patience,
+        loss_weights=cfg.loss_weights, e0s=cfg.e0s, extra=cfg.train_extra,
+        device=cfg.device, n_parallel=1, threads=cfg.threads, progress=progress)[0]
+
+
+def _round_record(r: int, model, xr: ExtrapolationRound, add_tr, add_va, train, valid,
+                  wall_s: float) -> dict:
+    """One row of the loop's table (the committee loop's columns where they apply)."""
+    kinds = [a.info.get("kind") for a in add_tr]
+    g = xr.grades
+    return {"step": f"round {r}", "round": r, "explored_with": f"round {r} model",
+            "n_candidates": len(g), "gamma_max": float(g.max()) if len(g) else float("nan"),
+            "gamma_median": float(np.median(g)) if len(g) else float("nan"),
+            "eligible": xr.eligible, "crossed": ", ".join(xr.crossed) or "-",
+            "added_bulk": kinds.count("bulk"), "added_interstitial": kinds.count("interstitial"),
+            "added_valid": len(add_va), "n_train": len(train), "n_valid": len(valid),
+            "converged": xr.converged, "wall_s": round(wall_s, 1)}

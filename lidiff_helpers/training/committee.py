@@ -248,3 +248,16 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
     return [one(s) for s in it]
 
 
+
+
+def resolve_e0s(e0s: str, labeller, foundation_sha256: str) -> str:
+    """``auto`` made concrete: ``foundation`` when the labeller is a surrogate made from
+    the foundation model itself (its energies sit on the foundation's reference), else
+    ``study`` (the study's isolated-atom QE energies); other values unchanged."""
+    if e0s != "auto":
+        return e0s
+    from lidiff_helpers.simulation import models
+
+    spec = getattr(labeller, "spec", None)
+    same = spec is not None and models.model_identity(spec)["sha256"] == foundation_sha256
+    return "foundation" if same else "study"

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.figures import active_learning as figures_al
 from lidiff_helpers.io import data
-from lidiff_helpers.simulation import models
+from lidiff_helpers.simulation import models, neb
 from lidiff_helpers.training import active_learning as al
-from lidiff_helpers.training import al_study, labelling
+from lidiff_helpers.training import al_compare, al_study, labelling
+from lidiff_helpers.training import al_extrapolation as alx
 
-__all__ = ["foundation", "study_files", "replay", "live", "live_table", "register",
-           "summary"]
+__all__ = ["foundation", "study_files", "replay", "selections", "live", "live_table",
+           "live_figures", "extrapolation", "compare", "register", "summary"]
+
+#: live-loop selection methods (``selection``): the study's bands, DP-GEN's trust levels,
+#: MLIP-3's extrapolation grade
+SELECTIONS = ("bands", "trust", "extrapolation")
 
 #: columns of the live loop's table shown in the notebook
 LIVE_COLUMNS = ["step", "added_bulk", "added_interstitial", "added_valid",
@@ -62,57 +68,156 @@ def replay(P, run, spec, steps):
     return table, replay_models
 
 
-def live(P, run, spec) -> al.ALResult:
-    """The live loop with the profile's labeller (recorded when it is a model)."""
+def _labeller(P, run, spec):
+    """The profile's labeller (recorded in the provenance when it is a model)."""
     labeller = labelling.make_labeller(
         P.labeller, surrogate_model=P.surrogate_model, foundation=str(spec.path),
         results_dir=run.out, qe_pseudo_dir=P.qe_pseudo_dir, qe_command=P.qe_command,
         workdir=run.work("active_learning/qe"), device=P.device)
     if getattr(labeller, "spec", None):
         run.add_model(models.model_identity(labeller.spec))
-    cfg = al.ALConfig.from_params(run.params, threads=P.train_threads)
+    return labeller
+
+
+def selections(P) -> list[str]:
+    """The live loops to run, from ``selection`` (one method or a list; the first one's
+    final model is registered as ``AL-live``)."""
+    sel = [P.selection] if isinstance(P.selection, str) else list(P.selection or [])
+    bad = [s for s in sel if s not in SELECTIONS]
+    if bad or not sel or len(set(sel)) != len(sel):
+        raise ParameterError(f"selection: {P.selection!r}; give one or more distinct "
+                             f"methods of {SELECTIONS}")
+    return sel
+
+
+def live(P, run, spec) -> dict:
+    """The live loops, one per ``selection`` method, with the profile's labeller: the
+    study's committee loop (``bands`` / ``trust``) and the MLIP-3 loop (``extrapolation``,
+    thresholds ``gamma_select`` / ``gamma_break``). Returns ``{method: result}``."""
+    labeller = _labeller(P, run, spec)
     print("labels from:", labeller.source)
-    return al.run_active_learning(
-        cfg, str(spec.path), labeller, run.work("active_learning/live"),
-        descriptor_calc=models.get_calculator(spec) if P.diverse else None)
+    out: dict = {}
+    for i, method in enumerate(selections(P)):
+        cfg = al.ALConfig.from_params(run.params, threads=P.train_threads,
+                                      selection="bands" if method == "extrapolation"
+                                      else method)
+        if method == "extrapolation":
+            out[method] = alx.run_extrapolation_learning(
+                cfg, str(spec.path), labeller, run.work("active_learning/live-extrapolation"),
+                gamma_select=P.gamma_select, gamma_break=P.gamma_break)
+            continue
+        folder = "active_learning/live" if i == 0 else f"active_learning/live-{method}"
+        out[method] = al.run_active_learning(
+            cfg, str(spec.path), labeller, run.work(folder),
+            descriptor_calc=models.get_calculator(spec) if P.diverse else None)
+    return out
 
 
-def live_table(run, res: al.ALResult):
-    """The live loop per step (saved as ``table2_live_run``), its label note, and the
-    columns the notebook shows."""
+def _committee_result(lives: dict):
+    return next((r for m, r in lives.items() if m != "extrapolation"), None)
+
+
+def live_table(run, lives: dict):
+    """The committee loop per step (saved as ``table2_live_run``), its label note, and the
+    columns the notebook shows (``(None, note, message)`` when no committee loop ran)."""
+    res = _committee_result(lives)
+    note = figures_al.label_note(next(iter(lives.values())).label_sources)
+    print(note)
+    if res is None:
+        return None, note, "no committee loop in this run (selection: extrapolation only)"
     table = res.table()
     run.save_table(table, "table2_live_run")
-    note = figures_al.label_note(res.label_sources)
-    print(note)
     return table, note, table[[c for c in LIVE_COLUMNS if c in table]]
 
 
-def register(run, res, replay_models, replay_table) -> list[dict]:
-    """Register FT1/FT2/AL-live for notebooks 04-05 and record them in the provenance."""
-    entries = al_study.register_models(run.out, res, replay_models, replay_table,
-                                       profile=run.profile)
+def live_figures(run, lives: dict, table, note: str) -> None:
+    """The committee loop's deviation histograms and disagreement against round."""
+    res = _committee_result(lives)
+    if res is None:
+        return
+    run.save_figure(figures_al.plot_deviation_histograms(res.deviations, note),
+                    "deviation_histograms_per_round")
+    run.save_figure(figures_al.plot_disagreement_vs_round(table, note),
+                    "disagreement_vs_round")
+
+
+def extrapolation(run, lives: dict):
+    """The MLIP-3 loop per round (saved as ``al_extrapolation_rounds``) and its grade
+    figure; a one-line message when ``selection`` has no ``extrapolation``."""
+    res = lives.get("extrapolation")
+    if res is None:
+        return "selection has no 'extrapolation': the MLIP-3 loop did not run"
+    table = res.table()
+    run.save_table(table, "al_extrapolation_rounds")
+    run.save_figure(figures_al.plot_gamma_history(
+        res.rounds, figures_al.label_note(res.label_sources)), "extrapolation_grade_per_round")
+    return table
+
+
+def compare(P, run, spec):
+    """Committee, extrapolation grade and random selection on one candidate pool and label
+    budget (:mod:`lidiff_helpers.training.al_compare`); saves ``al_selection_comparison``
+    and its figure; a message when ``compare_methods`` is empty."""
+    if not P.compare_methods:
+        return "compare_methods is empty in this profile: no comparison"
+    labeller = _labeller(P, run, spec)
+    cfg = al.ALConfig.from_params(run.params, threads=P.train_threads, selection="bands")
+    nb_ = P.compare_barrier_n_images
+    table = al_compare.compare_selection(
+        cfg, str(spec.path), labeller, run.work("active_learning/compare"),
+        step0_dir=run.work("active_learning/live") / "step_0",
+        heldout=al_compare.heldout_frames(labeller, P.compare_heldout_bulk,
+                                          P.compare_heldout_interstitial, seed=P.seed),
+        methods=P.compare_methods, n_rounds=P.compare_rounds,
+        n_labels=P.compare_labels_per_round, gamma_select=P.gamma_select,
+        barrier_settings=neb.NEBSettings(n_images=nb_, fmax_eV_A=0.05, max_steps=300)
+        if nb_ else None)
+    run.save_table(table, "al_selection_comparison")
+    run.save_figure(figures_al.plot_selection_comparison(
+        table, figures_al.label_note([labeller.source])), "al_selection_comparison")
+    return table
+
+
+def register(run, lives: dict, replay_models, replay_table) -> list[dict]:
+    """Register FT1/FT2/AL-live (the first ``selection`` method's final model) for
+    notebooks 04-05 and record them in the provenance."""
+    entries = al_study.register_models(run.out, next(iter(lives.values())), replay_models,
+                                       replay_table, profile=run.profile)
     for e in entries:
         run.add_model({"name": e["name"], "sha256": e["sha256"], "path": e["path"]})
         print(e["name"], e["path"])
     return entries
 
 
-def summary(datasets, replay_table, res: al.ALResult, table, entries) -> dict[str, Any]:
+def summary(datasets, replay_table, lives: dict, table, entries, comparison=None
+            ) -> dict[str, Any]:
     """Headline numbers of notebook 03 for ``run.save_summary``."""
     common = None
     if replay_table is not None:
         sel = replay_table[replay_table["probe"] == "common"]
         common = sel.set_index("step")["all_maxdev_mean_eV_A"].to_dict()
-    return {
+    first = next(iter(lives.values()))
+    out: dict[str, Any] = {
         "FT1_frames": {"n": len(datasets["FT1"]["train"]), **datasets["FT1"]["counts"]},
         "FT2_frames": {"n": len(datasets["FT2"]["train"]), **datasets["FT2"]["counts"]},
         "replay_disagreement_common_eV_A": common,
-        "live_label_sources": res.label_sources,
-        "live_surrogate_labels": res.surrogate,
-        "live_n_train": len(res.train), "live_n_valid": len(res.valid),
-        "live_rounds": int(table["round"].max()),
-        "live_converged": bool(table["converged"].any()),
-        "live_mean_maxdev_eV_A": table["mean_maxdev_eV_A"].dropna().tolist()
-        if "mean_maxdev_eV_A" in table else [],
+        "live_selection": list(lives), "live_label_sources": first.label_sources,
+        "live_surrogate_labels": first.surrogate,
+        "live_n_train": len(first.train), "live_n_valid": len(first.valid),
         "registered_models": [e["name"] for e in entries],
     }
+    if table is not None:
+        out.update(live_rounds=int(table["round"].max()),
+                   live_converged=bool(table["converged"].any()),
+                   live_mean_maxdev_eV_A=table["mean_maxdev_eV_A"].dropna().tolist()
+                   if "mean_maxdev_eV_A" in table else [])
+    x = lives.get("extrapolation")
+    if x is not None:
+        out["extrapolation_rounds"] = [{"round": e["round"], "crossed": e["crossed"],
+                                        "n_selected": len(e["selected"]),
+                                        "gamma_max": float(max(e["grades"], default=0.0))}
+                                       for e in x.rounds]
+    if comparison is not None and not isinstance(comparison, str):
+        last = comparison.sort_values("round").groupby("method").tail(1)
+        out["selection_comparison"] = last.to_dict(orient="records")
+    return out
