@@ -166,3 +166,31 @@ def test_comparison_and_gamma_figures_draw_what_they_say():
     ax = plot_gamma_history(rounds).axes[0]
     levels = sorted(ln.get_ydata()[0] for ln in ax.lines if "gamma_" in ln.get_label())
     assert levels == [2.0, 10.0] and ax.get_yscale() == "log"
+
+
+def test_documentation_block_reports_each_methods_start_and_end(tmp_path):
+    """The generated blocks read the committed result: start and end per method, labels,
+    summed CPU; a missing file says which command writes it."""
+    import json
+
+    from lidiff_helpers.workflows import al_comparison
+
+    rows = []
+    for m, end in (("committee", 40.0), ("extrapolation", 35.0), ("random", 45.0)):
+        for r, (n, f, cpu) in enumerate(((0, 60.0, 10.0), (4, end, 20.0))):
+            rows.append({"method": m, "round": r, "n_labelled": n, "bulk_F_rmse_meV_A": 30.0,
+                         "interstitial_F_rmse_meV_A": f, "barrier_eV": 0.2 + r / 100,
+                         "cpu_select_s": 1.0 * r, "cpu_train_s": cpu})
+    settings = {k: 1 for k in al_comparison.SETTINGS}
+    body = {"command": "python -m lidiff_helpers.workflows.al_comparison", "profile": "quick",
+            "labeller": "sevennet-0", "settings": settings, "rows": rows,
+            "foundation": {"name": "lidiff-embedded", "sha256": "ab" * 32},
+            "provenance": {"created_utc": "2026-12-06T23:00:00+00:00"}}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(body))
+    text = al_comparison.block(path)
+    assert "| extrapolation | 4 | 30.0 -> 30.0 | 60.0 -> 35.0 | 0.200 -> 0.210 | 1 | 30 |" \
+        in text
+    s = al_comparison.findings(path)
+    assert "from 60 meV/A" in s and "random 45 meV/A after 4 labels for 31 CPU-s" in s
+    assert "Not computed yet" in al_comparison.block(tmp_path / "missing.json")

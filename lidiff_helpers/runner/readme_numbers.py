@@ -25,6 +25,9 @@ rendered here from one or more result files:
 
 * ``dft-reference``: ``data/dft/*.json``, written by
   ``python -m lidiff_helpers.workflows.dft_reference``.
+* ``al-selection`` (docs) and ``al-selection-findings`` (README):
+  ``data/al/selection_comparison.json``, written by
+  ``python -m lidiff_helpers.workflows.al_comparison``.
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block in which file) when a block differs
@@ -463,6 +466,18 @@ def _findings() -> str:
                       *_findings_sentences(ms, referee, others)])
 
 
+def _al_selection() -> str:
+    from lidiff_helpers.workflows import al_comparison
+
+    return al_comparison.block()
+
+
+def _al_selection_findings() -> str:
+    from lidiff_helpers.workflows import al_comparison
+
+    return al_comparison.findings()
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
                                         "embedded-model": _embedded_model,
@@ -470,7 +485,9 @@ BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
                                         "reference-models": _reference_models,
                                         "learning-curve": _learning_curve,
                                         "md-engines": _md_engines,
-                                        "dft-reference": _dft_reference}
+                                        "dft-reference": _dft_reference,
+                                        "al-selection": _al_selection,
+                                        "al-selection-findings": _al_selection_findings}
 
 
 def _pattern(name: str) -> re.Pattern:

@@ -10,10 +10,11 @@ from typing import Any
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.figures import active_learning as figures_al
 from lidiff_helpers.io import data
-from lidiff_helpers.simulation import models, neb
+from lidiff_helpers.simulation import models
 from lidiff_helpers.training import active_learning as al
-from lidiff_helpers.training import al_compare, al_study, labelling
 from lidiff_helpers.training import al_extrapolation as alx
+from lidiff_helpers.training import al_study, labelling
+from lidiff_helpers.workflows import al_comparison
 
 __all__ = ["foundation", "study_files", "replay", "selections", "live", "live_table",
            "live_figures", "extrapolation", "compare", "register", "summary"]
@@ -161,17 +162,9 @@ def compare(P, run, spec):
     if not P.compare_methods:
         return "compare_methods is empty in this profile: no comparison"
     labeller = _labeller(P, run, spec)
-    cfg = al.ALConfig.from_params(run.params, threads=P.train_threads, selection="bands")
-    nb_ = P.compare_barrier_n_images
-    table = al_compare.compare_selection(
-        cfg, str(spec.path), labeller, run.work("active_learning/compare"),
-        step0_dir=run.work("active_learning/live") / "step_0",
-        heldout=al_compare.heldout_frames(labeller, P.compare_heldout_bulk,
-                                          P.compare_heldout_interstitial, seed=P.seed),
-        methods=P.compare_methods, n_rounds=P.compare_rounds,
-        n_labels=P.compare_labels_per_round, gamma_select=P.gamma_select,
-        barrier_settings=neb.NEBSettings(n_images=nb_, fmax_eV_A=0.05, max_steps=300)
-        if nb_ else None)
+    table = al_comparison.comparison(run.params, spec, labeller,
+                                     run.work("active_learning/compare"),
+                                     step0_dir=run.work("active_learning/live") / "step_0")
     run.save_table(table, "al_selection_comparison")
     run.save_figure(figures_al.plot_selection_comparison(
         table, figures_al.label_note([labeller.source])), "al_selection_comparison")
