@@ -128,6 +128,33 @@ def test_summary_and_figure_carry_provenance(tmp_path, monkeypatch):
     assert s["values"] == {"x": 1} and s["provenance"]["notebook"] == "00_data_and_models"
 
 
+def test_a_figure_without_data_is_one_line_not_empty_axes(tmp_path, monkeypatch, capsys):
+    """Figure 3 of a profile without runs at 400/450 K: a line, no figure file (and an
+    earlier run's figure of that name is removed, saying so); with runs at one of the two
+    temperatures only that panel is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from lidiff_helpers.figures.diffusion import plot_D_at_temperatures
+
+    monkeypatch.setattr(paths, "RESULTS", tmp_path)
+    run = notebook.setup_notebook("00_data_and_models", {"profile": "ci"})
+    run.save_figure(plt.subplots()[0], "fig3_D_by_model")
+    tab = pd.DataFrame({"model": ["a", "b"], "temperature_K": [600.0, 450.0],
+                        "D_cm2_s": [1e-6, 2e-7], "D_err_cm2_s": [1e-7, 2e-8]})
+    line = plot_D_at_temperatures(tab[:1], (400.0, 450.0), synthetic=True)
+    assert isinstance(line, str) and "400 or 450 K" in line
+    assert run.save_figure(line, "fig3_D_by_model") is None
+    assert not list(run.figures.glob("fig3_D_by_model*"))
+    out = capsys.readouterr().out
+    assert "fig3_D_by_model: no MD run at 400 or 450 K" in out and "removed the earlier" in out
+    fig = plot_D_at_temperatures(tab, (400.0, 450.0), synthetic=True)
+    assert [ax.get_title() for ax in fig.axes] == ["450 K"]
+
+
 def test_profile_values_are_type_checked_against_the_defaults():
     from lidiff_helpers.core.errors import ParameterError
 

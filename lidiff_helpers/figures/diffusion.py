@@ -134,8 +134,16 @@ def plot_D_at_temperatures(rep_table, temperatures_K: Sequence[float], *, synthe
     """Figure 3: D per model at each temperature, DeePMD reference dashed.
 
     The reference at a temperature the study tabulates (450, 500 K) is its Table 3
-    value; elsewhere (400 K) it is D0 exp(-Ea/kT) from its Table 3 Ea and D0.
+    value; elsewhere (400 K) it is D0 exp(-Ea/kT) from its Table 3 Ea and D0. A
+    temperature without runs gets no panel; with none at any, the return value is one line
+    saying so (a str: :meth:`~lidiff_helpers.runner.notebook.NotebookRun.save_figure`
+    prints it instead of saving empty axes).
     """
+    have = [T for T in temperatures_K if np.isclose(rep_table["temperature_K"], T).any()]
+    if not have:
+        return (f"no MD run at {' or '.join(f'{T:g}' for T in temperatures_K)} K in this "
+                "profile: Figure 3 needs them (the paper profile runs them)")
+    temperatures_K = have
     plt = _plt()
     fig, axes = plt.subplots(1, len(temperatures_K), figsize=(4.2 * len(temperatures_K), 3.8),
                              squeeze=False)
@@ -153,8 +161,6 @@ def plot_D_at_temperatures(rep_table, temperatures_K: Sequence[float], *, synthe
             ax.axhline(D_ref * 1e6, color="k", ls="--", lw=1,
                        label=f"study {reference.model} ({how})")
             ax.legend(fontsize=7, loc="upper right")
-        if not models:
-            ax.text(0.5, 0.5, f"no runs at {T:g} K", ha="center", transform=ax.transAxes)
         ax.set(ylabel="D / 10$^{-6}$ cm$^2$ s$^{-1}$", title=f"{T:g} K")
         ax.set_ylim(0, 1.4 * ax.get_ylim()[1])      # headroom: the legend hides no bar
         ax.set_xlim(-0.7, max(len(models), 1) - 0.3)

@@ -104,8 +104,20 @@ class NotebookRun:
             txt += " | reduced settings, not the study's"
         return txt
 
-    def save_figure(self, fig, name: str, stamp: bool = True) -> Path:
-        """Save ``fig`` as ``figures/<name>.png`` and ``.svg`` with provenance."""
+    def save_figure(self, fig, name: str, stamp: bool = True) -> Path | None:
+        """Save ``fig`` as ``figures/<name>.png`` and ``.svg`` with provenance.
+
+        ``fig`` may be a str, a figure function's line saying that it has no data: it is
+        printed instead, and an earlier run's figure of that name is removed (saying so),
+        so that the folder never shows a figure of other data."""
+        if isinstance(fig, str):
+            print(f"{name}: {fig}")
+            for old in (self.figures / f"{name}.png", self.figures / f"{name}.svg",
+                        self.figures / f"{name}.png.provenance.json"):
+                if old.is_file():
+                    old.unlink()
+                    print(f"  removed the earlier {old.name}")
+            return None
         if stamp:
             fig.text(0.995, 0.005, self.label(), ha="right", va="bottom", fontsize=6,
                      color="0.4")
