@@ -110,6 +110,13 @@ def test_active_learning_commands_and_qe_inputs(built):
     assert al["exploration"] == {"runs": 4 + 6 + 2 * 4 * 2, "ps_per_run": 600.0,
                                  "gpu_h": 26 * 24.0}
     assert al["dft"]["calculations"] == 2 * (16 + 60) + 2 * 2 * 40
+    # the selection comparison: round 0's committee of 4, then 2 rounds of a committee (4)
+    # and two single models; 2 rounds x 40 labels x 3 methods, all by pw.x
+    cmp = al["comparison"]
+    assert cmp["methods"] == ["committee", "extrapolation", "random"]
+    assert cmp["trainings"] == 4 + 2 * (4 + 1 + 1) and cmp["dft_calculations"] == 240
+    live_max = max(r["gpu_h_upper"] for r in al["live_committees"])
+    assert cmp["gpu_h_upper"] == pytest.approx(16 * live_max + 8 * 24.0, abs=0.1)
     pwi = [Path(p) for p in al["dft"]["inputs"]]
     assert len(pwi) == 2 and all(p.is_file() for p in pwi)
     text = pwi[1].read_text().lower()

@@ -232,6 +232,7 @@ def plan_active_learning(P, foundation: Mapping, root: Path, out: Path) -> dict:
                   + per_step * int(P.n_rounds) * (int(P.round_bulk) + int(P.round_interstitial)))
     explore_h = explore_runs * _COST["explore_gpu_h_per_run"].value * P.explore_ps / 600.0
     return {"replay_committees": replay, "live_committees": live,
+            "comparison": _comparison(P, live),
             "exploration": {"runs": explore_runs, "ps_per_run": P.explore_ps,
                             "gpu_h": round(explore_h, 1)},
             "dft": {"labeller": P.labeller, "calculations": n_dft,
@@ -242,6 +243,26 @@ def plan_active_learning(P, foundation: Mapping, root: Path, out: Path) -> dict:
                     + ("" if P.qe_pseudo_dir or P.labeller != "qe" else
                        "; set qe_pseudo_dir to the folder holding the study's PAW files "
                        "before running")}}
+
+
+def _comparison(P, live: Sequence[Mapping]) -> dict:
+    """The selection comparison (``compare_*``): its trainings (round 0's committee, then
+    per round a committee for ``committee``, one model for the others), each bounded by
+    the largest live-loop member's cost, its exploration pool and its labels."""
+    methods = list(P.compare_methods or [])
+    if not methods:
+        return {"methods": [], "trainings": 0, "gpu_h_upper": 0.0, "dft_calculations": 0}
+    rounds, labels = int(P.compare_rounds), int(P.compare_labels_per_round)
+    trainings = int(P.committee_size) + rounds * sum(
+        int(P.committee_size) if m == "committee" else 1 for m in methods)
+    per = max((r["gpu_h_upper"] for r in live), default=0.0)
+    pool_h = 2 * len(P.temperatures_K) * _COST["explore_gpu_h_per_run"].value \
+        * P.explore_ps / 600.0
+    return {"methods": methods, "rounds": rounds, "labels_per_round": labels,
+            "trainings": trainings, "gpu_h_upper": round(trainings * per + pool_h, 1),
+            "dft_calculations": rounds * labels * len(methods) if P.labeller == "qe" else 0,
+            "heldout": "the study's own DFT labels (no new calculation)"
+            if P.labeller == "qe" else "relabelled by the surrogate"}
 
 
 # ----------------------------------------------------------------------------- 04
@@ -343,13 +364,15 @@ def build_plan(P02, P03, P04, profile: str, out: str | os.PathLike) -> dict:
            "active learning committees (03)": sum(
                r["gpu_h_upper"] for r in al["replay_committees"] + al["live_committees"]),
            "active learning exploration MD (03)": al["exploration"]["gpu_h"],
+           "selection comparison (03)": al["comparison"]["gpu_h_upper"],
            "production MD (04)": sum(r["gpu_h"] for r in md["runs"])}
     return {"profile": profile, "out": str(out), "data": plan_data(), "models": found,
             "finetune": ft, "active_learning": al, "md": md,
             "cost": {"gpu_h": {k: round(v, 1) for k, v in gpu.items()},
                      "gpu_h_total": round(sum(gpu.values()), 1),
                      "dft_calculations": (al["dft"]["calculations"]
-                                          if al["dft"]["labeller"] == "qe" else 0),
+                                          if al["dft"]["labeller"] == "qe" else 0)
+                     + al["comparison"]["dft_calculations"],
                      "sources": {k: {"value": c.value, "unit": c.unit, "source": c.source}
                                  for k, c in {**_COST, **_BATCHED}.items()},
                      "note": "training: upper bounds at max_num_epochs (early stopping "
