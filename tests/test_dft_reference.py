@@ -116,3 +116,61 @@ def test_notebook_05_reads_the_committed_referee(tmp_path, monkeypatch):
     t = barriers.dft_referee([ModelEntry("tiny", TINY, "extra", {"sha256": sha})])
     assert t["in_this_run"][0] == "tiny" and t["status"][0] == "done"
     assert t["dft_barrier_along_path_eV"][0] == pytest.approx(t["model_barrier_eV"][0])
+
+
+class _Interruptible:
+    """A referee with the pw.x labeller's bookkeeping: labels cached per structure
+    (``cache``, shared between runs), and at most ``budget`` new ones per run, after which
+    it stops as pw.x at max_seconds does."""
+
+    source = "surrogate:embedded (interruptible)"
+
+    def __init__(self, cache: dict, budget: int):
+        from lidiff_helpers.training.labelling import SurrogateLabeller
+
+        self.inner, self.cache, self.budget = SurrogateLabeller.from_spec("embedded"), cache, budget
+
+    def label(self, frames, progress=False):
+        from lidiff_helpers.io.data import frame_hash
+        from lidiff_helpers.training.labelling import LabellingInterrupted
+
+        out = []
+        for at in frames:
+            key = frame_hash(at)
+            if key not in self.cache:
+                if self.budget == 0:
+                    raise LabellingInterrupted(f"budget spent before {key}")
+                self.budget -= 1
+                self.cache[key] = self.inner.label([at])[0]
+            out.append(self.cache[key].copy())
+        return out
+
+
+def test_dft_neb_stopped_and_started_again_ends_where_an_uninterrupted_one_does(tmp_path):
+    """Known answers: (1) refereed by the model whose band it starts from, the 'DFT' NEB is
+    already converged and gives that model's barrier; (2) a run stopped after every 40 new
+    labels and started again replays the labels it has and ends bit for bit where an
+    uninterrupted run ends; the paused result file says 'in progress'."""
+    from lidiff_helpers.training.labelling import LabellingInterrupted
+
+    own = dr.dft_neb(tmp_path, out=None, start=TINY, labeller=SurrogateLabeller.from_spec(TINY),
+                     full_labeller=SurrogateLabeller.from_spec(TINY))
+    start = dr.model_path(TINY, tmp_path)
+    assert own["status"] == "done" and own["converged"]
+    assert own["barrier_eV"] == pytest.approx(start["barrier_eV"], abs=2e-3)
+    assert own["barrier_study_cutoffs_eV"] == pytest.approx(own["barrier_eV"], abs=1e-12)
+
+    kw = {"start": TINY, "max_steps": 15}   # not converged: the replay is what is tested
+    whole = dr.dft_neb(tmp_path, out=None, labeller=_Interruptible({}, 10 ** 6), **kw)
+    cache, out, pauses = {}, tmp_path / "neb.json", 0
+    while True:
+        try:
+            parts = dr.dft_neb(tmp_path, out=out, labeller=_Interruptible(cache, 40), **kw)
+            break
+        except LabellingInterrupted:
+            pauses += 1
+            assert json.loads(out.read_text())["status"] == "in progress"
+    assert pauses >= 2 and parts["labels_this_run"] > 40
+    assert parts["barrier_eV"] == whole["barrier_eV"] and parts["positions"] == whole["positions"]
+    assert json.loads(out.read_text())["status"] == "done"
+    assert whole["barrier_eV"] != pytest.approx(start["barrier_eV"], abs=1e-3)

@@ -207,10 +207,12 @@ def _path_length(images) -> np.ndarray:
 
 def run_neb(initial, final, calc, settings: NEBSettings = NEBSettings(),
             interpolation: str = "idpp", mechanism: str = "custom",
-            moving: Sequence[int] = ()) -> NEBResult:
+            moving: Sequence[int] = (), interior: Sequence | None = None) -> NEBResult:
     """Climbing-image NEB between relaxed ``initial`` and ``final`` (same atoms, same
     order) with one shared calculator: a plain band to ``pre_fmax_eV_A``, then the
-    climbing image to ``fmax_eV_A`` (FIRE)."""
+    climbing image to ``fmax_eV_A`` (FIRE). ``interior``: a starting band's
+    ``settings.n_images`` intermediate images (e.g. another model's converged path)
+    instead of the ``interpolation``."""
     from ase.mep import NEB
     from ase.optimize import FIRE
 
@@ -222,7 +224,14 @@ def run_neb(initial, final, calc, settings: NEBSettings = NEBSettings(),
         im.calc = calc
     neb = NEB(images, k=settings.spring_eV_A2, climb=False, method="improvedtangent",
               allow_shared_calculator=True)
-    neb.interpolate(method=interpolation, mic=bool(np.any(initial.pbc)))
+    if interior is None:
+        neb.interpolate(method=interpolation, mic=bool(np.any(initial.pbc)))
+    elif len(interior) != settings.n_images:
+        raise InputError(f"interior: {len(interior)} images for n_images="
+                         f"{settings.n_images}")
+    else:
+        for im, start in zip(images[1:-1], interior):
+            im.positions = np.asarray(start.positions, float)
     opt = FIRE(neb, logfile=None)
     opt.run(fmax=settings.pre_fmax_eV_A, steps=settings.max_steps)
     steps = opt.nsteps

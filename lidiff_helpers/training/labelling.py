@@ -37,7 +37,7 @@ import numpy as np
 from lidiff_helpers.core.errors import LabellingError
 
 __all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
-           "LabellingInterrupted",
+           "LabellingInterrupted", "labeller_calculator",
            "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
            "resolve_surrogate", "pw_available"]
 
@@ -410,6 +410,36 @@ class QuantumEspressoLabeller:
             shutil.rmtree(folder / "pwscf-out", ignore_errors=True)  # wavefunctions: GBs
             out.append(lab)
         return out
+
+
+def labeller_calculator(labeller):
+    """An ASE calculator whose every call is one ``labeller.label`` (energy, forces,
+    stress): ASE's optimizers and NEB on DFT labels. With the pw.x labeller each call is
+    cached per structure, so an interrupted optimisation (:class:`LabellingInterrupted`)
+    started again replays the calls already made (the optimizer is deterministic) and
+    goes on from the first new one: a checkpoint after every pw.x call.
+    ``calc.n_labels`` counts the calls."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    class _LabellerCalculator(Calculator):
+        implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+        def __init__(self):
+            super().__init__()
+            self.labeller, self.n_labels = labeller, 0
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            from ase.stress import full_3x3_to_voigt_6_stress
+
+            super().calculate(atoms, properties, system_changes)
+            lab = self.labeller.label([self.atoms], progress=False)[0]
+            self.n_labels += 1
+            e = float(lab.info["REF_energy"])
+            self.results = {"energy": e, "free_energy": e,
+                            "forces": np.array(lab.arrays["REF_forces"], float),
+                            "stress": full_3x3_to_voigt_6_stress(lab.info["REF_stress"])}
+
+    return _LabellerCalculator()
 
 
 # ----------------------------------------------------------------------------- choosing one

@@ -19,6 +19,13 @@ and runs pw.x through :class:`lidiff_helpers.training.labelling.QuantumEspressoL
     Not a DFT barrier (the geometry is the model's), but a referee: a model whose saddle DFT
     puts far from the model's own barrier is wrong there. About 10 minutes per image on 2
     cores; runs resume (``max_seconds``, :class:`LabellingInterrupted`).
+:func:`dft_neb`
+    a DFT climbing-image NEB of the collinear knock-off (65 atoms, the study's lattice):
+    ASE's NEB with the labeller as calculator, starting from a model's converged band
+    (SevenNet-0's by default), end states relaxed in DFT. Every pw.x call is cached per
+    structure, so a stopped run (``max_seconds``) started again replays the calls made and
+    continues: about a day of CPU at 110 / 440 Ry over several runs. ``cutoffs_Ry`` may be
+    lowered for the path search; the band is then recomputed at the study's cutoffs.
 :func:`e0_reproduction`
     the cheapest known answer: pw.x on an isolated atom in a cubic box, spin-unpolarised
     and spin-polarised, for several box edges, against the study's E0s. Total energies of
@@ -53,8 +60,10 @@ __all__ = [
     "E0_FILE",
     "LABELS_FILE",
     "LABEL_TARGETS",
+    "NEB_FILE",
     "PATH_FILE",
     "REFEREE_MODELS",
+    "dft_neb",
     "e0_reproduction",
     "label_reproduction",
     "main",
@@ -74,6 +83,9 @@ SPIN_BOX_A = 10.0
 WORKDIR = paths.RESULTS / "dft-reference"
 PATH_FILE = DFT_DIR / "path_referee.json"
 LABELS_FILE = DFT_DIR / "label_reproduction.json"
+NEB_FILE = DFT_DIR / "neb_knockoff_collinear.json"
+#: the study's plane-wave cutoffs (wavefunctions, density), Ry
+STUDY_CUTOFFS_RY = (110.0, 440.0)
 #: targets of the label reproduction: force RMSE (meV/A), stress (GPa), energy (meV/atom)
 LABEL_TARGETS = {"F_rmse_meV_A": 5.0, "S_max_GPa": 0.1, "E_meV_atom": 1.0}
 #: models whose knock-off path DFT referees, in order (the foundations first)
@@ -293,6 +305,76 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     return res_all
 
 
+def _pw_cpu_s(folder: Path) -> float:
+    """CPU seconds of every pw.x run under ``folder`` (each output's last "total cpu time",
+    restarts and earlier outputs included)."""
+    total = 0.0
+    for f in Path(folder).rglob("espresso.pwo*"):
+        hits = re.findall(r"total cpu time spent up to now is\s+([\d.]+) secs",
+                          f.read_text(errors="replace"))
+        total += float(hits[-1]) if hits else 0.0
+    return round(total, 1)
+
+
+def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
+            start: str = "sevennet-0", cutoffs_Ry: Sequence[float] = STUDY_CUTOFFS_RY,
+            fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
+            max_seconds: float | None = None, labeller=None, full_labeller=None) -> dict:
+    """DFT CI-NEB of the collinear knock-off (module docstring). ``start``: the model whose
+    converged band (:func:`model_path`) is the starting band; ``labeller``: the referee
+    (default: pw.x at the study's settings and ``cutoffs_Ry``); ``full_labeller``: the
+    study-cutoff recomputation when ``cutoffs_Ry`` are lower (default: pw.x at 110 / 440).
+    Writes ``out`` when paused (status ``in progress``, pw.x CPU so far) and when done
+    (barrier, energies, climbing-image force, the band, CPU)."""
+    from lidiff_helpers.simulation import neb
+    from lidiff_helpers.simulation.models import model_identity
+    from lidiff_helpers.training.labelling import (LabellingInterrupted,
+                                                   QuantumEspressoLabeller,
+                                                   labeller_calculator)
+
+    ec = tuple(float(x) for x in cutoffs_Ry)
+    folder = Path(workdir) / f"neb-pw-{ec[0]:g}-{ec[1]:g}"
+    lab = labeller or QuantumEspressoLabeller(workdir=folder, command=command,
+                                              max_seconds=max_seconds, ecutwfc_Ry=ec[0],
+                                              ecutrho_Ry=ec[1])
+    res = model_path(start, workdir)
+    band = [_image(res, k) for k in range(len(res["positions"]))]
+    body = {"what": "DFT climbing-image NEB of the collinear knock-off (65 atoms, study "
+            "lattice), ASE NEB with pw.x as calculator",
+            "command": "python -m lidiff_helpers.workflows.dft_reference neb",
+            "start_band": start, "start_sha256": model_identity(start)["sha256"],
+            "start_barrier_eV": res["barrier_eV"], "cutoffs_Ry": list(ec),
+            "fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "referee": lab.source,
+            **_qe_provenance(lab, command)}
+    calc = labeller_calculator(lab)
+    settings = neb.NEBSettings(n_images=len(band) - 2, fmax_eV_A=fmax_eV_A,
+                               pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps)
+    try:
+        init, _, ok_i = neb.relax(band[0], calc, fmax_eV_A, max_steps)
+        fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
+        r = neb.run_neb(init, fin, calc, settings, mechanism=MECHANISM,
+                        interior=band[1:-1])
+    except LabellingInterrupted as exc:
+        body.update(status="in progress", note=str(exc), labels_this_run=calc.n_labels,
+                    pw_cpu_s=_pw_cpu_s(folder))
+        _write(out, body, [])
+        raise
+    body.update(status="done", barrier_eV=r.barrier_eV, energies_eV=list(r.energies_eV),
+                climbing_index=r.climbing_index, climbing_fmax_eV_A=r.climbing_fmax_eV_A,
+                converged=r.converged, endpoints_relaxed=[ok_i, ok_f], n_steps=r.n_steps,
+                labels_this_run=calc.n_labels, pw_cpu_s=_pw_cpu_s(folder),
+                positions=[im.positions.tolist() for im in r.images],
+                numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
+    if ec != STUDY_CUTOFFS_RY or full_labeller is not None:
+        full = full_labeller or QuantumEspressoLabeller(
+            workdir=Path(workdir) / "neb-pw-study", command=command, max_seconds=max_seconds)
+        e = [x.info["REF_energy"] for x in full.label(r.images, progress=True)]
+        body.update(barrier_study_cutoffs_eV=float(e[r.climbing_index] - e[0]),
+                    energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
+    _write(out, body, [])
+    return body
+
+
 def reproduction_frames(n_bulk: int = 1, n_interstitial: int = 1) -> list:
     """The first ``n_bulk`` bulk and ``n_interstitial`` interstitial frames of the held-out
     test set (sorted by content hash: the same frames on every machine)."""
@@ -371,7 +453,7 @@ def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WOR
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.dft_reference",
                                  description="DFT at the study's level of theory")
-    ap.add_argument("what", choices=["e0", "paths", "labels"])
+    ap.add_argument("what", choices=["e0", "paths", "labels", "neb"])
     ap.add_argument("--command", default="pw.x",
                     help="how to start pw.x (Debian's is MPI: 'mpirun --allow-run-as-root "
                          "-np 2 pw.x')")
@@ -380,6 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--images", choices=["saddle", "all"], default="saddle")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="stop each pw.x run after this many seconds (rerun to continue)")
+    ap.add_argument("--start", default="sevennet-0", help="neb: the starting band's model")
+    ap.add_argument("--cutoffs", nargs=2, type=float, default=list(STUDY_CUTOFFS_RY),
+                    metavar=("ECUTWFC", "ECUTRHO"),
+                    help="neb: cutoffs (Ry) of the path search (lower ones: the band is "
+                         "recomputed at the study's)")
     ap.add_argument("--n-bulk", type=int, default=1, help="labels: held-out bulk frames")
     ap.add_argument("--n-interstitial", type=int, default=1,
                     help="labels: held-out interstitial frames")
@@ -393,6 +480,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in res["rows"]:
                 print(f"{r['kind']} {r['hash']}: F RMSE {r['F_rmse_meV_A']:.2f} meV/A, stress "
                       f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
+            return 0
+        if a.what == "neb":
+            r = dft_neb(a.workdir, start=a.start, cutoffs_Ry=a.cutoffs, command=a.command,
+                        max_seconds=a.max_seconds)
+            print(f"DFT knock-off barrier {r['barrier_eV']:.3f} eV (converged "
+                  f"{r['converged']}), pw.x CPU {r['pw_cpu_s']:.0f} s")
             return 0
         if a.what == "paths":
             res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
