@@ -272,11 +272,25 @@ def _dft_reference() -> str:
                 out.append(f"- {r['model']}: its barrier {r['model_barrier_eV']:.3f} eV; DFT "
                            f"along its path {r['dft_barrier_along_path_eV']:.3f} eV; force "
                            f"error at its saddle {r['saddle_F_rmse_meV_A']:.0f} meV/A RMSE")
+    n = _json(dr.NEB_FILE)
+    if not n:
+        out += ["", f"DFT climbing-image NEB: not computed yet (`{_command(dr.NEB_FILE)}`)."]
+    elif n["status"] != "done":
+        out += ["", f"DFT climbing-image NEB (`{n['command']}`, {n['date']}): in progress, "
+                f"starting from {n['start_band']}'s band at {n['cutoffs_Ry'][0]:g} / "
+                f"{n['cutoffs_Ry'][1]:g} Ry; pw.x CPU so far {n['pw_cpu_s'] / 3600:.1f} h."]
+    else:
+        out += ["", f"DFT climbing-image NEB (`{n['command']}`, {n['date']}): collinear "
+                f"knock-off barrier **{n['barrier_eV']:.3f} eV** at {n['cutoffs_Ry'][0]:g} / "
+                f"{n['cutoffs_Ry'][1]:g} Ry (converged: {n['converged']}, climbing-image "
+                f"force {n['climbing_fmax_eV_A']:.3f} eV/A), from {n['start_band']}'s band "
+                f"({n['start_barrier_eV']:.3f} eV); pw.x CPU {n['pw_cpu_s'] / 3600:.1f} h."]
     return "\n".join(out)
 
 
 def _command(path: Path) -> str:
-    what = {"label_reproduction.json": "labels", "path_referee.json": "paths"}[path.name]
+    what = {"label_reproduction.json": "labels", "path_referee.json": "paths",
+            "neb_knockoff_collinear.json": "neb"}[path.name]
     return f"python -m lidiff_helpers.workflows.dft_reference {what}"
 
 
