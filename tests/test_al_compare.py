@@ -194,3 +194,31 @@ def test_documentation_block_reports_each_methods_start_and_end(tmp_path):
     s = al_comparison.findings(path)
     assert "from 60 meV/A" in s and "random 45 meV/A after 4 labels for 31 CPU-s" in s
     assert "Not computed yet" in al_comparison.block(tmp_path / "missing.json")
+
+
+def test_e0s_follow_the_energy_reference_of_the_labels():
+    """auto: DFT labels -> the study's E0s; the foundation labelling itself -> its own;
+    another model on a foundation's MPtrj-like reference (here the embedded model, about
+    -5 eV/atom) -> the foundation's; a model whose energies are absolute QE totals
+    (about -500 eV/atom, as a fine-tune on the study's labels) -> the study's."""
+    from lidiff_helpers.simulation.models import model_identity
+    from lidiff_helpers.training.committee import resolve_e0s
+    from lidiff_helpers.training.labelling import SurrogateLabeller
+
+    tiny = model_identity(str(TINY))["sha256"]
+    emb = SurrogateLabeller.from_spec("embedded")
+    assert resolve_e0s("auto", _DFTLike(), tiny) == "study"
+    assert resolve_e0s("auto", emb, model_identity("embedded")["sha256"]) == "foundation"
+    assert resolve_e0s("auto", emb, tiny) == "foundation"
+
+    class QELike:
+        spec, source = "embedded", "surrogate:qe-like"
+
+        def label(self, frames):
+            out = emb.label(frames)
+            for a in out:
+                a.info["REF_energy"] = -503.3 * len(a)
+            return out
+
+    assert resolve_e0s("auto", QELike(), tiny) == "study"
+    assert resolve_e0s("study", emb, tiny) == "study"

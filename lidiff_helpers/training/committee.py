@@ -250,14 +250,29 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
 
 
 
+#: energy per atom (eV) below which a labeller's energies are absolute PAW totals on the
+#: study's QE reference (LiF: about -503 eV/atom) rather than a foundation's MPtrj-like
+#: reference (about -4.8 eV/atom)
+QE_LIKE_EV_PER_ATOM = -100.0
+
+
 def resolve_e0s(e0s: str, labeller, foundation_sha256: str) -> str:
-    """``auto`` made concrete: ``foundation`` when the labeller is a surrogate made from
-    the foundation model itself (its energies sit on the foundation's reference), else
-    ``study`` (the study's isolated-atom QE energies); other values unchanged."""
+    """``auto`` made concrete, so that the E0s match the labels' energy reference:
+    ``study`` (the study's isolated-atom QE energies) for DFT labels; ``foundation`` for a
+    surrogate that is the foundation itself; for another model, by the reference its
+    energies are on (its energy of an 8-atom LiF cell): ``study`` when QE-like (a model
+    fine-tuned on the study's labels), ``foundation`` when MPtrj-like (SevenNet-0, CHGNet,
+    a MACE foundation). Other values unchanged."""
     if e0s != "auto":
         return e0s
-    from lidiff_helpers.simulation import models
-
     spec = getattr(labeller, "spec", None)
-    same = spec is not None and models.model_identity(spec)["sha256"] == foundation_sha256
-    return "foundation" if same else "study"
+    if spec is None:
+        return "study"
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.simulation.structures import lif_supercell
+
+    if models.model_identity(spec)["sha256"] == foundation_sha256:
+        return "foundation"
+    probe = labeller.label([lif_supercell(1, interstitial="none")])[0]
+    per_atom = probe.info["REF_energy"] / len(probe)
+    return "study" if per_atom < QE_LIKE_EV_PER_ATOM else "foundation"
