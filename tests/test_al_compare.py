@@ -196,29 +196,34 @@ def test_documentation_block_reports_each_methods_start_and_end(tmp_path):
     assert "Not computed yet" in al_comparison.block(tmp_path / "missing.json")
 
 
-def test_e0s_follow_the_energy_reference_of_the_labels():
+def test_e0s_follow_the_energy_reference_of_the_labels(tmp_path):
     """auto: DFT labels -> the study's E0s; the foundation labelling itself -> its own;
-    another model on a foundation's MPtrj-like reference (here the embedded model, about
-    -5 eV/atom) -> the foundation's; a model whose energies are absolute QE totals
-    (about -500 eV/atom, as a fine-tune on the study's labels) -> the study's."""
+    another model -> E0s fitted to its labels; a committee trained with ``fit`` starts
+    with (almost) no energy error on labels whose reference is 500 eV/atom away."""
+    import json
+
     from lidiff_helpers.simulation.models import model_identity
-    from lidiff_helpers.training.committee import resolve_e0s
+    from lidiff_helpers.training.committee import member_options, resolve_e0s
+    from lidiff_helpers.training.finetune_data import fit_e0s
     from lidiff_helpers.training.labelling import SurrogateLabeller
 
     tiny = model_identity(str(TINY))["sha256"]
     emb = SurrogateLabeller.from_spec("embedded")
     assert resolve_e0s("auto", _DFTLike(), tiny) == "study"
     assert resolve_e0s("auto", emb, model_identity("embedded")["sha256"]) == "foundation"
-    assert resolve_e0s("auto", emb, tiny) == "foundation"
-
-    class QELike:
-        spec, source = "embedded", "surrogate:qe-like"
-
-        def label(self, frames):
-            out = emb.label(frames)
-            for a in out:
-                a.info["REF_energy"] = -503.3 * len(a)
-            return out
-
-    assert resolve_e0s("auto", QELike(), tiny) == "study"
+    assert resolve_e0s("auto", emb, tiny) == "fit"
     assert resolve_e0s("study", emb, tiny) == "study"
+    # fit: labels of the embedded model shifted by -500 eV per Li and -503 eV per F
+    frames = emb.label([_lif(4.05, 0.05, 1), _interstitial()])
+    for a in frames:
+        a.info["REF_energy"] += -500.0 * (a.numbers == 3).sum() - 503.0 * (a.numbers == 9).sum()
+    fit = fit_e0s("embedded", frames)
+    from lidiff_helpers.analysis import parity
+    from lidiff_helpers.simulation.models import get_calculator
+
+    own = parity.model_e0s(get_calculator("embedded", verbose=False))
+    assert fit[3] == pytest.approx(own["Li"] - 500.0, abs=1e-6)
+    assert fit[9] == pytest.approx(own["F"] - 503.0, abs=1e-6)
+    opts = member_options("embedded", "x" * 64, 1, 1, {"train": "t.xyz", "valid": "v.xyz"}, 1,
+                          e0s=fit)
+    assert json.loads(json.dumps(opts["E0s"])) == {"3": fit[3], "9": fit[9]}

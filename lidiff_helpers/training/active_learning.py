@@ -178,9 +178,8 @@ class ALConfig:
     committee_size : N models per committee (study: 4)
     max_num_epochs, patience : committee training (study: 600, 50-100)
     loss_weights : (energy, forces, stress) weights (study: 1, 1, 10)
-    e0s : ``study``, ``foundation`` (see :func:`train_committee`) or ``auto``:
-        ``foundation`` when the labeller is a surrogate made from the foundation model
-        itself (its energies are on the foundation's reference), else ``study``
+    e0s : ``study``, ``foundation``, ``fit`` (see :func:`train_committee`) or ``auto``
+        (:func:`lidiff_helpers.training.committee.resolve_e0s`)
     train_extra : further mace options
     n_rounds : round limit
     stop_deviation_eV_A : stop when the mean Eq.-4 deviation of a round's candidates is
@@ -253,8 +252,8 @@ class ALConfig:
         allocate_quotas(1, self.band_fractions)  # validates the fractions
         if not self.temperatures_K:
             raise ValueError("at least one exploration temperature")
-        if self.e0s not in ("auto", "study", "foundation"):
-            raise ValueError(f"e0s must be auto, study or foundation, got {self.e0s!r}")
+        if self.e0s not in ("auto", "study", "foundation", "fit"):
+            raise ValueError(f"e0s must be auto, study, foundation or fit, got {self.e0s!r}")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides) -> "ALConfig":
