@@ -153,14 +153,17 @@ def test_comparison_and_gamma_figures_draw_what_they_say():
 
     from lidiff_helpers.figures.active_learning import plot_gamma_history, plot_selection_comparison
 
-    rows = [{"method": m, "round": r, "n_labelled": 2 * r, "bulk_F_rmse_meV_A": 50 - r,
-             "interstitial_F_rmse_meV_A": 60 - r, "barrier_eV": np.nan}
-            for m in ("committee", "extrapolation", "random") for r in range(3)]
+    rows = [{"method": "foundation (no fine-tuning)", "round": 0, "n_labelled": 0,
+             "bulk_F_rmse_meV_A": 45.0, "interstitial_F_rmse_meV_A": 55.0, "barrier_eV": np.nan}]
+    rows += [{"method": m, "round": r, "n_labelled": 2 * r, "bulk_F_rmse_meV_A": 50 - r,
+              "interstitial_F_rmse_meV_A": 60 - r, "barrier_eV": np.nan}
+             for m in ("committee", "extrapolation", "random") for r in range(3)]
     fig = plot_selection_comparison(pd.DataFrame(rows))
     assert len(fig.axes) == 2, "no barrier measured: no barrier panel"
-    assert [ln.get_label() for ln in fig.axes[0].lines] == ["committee", "extrapolation",
-                                                            "random"]
-    assert list(fig.axes[1].lines[2].get_ydata()) == [60, 59, 58]
+    assert [ln.get_label() for ln in fig.axes[0].lines] == [
+        "foundation (no fine-tuning)", "committee", "extrapolation", "random"]
+    assert list(fig.axes[1].lines[0].get_ydata()) == [55.0, 55.0]  # dashed reference
+    assert list(fig.axes[1].lines[3].get_ydata()) == [60, 59, 58]
     rounds = [{"round": 1, "grades": np.array([0.5, 3.0, 12.0]), "selected": [1],
                "gamma_select": 2.0, "gamma_break": 10.0, "crossed": ["bulk-300K"]}]
     ax = plot_gamma_history(rounds).axes[0]
@@ -182,12 +185,20 @@ def test_documentation_block_reports_each_methods_start_and_end(tmp_path):
                          "interstitial_F_rmse_meV_A": f, "barrier_eV": 0.2 + r / 100,
                          "cpu_select_s": 1.0 * r, "cpu_train_s": cpu})
     settings = {k: 1 for k in al_comparison.SETTINGS}
-    body = {"command": "python -m lidiff_helpers.workflows.al_comparison", "profile": "quick",
+    body = {"command": "python -m lidiff_helpers.runner.al_comparison", "profile": "quick",
             "labeller": "sevennet-0", "settings": settings, "rows": rows,
             "foundation": {"name": "lidiff-embedded", "sha256": "ab" * 32},
             "provenance": {"created_utc": "2026-12-06T23:00:00+00:00"}}
     path = tmp_path / "c.json"
     path.write_text(json.dumps(body))
+    assert "ends worse than the foundation" not in al_comparison.findings(path)
+    body["rows"].insert(0, {"method": "foundation (no fine-tuning)", "round": 0,
+                            "n_labelled": 0, "bulk_F_rmse_meV_A": 20.0,
+                            "interstitial_F_rmse_meV_A": 30.0, "barrier_eV": 0.25,
+                            "cpu_select_s": 0.0, "cpu_train_s": 0.0})
+    path.write_text(json.dumps(body))
+    assert "every method ends worse than the foundation without fine-tuning (30 meV/A)" \
+        in al_comparison.findings(path)
     text = al_comparison.block(path)
     assert "| extrapolation | 4 | 30.0 -> 30.0 | 60.0 -> 35.0 | 0.200 -> 0.210 | 1 | 30 |" \
         in text

@@ -64,6 +64,8 @@ def test_ci_notebooks_key_results(ci_results):
     assert v["03"]["extrapolation_rounds"] and all(
         r["gamma_max"] > 0 for r in v["03"]["extrapolation_rounds"])
     cmp = {r["method"]: r for r in v["03"]["selection_comparison"]}
+    zero = cmp.pop("foundation (no fine-tuning)")
+    assert zero["n_labelled"] == 0 and 0 < zero["interstitial_F_rmse_meV_A"] < 1000
     assert set(cmp) == {"committee", "extrapolation", "random"}
     for r in cmp.values():
         assert r["round"] == 1 and 0 < r["n_labelled"] <= 2 and r["cpu_train_s"] > 0

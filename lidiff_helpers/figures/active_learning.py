@@ -189,7 +189,8 @@ def plot_gamma_history(rounds: Sequence[Mapping], label_note: str = ""):
 
 def plot_selection_comparison(table, label_note: str = ""):
     """Held-out force RMSE (bulk, interstitial) and, when measured, the knock-off barrier
-    against the number of labelled frames, one line per selection method.
+    against the number of labelled frames, one line per selection method (the foundation
+    without fine-tuning dashed).
 
     ``table``: :func:`lidiff_helpers.training.al_compare.compare_selection`.
     """
@@ -202,6 +203,9 @@ def plot_selection_comparison(table, label_note: str = ""):
     fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.4), squeeze=False)
     for ax, (col, ylabel) in zip(axes[0], cols):
         for m, t in table.groupby("method", sort=False):
+            if m.startswith("foundation"):  # the reference: no fine-tuning at all
+                ax.axhline(t[col].iloc[0], color="k", ls="--", lw=1, label=m)
+                continue
             c, mk = _METHOD_STYLE.get(m, ("k", "x"))
             ax.plot(t["n_labelled"], t[col], marker=mk, color=c, label=m)
         ax.set_xlabel("labelled frames")

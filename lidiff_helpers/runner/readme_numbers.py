@@ -27,7 +27,7 @@ rendered here from one or more result files:
   ``python -m lidiff_helpers.workflows.dft_reference``.
 * ``al-selection`` (docs) and ``al-selection-findings`` (README):
   ``data/al/selection_comparison.json``, written by
-  ``python -m lidiff_helpers.workflows.al_comparison``.
+  ``python -m lidiff_helpers.runner.al_comparison``.
 
 ``python -m lidiff_helpers.runner.readme_numbers`` rewrites the blocks;
 ``--check`` exits with status 1 (and says which block in which file) when a block differs

@@ -615,7 +615,7 @@ def _selected_frames(cfg: ALConfig, r: int, rd: Path, cands: list, dev: ForceDev
     if add_va:
         _write_xyz(add_va, rd / "valid_added.xyz")
     _write_xyz(add_tr, rd / "train_added.xyz")
-    return add_tr, add_va, report
+    return _selected_frames(cfg, r, rd, cands, dev, labeller, descriptor_calc, progress)
 
 
 def _final_committee(cfg: ALConfig, foundation_path: str, workdir: Path, train: list,

@@ -139,8 +139,9 @@ def compare_selection(cfg, foundation: str, labeller, workdir: str | Path, *,
                       methods: Sequence[str] = METHODS, n_rounds: int = 2,
                       n_labels: int = 4, gamma_select: float = 2.0,
                       barrier_settings=None, progress: bool = True):
-    """The comparison (module docstring); a pandas DataFrame, one row per method and round
-    (round 0, shared, then 1..``n_rounds``): ``n_labelled`` (cumulative), the held-out
+    """The comparison (module docstring); a pandas DataFrame: first the foundation itself
+    (no fine-tuning: the reference every method should beat), then one row per method and
+    round (round 0, shared, then 1..``n_rounds``): ``n_labelled`` (cumulative), the held-out
     force RMSEs, ``barrier_eV``, ``cpu_select_s`` / ``cpu_train_s`` (this round) and
     ``cpu_total_s`` (cumulative, round 0's training included).
 
@@ -170,9 +171,14 @@ def compare_selection(cfg, foundation: str, labeller, workdir: str | Path, *,
     train0, valid0, _ = al._step0(cfg, str(fspec.path), ident["name"], labeller,
                                   Path(step0_dir), progress)
     pool = al._explore(cfg, str(fspec.path), wd / "pool", cfg.seed + 1000, progress)
+    zero = _load(wd / "foundation.json")
+    if zero is None:
+        zero = _evaluate(fspec.path, list(heldout), barrier_settings, cfg)
+        (wd / "foundation.json").write_text(json.dumps(zero, indent=1))
     start = _train_step(cfg, "committee", str(fspec.path), train0, valid0, wd / "round_00",
                         heldout, barrier_settings, progress)
-    rows = []
+    rows = [{"method": "foundation (no fine-tuning)", "round": 0, "n_labelled": 0, **zero,
+             "cpu_select_s": 0.0, "cpu_train_s": 0.0, "cpu_total_s": 0.0}]
     for m in methods:
         # round 0 trained the committee once for all; a one-model method pays one member
         cpu0 = round(start["cpu_train_s"] / (1 if m == "committee" else len(start["models"])),
@@ -213,11 +219,11 @@ def _labelled(rd: Path, frames: list, labeller) -> list:
     if path.is_file():
         return ase.io.read(path, ":") if path.stat().st_size else []
     out = labeller.label(frames) if frames else []
-    if out:
-        ase.io.write(path, out, format="extxyz")
-    else:
+    if not out:
         path.write_text("")
-    return out
+        return []
+    ase.io.write(path, out, format="extxyz")
+    return ase.io.read(path, ":")  # as a resumed run reads them (the same frame hashes)
 
 
 def _train_step(cfg, method: str, foundation_path: str, train, valid, rd: Path, heldout,

@@ -130,6 +130,7 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
         selected = labeller.label(picked) if picked else []
         if selected:
             ase.io.write(xyz, selected, format="extxyz")
+            selected = ase.io.read(xyz, ":")  # as a resumed round reads them back
         else:
             xyz.write_text("")
         sel_file.write_text(json.dumps({"indices": chosen, "gains": list(sel.gain),

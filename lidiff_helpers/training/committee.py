@@ -227,6 +227,8 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
         e0_values = {str(z): v for z, v in fit_e0s(spec.path, list(train) + list(valid)).items()}
     if manifest.is_file():
         old = json.loads(manifest.read_text())
+        if _same_e0s(old.get("e0s"), e0_values):
+            e0_values = old["e0s"]  # a fit from re-read frames differs in the last digits
         if {k: old.get(k) for k in hashes} != hashes or old.get("e0s") != e0_values:
             raise FileExistsError(f"{workdir}: holds a committee trained on other frames or "
                                   "with other E0s (made before E0s were recorded?); delete "
@@ -262,6 +264,13 @@ def train_committee(train: Sequence, valid: Sequence, foundation: str, workdir: 
     return [one(s) for s in it]
 
 
+
+
+def _same_e0s(a, b, tol_eV: float = 1e-5) -> bool:
+    """Two E0 settings agree: the same name, or fitted values within ``tol_eV``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= tol_eV for k in a)
+    return a == b
 
 
 def resolve_e0s(e0s: str, labeller, foundation_sha256: str) -> str:

@@ -2,32 +2,26 @@
 same comparison as a committed result.
 
 :func:`comparison` runs :func:`lidiff_helpers.training.al_compare.compare_selection` with
-a notebook-03 parameter set (the notebook calls it with its profile). :func:`main` runs it
-outside the notebook with a fixed labeller, so that the documentation's numbers come from
+a notebook-03 parameter set (the notebook calls it with its profile).
+:mod:`lidiff_helpers.runner.al_comparison` runs it outside the notebook with a fixed
+labeller, so that the documentation's numbers (:func:`block`, :func:`findings`) come from
 a file a committed command writes::
 
-    python -m lidiff_helpers.workflows.al_comparison [--profile quick] [--labeller sevennet-0]
-        [--foundation embedded] [-p name value ...] [--force]
+    python -m lidiff_helpers.runner.al_comparison
 
-writes ``data/al/selection_comparison.json`` (rows per method and round, the settings,
-the foundation's and labeller's identities, provenance). SevenNet-0 is the default
-labeller: the best stand-in for DFT this machine has (held-out force RMSE 82 / 100 meV/A
-against the study's DFT), independent of any earlier run. An existing result made with
-other settings is kept unless ``--force``.
+writes ``data/al/selection_comparison.json`` (:data:`RESULT`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lidiff_helpers.core import paths
-from lidiff_helpers.core.errors import ParameterError
 
-__all__ = ["RESULT", "SETTINGS", "block", "comparison", "findings", "main", "run"]
+__all__ = ["RESULT", "SETTINGS", "WORKDIR", "block", "comparison", "findings"]
 
 RESULT = paths.DATA / "al" / "selection_comparison.json"
 WORKDIR = paths.RESULTS / "al-comparison"
@@ -63,46 +57,6 @@ def comparison(params: Mapping[str, Any], spec, labeller, workdir: Path,
         if n_img else None, progress=progress)
 
 
-def run(profile: str = "quick", labeller: str = "sevennet-0", foundation: str | None = None,
-        overrides: Mapping[str, Any] | None = None, out: Path | None = RESULT,
-        force: bool = False) -> dict:
-    """Run the comparison with ``profile``'s notebook-03 parameters (and ``overrides``),
-    labels from the model ``labeller``, and write ``out``."""
-    from lidiff_helpers.core.provenance import record
-    from lidiff_helpers.io import data
-    from lidiff_helpers.runner import profiles
-    from lidiff_helpers.simulation import models
-    from lidiff_helpers.training.labelling import SurrogateLabeller
-
-    params = profiles.resolve("03_active_learning", profile, dict(overrides or {}))
-    spec = models.resolve_spec(foundation or params["foundation_model"])
-    settings = {k: params.get(k) for k in SETTINGS}
-    key = {"profile": profile, "settings": settings, "labeller": labeller,
-           "foundation_sha256": models.model_identity(spec)["sha256"]}
-    old = json.loads(Path(out).read_text()) if out and Path(out).is_file() else None
-    if old and {k: old.get(k) for k in key} != key and not force:
-        raise ParameterError(f"{out}: holds a comparison made with other settings; "
-                             "pass --force to replace it")
-    lab = SurrogateLabeller.from_spec(labeller)
-    tag = f"{profile}-{labeller}-{key['foundation_sha256'][:8]}"
-    table = comparison(params, spec, lab, WORKDIR / tag)
-    body = {**key, "what": "selection methods on one candidate pool and label budget "
-            "(lidiff_helpers.training.al_compare)",
-            "command": "python -m lidiff_helpers.workflows.al_comparison",
-            "foundation": models.model_identity(spec),
-            "labeller_identity": models.model_identity(lab.spec),
-            "label_source": lab.source,
-            "rows": json.loads(table.to_json(orient="records")),
-            "provenance": record(profile=profile, parameters=settings,
-                                 models=[models.model_identity(spec),
-                                         models.model_identity(lab.spec)],
-                                 data_files=data.files_used())}
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(body, indent=1, default=str) + "\n")
-    return body
-
-
 def _load(path: Path | None) -> dict | None:
     path = Path(path or RESULT)
     return json.loads(path.read_text()) if path.is_file() else None
@@ -127,7 +81,7 @@ def block(path: Path | None = None) -> str:
     """Markdown of the committed result (documentation block ``al-selection``)."""
     d = _load(path)
     if d is None:
-        return ("Not computed yet: `python -m lidiff_helpers.workflows.al_comparison` "
+        return ("Not computed yet: `python -m lidiff_helpers.runner.al_comparison` "
                 f"writes `{RESULT.relative_to(paths.ROOT)}`.")
     s = d["settings"]
     lines = [f"`{d['command']}` ({d['provenance']['created_utc'][:10]}, profile "
@@ -160,39 +114,24 @@ def findings(path: Path | None = None) -> str:
     d = _load(path)
     if d is None:
         return ("Selection methods compared: not computed yet "
-                "(`python -m lidiff_helpers.workflows.al_comparison`).")
+                "(`python -m lidiff_helpers.runner.al_comparison`).")
     ends = _ends(d)
+    zero = ends.pop("foundation (no fine-tuning)", (None, None))[0]
     cpu = {m: sum(r["cpu_select_s"] + r["cpu_train_s"] for r in d["rows"] if r["method"] == m)
            for m in ends}
     parts = [f"{m} {_f(b['interstitial_F_rmse_meV_A'], '.0f')} meV/A after "
              f"{b['n_labelled']} labels for {cpu[m]:.0f} CPU-s" for m, (_, b) in ends.items()]
     start = next(iter(ends.values()))[0]
+    worse = [m for m, (_, b) in ends.items() if zero and b["interstitial_F_rmse_meV_A"]
+             > zero["interstitial_F_rmse_meV_A"]]
+    verdict = (f" At this scale ({d['settings']['max_num_epochs']} epochs per fine-tune) "
+               f"{'every method' if len(worse) == len(ends) else ', '.join(worse)} ends "
+               f"worse than the foundation without fine-tuning "
+               f"({_f(zero['interstitial_F_rmse_meV_A'], '.0f')} meV/A): the fine-tunes, "
+               "not the selection, decide; the paper profile has the study's scale."
+               if worse else "")
     return (f"**Choosing what to label** (notebook 03, [details](docs/active-learning.md)): "
             f"from {_f(start['interstitial_F_rmse_meV_A'], '.0f')} meV/A held-out "
-            f"interstitial force error at the start, {'; '.join(parts)} (labels by "
+            f"interstitial force error after step 0, {'; '.join(parts)} (labels by "
             f"{d['labeller']}; one seed and one pool at `{d['profile']}`'s scale, not a "
-            "significance test).")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.al_comparison",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default="quick")
-    ap.add_argument("--labeller", default="sevennet-0", help="model spec of the labels")
-    ap.add_argument("--foundation", default=None, help="default: the profile's")
-    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="notebook-03 parameter override (YAML value)")
-    ap.add_argument("--out", default=str(RESULT))
-    ap.add_argument("--force", action="store_true")
-    a = ap.parse_args(argv)
-    import yaml
-
-    over = {k: yaml.safe_load(v) for k, v in a.p}
-    body = run(a.profile, a.labeller, a.foundation, over, Path(a.out), a.force)
-    for r in body["rows"]:
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            f"significance test).{verdict}")
