@@ -9,18 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dopt import _lif  # 2x2x2 LiF, strained and rattled
 
 from lidiff_helpers.core.errors import ParameterError
 
 TINY = Path(__file__).parent / "models" / "tiny-lif.model"
-
-
-def _lif(a_A, rattle_A, seed):
-    from ase.build import bulk
-
-    atoms = bulk("LiF", "rocksalt", a=a_A, cubic=True).repeat(2)
-    atoms.positions += np.random.default_rng(seed).normal(0, rattle_A, atoms.positions.shape)
-    return atoms
 
 
 @pytest.fixture(scope="module")

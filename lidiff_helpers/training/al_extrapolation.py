@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from lidiff_helpers.core.errors import ParameterError
+from lidiff_helpers.training.active_learning import ALResult
 
 __all__ = ["ExtrapolationResult", "ExtrapolationRound", "MLIP3_GAMMA_SELECT",
            "MLIP3_GAMMA_BREAK", "extrapolation_round", "run_extrapolation_learning"]
@@ -149,37 +150,18 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
 
 
 @dataclass
-class ExtrapolationResult:
-    """What :func:`run_extrapolation_learning` produced (the fields the notebook and the
-    model registry read from the committee loop's ``ALResult``, plus the grades).
+class ExtrapolationResult(ALResult):
+    """What :func:`run_extrapolation_learning` produced: the committee loop's
+    :class:`~lidiff_helpers.training.active_learning.ALResult` (``deviations`` empty,
+    ``final_models`` the one final model) plus the grades.
 
     Attributes
     ----------
-    records : one dict per step / round (see :meth:`table`)
-    train, valid : the final labelled datasets
-    final_models : ``[model]``, the loop's final model
     rounds : per round ``{"round", "grades", "selected", "gamma_select", "gamma_break",
         "crossed"}`` (grades of every explored frame; indices of the selected ones)
-    label_sources : distinct ``label_source`` of the data
-    workdir : the cache folder
     """
 
-    records: list
-    train: list
-    valid: list
-    final_models: list
-    rounds: list
-    label_sources: list
-    workdir: Path
-
-    def table(self):
-        import pandas as pd
-
-        return pd.DataFrame(self.records)
-
-    @property
-    def surrogate(self) -> bool:
-        return any(s.startswith("surrogate:") for s in self.label_sources)
+    rounds: list = field(default_factory=list)
 
 
 def _guard(workdir: Path, body: dict) -> None:
@@ -262,8 +244,8 @@ def run_extrapolation_learning(cfg, foundation: str, labeller, workdir: str | Pa
         records.append({"step": "final", "round": len(records), "explored_with": "-",
                         "n_train": len(train), "n_valid": len(valid), "converged": False,
                         "wall_s": round(time.time() - t0, 1)})
-    return ExtrapolationResult(records, train, valid, [Path(model)], rounds,
-                               label_sources(train + valid), workdir)
+    return ExtrapolationResult(records, train, valid, [Path(model)], [],
+                               label_sources(train + valid), workdir, rounds)
 
 
 def _train_one(cfg, foundation_path: str, train, valid, folder: Path, progress: bool) -> Path:
