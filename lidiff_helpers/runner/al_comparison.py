@@ -48,6 +48,11 @@ def run(profile: str = "quick", labeller: str = "sevennet-0", foundation: str | 
                              "pass --force to replace it")
     lab = SurrogateLabeller.from_spec(labeller)
     tag = f"{profile}-{labeller}-{key['foundation_sha256'][:8]}"
+    if overrides:  # other settings never share a cache folder (trainings resume by folder)
+        import hashlib
+
+        blob = json.dumps(dict(overrides), sort_keys=True, default=str).encode()
+        tag += "+" + hashlib.sha256(blob).hexdigest()[:8]
     table = comparison(params, spec, lab, WORKDIR / tag)
     body = {**key, "what": "selection methods on one candidate pool and label budget "
             "(lidiff_helpers.training.al_compare)",
