@@ -65,13 +65,11 @@ def test_ci_notebooks_key_results(ci_results):
         r["gamma_max"] > 0 for r in v["03"]["extrapolation_rounds"])
     cmp = {r["method"]: r for r in v["03"]["selection_comparison"]}
     zero = cmp.pop("foundation (no fine-tuning)")
-    assert zero["n_labelled"] == 0 and 0 < zero["interstitial_F_rmse_meV_A"] < 1000
-    assert set(cmp) == {"committee", "extrapolation", "random"}
+    assert zero["n_labelled"] == 0 and 0 <= zero["interstitial_F_rmse_meV_A"] < 1000
+    assert set(cmp) == {"extrapolation", "random"}   # ci: two methods (quick: three)
     for r in cmp.values():
         assert r["round"] == 1 and 0 < r["n_labelled"] <= 2 and r["cpu_train_s"] > 0
         assert 0 < r["bulk_F_rmse_meV_A"] < 1000 and 0 < r["interstitial_F_rmse_meV_A"] < 1000
-    # a committee trains two models per round where the others train one
-    assert cmp["committee"]["cpu_train_s"] > 1.3 * cmp["random"]["cpu_train_s"]
     # 04: every MD run of the grid finished, none failed
     assert v["04"]["n_runs"] >= 1 and v["04"]["n_done"] == v["04"]["n_runs"], v["04"]
     assert v["04"]["n_failed"] == 0

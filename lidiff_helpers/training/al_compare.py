@@ -175,7 +175,8 @@ def compare_selection(cfg, foundation: str, labeller, workdir: str | Path, *,
     if zero is None:
         zero = _evaluate(fspec.path, list(heldout), barrier_settings, cfg)
         (wd / "foundation.json").write_text(json.dumps(zero, indent=1))
-    start = _train_step(cfg, "committee", str(fspec.path), train0, valid0, wd / "round_00",
+    first = "committee" if "committee" in methods else methods[0]  # round 0's models
+    start = _train_step(cfg, first, str(fspec.path), train0, valid0, wd / "round_00",
                         heldout, barrier_settings, progress)
     rows = [{"method": "foundation (no fine-tuning)", "round": 0, "n_labelled": 0, **zero,
              "cpu_select_s": 0.0, "cpu_train_s": 0.0, "cpu_total_s": 0.0}]
