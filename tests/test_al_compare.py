@@ -129,13 +129,17 @@ def test_selection_parameter_is_one_or_more_known_methods():
             selections(p(bad))
 
 
-def test_extrapolation_loop_refuses_a_folder_of_other_settings(tmp_path):
-    from lidiff_helpers.training.al_extrapolation import _guard
+def test_extrapolation_loop_refuses_a_folder_of_other_settings(tmp_path, cfg):
+    from lidiff_helpers.training.active_learning import _config_guard
 
-    _guard(tmp_path, {"gamma_select": 2.0, "gamma_break": 10.0})
-    _guard(tmp_path, {"gamma_select": 2.0, "gamma_break": 10.0})  # same: resumes
+    def guard(gamma_break):
+        _config_guard(tmp_path, cfg, "sha", "lab",
+                      extra={"gamma_select": 2.0, "gamma_break": gamma_break})
+
+    guard(10.0)
+    guard(10.0)  # same: resumes
     with pytest.raises(FileExistsError, match="gamma_break"):
-        _guard(tmp_path, {"gamma_select": 2.0, "gamma_break": 20.0})
+        guard(20.0)
 
 
 def test_comparison_and_gamma_figures_draw_what_they_say():

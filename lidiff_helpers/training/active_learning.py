@@ -402,8 +402,11 @@ def _select_round(cfg: ALConfig, cands: list, dev: ForceDeviation, seed: int,
     return chosen_tr, chosen_va, report
 
 
-def _config_guard(workdir: Path, cfg: ALConfig, foundation_sha: str, labeller: str) -> None:
-    body = {"config": cfg.to_dict(), "foundation_sha256": foundation_sha, "labeller": labeller}
+def _config_guard(workdir: Path, cfg: ALConfig, foundation_sha: str, labeller: str,
+                  extra: Mapping[str, Any] | None = None) -> None:
+    """Refuse a cache folder made with other settings (``extra``: a loop's own ones)."""
+    body = {"config": {**cfg.to_dict(), **dict(extra or {})},
+            "foundation_sha256": foundation_sha, "labeller": labeller}
     path = workdir / "config.json"
     if path.is_file():
         old = json.loads(path.read_text())

@@ -213,18 +213,14 @@ def compare_selection(cfg, foundation: str, labeller, workdir: str | Path, *,
 
 
 def _labelled(rd: Path, frames: list, labeller) -> list:
-    """``frames`` labelled (cached in ``rd/labelled.xyz``)."""
-    import ase.io
+    """``frames`` labelled (cached in ``rd/labelled.xyz``), always as read back from it: a
+    resumed run sees the same frames (and frame hashes) as the first."""
+    from lidiff_helpers.training.active_learning import _read_xyz, _write_xyz
 
     path = rd / "labelled.xyz"
-    if path.is_file():
-        return ase.io.read(path, ":") if path.stat().st_size else []
-    out = labeller.label(frames) if frames else []
-    if not out:
-        path.write_text("")
-        return []
-    ase.io.write(path, out, format="extxyz")
-    return ase.io.read(path, ":")  # as a resumed run reads them (the same frame hashes)
+    if not path.is_file():
+        _write_xyz(labeller.label(frames) if frames else [], path)
+    return _read_xyz(path)
 
 
 def _train_step(cfg, method: str, foundation_path: str, train, valid, rd: Path, heldout,

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from lidiff_helpers.core.errors import ParameterError
-from lidiff_helpers.training.active_learning import ALResult
+from lidiff_helpers.training.active_learning import ALResult, _read_xyz, _write_xyz
 
 __all__ = ["ExtrapolationResult", "ExtrapolationRound", "MLIP3_GAMMA_SELECT",
            "MLIP3_GAMMA_BREAK", "extrapolation_round", "run_extrapolation_learning"]
@@ -86,8 +86,6 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
     ParameterError
         ``gamma_break <= gamma_select`` or ``gamma_select < 1``, ``n_select < 0``.
     """
-    import ase.io
-
     from lidiff_helpers.analysis.dopt import ActiveSet, select
     from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.simulation.descriptors import mace_descriptors
@@ -119,23 +117,15 @@ def extrapolation_round(model: str | Path, train_frames, labeller, workdir: str 
     d = mace_descriptors(calc, cands)
     grades = aset.grade(d.features, d.numbers).per_config if cands else np.zeros(0)
     sel_file, xyz = workdir / "selection.json", workdir / "selected.xyz"
-    if sel_file.is_file() and xyz.is_file():
-        chosen = json.loads(sel_file.read_text())["indices"]
-        selected = ase.io.read(xyz, ":") if chosen else []
-    else:
+    if not (sel_file.is_file() and xyz.is_file()):
         sel = select(grades, gamma_select, n_select, aset, d.features, d.numbers)
-        chosen = list(sel.indices)
-        picked = [cands[i] for i in chosen]
-        for at, i in zip(picked, chosen):
+        picked = [cands[i] for i in sel.indices]
+        for at, i in zip(picked, sel.indices):
             at.info["gamma"] = float(grades[i])
-        selected = labeller.label(picked) if picked else []
-        if selected:
-            ase.io.write(xyz, selected, format="extxyz")
-            selected = ase.io.read(xyz, ":")  # as a resumed round reads them back
-        else:
-            xyz.write_text("")
-        sel_file.write_text(json.dumps({"indices": chosen, "gains": list(sel.gain),
+        _write_xyz(labeller.label(picked) if picked else [], xyz)
+        sel_file.write_text(json.dumps({"indices": list(sel.indices), "gains": list(sel.gain),
                                         "labeller": str(labeller.source)}, indent=1))
+    selected = _read_xyz(xyz)  # first run and resumed run: the frames as written
     runs = sorted({a.info["md_run"] for a in cands})
     record = {"n_candidates": len(cands), "eligible": int((grades > gamma_select).sum()),
               "n_selected": len(selected), "crossed": list(crossed),
@@ -162,18 +152,6 @@ class ExtrapolationResult(ALResult):
     """
 
     rounds: list = field(default_factory=list)
-
-
-def _guard(workdir: Path, body: dict) -> None:
-    """Refuse a cache folder made with other settings (never mix two loops' rounds)."""
-    path = workdir / "extrapolation.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
-        diff = sorted(k for k in set(old) | set(body) if old.get(k) != body.get(k))
-        if diff:
-            raise FileExistsError(f"{workdir}: holds an extrapolation loop with other "
-                                  f"settings ({diff}); delete it or choose another folder")
-    path.write_text(json.dumps(body, indent=1))
 
 
 def run_extrapolation_learning(cfg, foundation: str, labeller, workdir: str | Path, *,
@@ -203,11 +181,8 @@ def run_extrapolation_learning(cfg, foundation: str, labeller, workdir: str | Pa
                              f"({gamma_break})")
     fspec = models.resolve_spec(foundation)
     ident = models.model_identity(fspec)
-    _guard(workdir, {"config": {k: v for k, v in cfg.to_dict().items()
-                                if k not in ("n_rounds", "train_final", "n_parallel",
-                                             "threads", "selection")},
-                     "foundation_sha256": ident["sha256"], "labeller": str(labeller.source),
-                     "gamma_select": gamma_select, "gamma_break": gamma_break})
+    al._config_guard(workdir, cfg, ident["sha256"], str(labeller.source),
+                     extra={"gamma_select": gamma_select, "gamma_break": gamma_break})
     cfg = dataclasses.replace(cfg, e0s=resolve_e0s(cfg.e0s, labeller, ident["sha256"]))
     train, valid, rec0 = al._step0(cfg, str(fspec.path), ident["name"], labeller,
                                    workdir / "step_0", progress)

@@ -278,9 +278,10 @@ def resolve_e0s(e0s: str, labeller, foundation_sha256: str) -> str:
     ``study`` (the study's isolated-atom QE energies) for DFT labels, as the study;
     ``foundation`` for a surrogate that is the foundation itself; ``fit`` for another
     model (a fine-tune on the study's labels sits on the QE reference, SevenNet-0 or
-    CHGNet on an MPtrj-like one, the embedded foundation's E0s on neither: measured, a
-    1.2 eV/atom offset left by the study's or the foundation's E0s turned a two-epoch
-    fine-tune's forces from 53 to 93 meV/A MAE). Other values unchanged."""
+    CHGNet on an MPtrj-like one, the embedded foundation's E0s on neither: measured on
+    SevenNet-0 labels with the foundation's E0s, a 1.2 eV/atom energy offset to absorb
+    took a two-epoch fine-tune's validation forces from 53 to 93 meV/A MAE). Other values
+    unchanged."""
     if e0s != "auto":
         return e0s
     spec = getattr(labeller, "spec", None)
