@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.workflows.al_comparison import RESULT
 
@@ -40,30 +41,25 @@ def run(profile: str = "quick", labeller: str = "sevennet-0", foundation: str | 
     params = profiles.resolve("03_active_learning", profile, dict(overrides or {}))
     spec = models.resolve_spec(foundation or params["foundation_model"])
     settings = {k: params.get(k) for k in SETTINGS}
+    found = models.model_identity(spec)
     key = {"profile": profile, "settings": settings, "labeller": labeller,
-           "foundation_sha256": models.model_identity(spec)["sha256"]}
+           "foundation_sha256": found["sha256"]}
     old = json.loads(Path(out).read_text()) if out and Path(out).is_file() else None
     if old and {k: old.get(k) for k in key} != key and not force:
         raise ParameterError(f"{out}: holds a comparison made with other settings; "
                              "pass --force to replace it")
     lab = SurrogateLabeller.from_spec(labeller)
-    tag = f"{profile}-{labeller}-{key['foundation_sha256'][:8]}"
-    if overrides:  # other settings never share a cache folder (trainings resume by folder)
-        import hashlib
-
-        blob = json.dumps(dict(overrides), sort_keys=True, default=str).encode()
-        tag += "+" + hashlib.sha256(blob).hexdigest()[:8]
+    lab_ident = models.model_identity(lab.spec)
+    # other settings never share a cache folder (trainings resume by folder)
+    tag = f"{paths.run_tag(profile, dict(overrides or {}))}-{labeller}-{found['sha256'][:8]}"
     table = comparison(params, spec, lab, WORKDIR / tag)
     body = {**key, "what": "selection methods on one candidate pool and label budget "
             "(lidiff_helpers.training.al_compare)",
             "command": "python -m lidiff_helpers.runner.al_comparison",
-            "foundation": models.model_identity(spec),
-            "labeller_identity": models.model_identity(lab.spec),
-            "label_source": lab.source,
+            "foundation": found, "labeller_identity": lab_ident, "label_source": lab.source,
             "rows": json.loads(table.to_json(orient="records")),
             "provenance": record(profile=profile, parameters=settings,
-                                 models=[models.model_identity(spec),
-                                         models.model_identity(lab.spec)],
+                                 models=[found, lab_ident],
                                  data_files=data.files_used())}
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
