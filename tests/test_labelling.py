@@ -182,3 +182,33 @@ def test_an_scf_stopped_at_max_seconds_continues_to_the_uninterrupted_labels(tmp
     with pytest.raises(labelling.LabellingError, match="before its first SCF iteration"):
         labelling.QuantumEspressoLabeller(workdir=tmp_path / "x", max_seconds=0.01,
                                           **kw).label([at], progress=False)
+
+
+def test_finished_pw_runs_copied_to_a_state_folder_are_read_back_without_pw(tmp_path):
+    """A finished pw.x folder copied out (labels, input, output; no wavefunctions) and into
+    a fresh work folder is read back as the same labels by a labeller whose pw.x command
+    would fail; unfinished folders are not copied; nothing already there is overwritten."""
+    _need_qe()
+    names = generate_test_paw_datasets(tmp_path / "pp")
+    kw = dict(pseudo_dir=tmp_path / "pp", pseudopotentials=names, ecutwfc_Ry=40.0,
+              ecutrho_Ry=160.0)
+    at = lif_supercell(1, interstitial="none")
+    at.rattle(0.05, seed=2)
+    ref = labelling.QuantumEspressoLabeller(workdir=tmp_path / "w", **kw).label(
+        [at], progress=False)[0]
+    (tmp_path / "w" / "unfinished").mkdir()
+    (tmp_path / "w" / "unfinished" / "espresso.pwo").write_text("iteration #  1\n")
+    assert labelling.copy_finished_labels(tmp_path / "w", tmp_path / "state") == 1
+    assert labelling.copy_finished_labels(tmp_path / "w", tmp_path / "state") == 0
+    (saved,) = (tmp_path / "state").iterdir()
+    assert sorted(p.name for p in saved.iterdir()) == ["espresso.pwi", "espresso.pwo",
+                                                         "labels.npz"]
+    assert labelling.copy_finished_labels(tmp_path / "state", tmp_path / "fresh") == 1
+    offline = labelling.QuantumEspressoLabeller(workdir=tmp_path / "fresh", command="false",
+                                                **kw)
+    back = offline.label([at], progress=False)[0]
+    assert back.info["REF_energy"] == ref.info["REF_energy"]
+    np.testing.assert_array_equal(back.arrays["REF_forces"], ref.arrays["REF_forces"])
+    prog = offline.progress_of(tmp_path / "fresh" / saved.name)
+    assert prog["done"] and prog["runs"] == 1 and prog["wall_s"] > 0
+    assert labelling.copy_finished_labels(tmp_path / "nowhere", tmp_path / "x") == 0

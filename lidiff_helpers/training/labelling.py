@@ -37,7 +37,7 @@ import numpy as np
 from lidiff_helpers.core.errors import LabellingError
 
 __all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
-           "LabellingInterrupted", "labeller_calculator",
+           "LabellingInterrupted", "copy_finished_labels", "labeller_calculator",
            "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
            "resolve_surrogate", "pw_available"]
 
@@ -410,6 +410,35 @@ class QuantumEspressoLabeller:
             shutil.rmtree(folder / "pwscf-out", ignore_errors=True)  # wavefunctions: GBs
             out.append(lab)
         return out
+
+
+#: what :func:`copy_finished_labels` keeps of a finished pw.x folder (no wavefunctions)
+FINISHED_FILES = ("labels.npz", "espresso.pwi", "espresso.pwo")
+
+
+def copy_finished_labels(src: str | os.PathLike, dst: str | os.PathLike) -> int:
+    """Copy every finished pw.x folder of ``src`` (one with ``labels.npz``) that ``dst``
+    lacks: its labels, input and output (:data:`FINISHED_FILES`, earlier ``espresso.pwo.N``
+    too; never the wavefunctions). Used both ways: into a committed state folder after a
+    run, and from it into a fresh work folder before one, so that a DFT run spread over
+    sessions on different machines continues (the labeller reads a copied folder back
+    instead of running pw.x). Folders already in ``dst`` are never overwritten. Returns
+    the number of folders copied."""
+    src, dst = Path(src), Path(dst)
+    n = 0
+    for done in sorted(src.glob("*/labels.npz")) if src.is_dir() else []:
+        target = dst / done.parent.name
+        if (target / "labels.npz").is_file():
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for f in done.parent.iterdir():
+            if f.name != "labels.npz" and (f.name in FINISHED_FILES
+                                           or f.name.startswith("espresso.pwo.")):
+                shutil.copy2(f, target / f.name)
+        shutil.copy2(done, target / "labels.tmp.npz")  # last: a copy cut short is not done
+        (target / "labels.tmp.npz").replace(target / "labels.npz")
+        n += 1
+    return n
 
 
 def labeller_calculator(labeller):

@@ -47,6 +47,7 @@ import re
 import subprocess
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,10 @@ WORKDIR = paths.RESULTS / "dft-reference"
 PATH_FILE = DFT_DIR / "path_referee.json"
 LABELS_FILE = DFT_DIR / "label_reproduction.json"
 NEB_FILE = DFT_DIR / "neb_knockoff_collinear.json"
+#: committed finished pw.x runs (labels, input, output; no wavefunctions), one subfolder per
+#: work folder (``pw``, ``neb-pw-60-240``, ...): a fresh clone reads them back instead of
+#: running pw.x again, so DFT work spread over sessions adds up (commit it after a run)
+STATE = DFT_DIR / "pw-labels"
 #: the study's plane-wave cutoffs (wavefunctions, density), Ry
 STUDY_CUTOFFS_RY = (110.0, 440.0)
 #: targets of the label reproduction: force RMSE (meV/A), stress (GPa), energy (meV/atom)
@@ -182,6 +187,27 @@ def _qe_provenance(lab, command: str) -> dict:
             "pw_version": pw_version(command.split()[-1]), "pw_command": command}
 
 
+@contextmanager
+def _committed_state(folders: Sequence[Path], state: str | Path | None):
+    """Seed each pw.x work folder from ``state`` before the block; copy its finished runs
+    back there after it (also when pw.x paused or failed). ``state`` None: no copies."""
+    from lidiff_helpers.training.labelling import copy_finished_labels
+
+    if state is None:
+        yield
+        return
+    for f in folders:
+        copy_finished_labels(Path(state) / Path(f).name, f)
+    try:
+        yield
+    finally:
+        for f in folders:
+            n = copy_finished_labels(f, Path(state) / Path(f).name)
+            if n:
+                print(f"[dft_reference] {n} finished pw.x run(s) copied to "
+                      f"{Path(state) / Path(f).name} (commit them)")
+
+
 def _write(out: str | Path | None, body: dict, rows: list) -> None:
     """Write a result file (rows, commit, date) after every finished or paused item."""
     from lidiff_helpers.core.provenance import git_commit
@@ -234,7 +260,8 @@ def _image(res: dict, k: int):
 def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = WORKDIR,
                  out: str | Path | None = PATH_FILE, images: str = "saddle",
                  command: str = "pw.x", max_seconds: float | None = None,
-                 progress: bool = True, labeller=None) -> dict:
+                 progress: bool = True, labeller=None, state: str | Path | None = STATE
+                 ) -> dict:
     """DFT single points along each model's collinear knock-off path (module docstring).
 
     ``images``: ``saddle`` (the relaxed initial state and the climbing image: 2 pw.x runs
@@ -243,6 +270,8 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     command stops there (run it again to continue). Writes ``out`` after every model.
     ``labeller``: the referee (default: :class:`QuantumEspressoLabeller` at the study's
     settings with ``command`` and ``max_seconds``); any labeller works (tests use a model).
+    ``state``: committed finished pw.x runs (:data:`STATE`) read before and added to after
+    (only with the default labeller; None: none).
 
     Rows per model: ``model``, ``model_sha256``, ``model_barrier_eV``, per image
     ``model_E_eV`` / ``dft_E_eV`` (relative to the initial state), ``dft_barrier_along_path_eV``
@@ -269,40 +298,50 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     def write():
         _write(out, res_all, list(rows.values()))
 
-    for spec in models:
-        res = model_path(spec, workdir)
-        ci = int(res["climbing_index"])
-        ks = [0, ci] if images == "saddle" else list(range(len(res["positions"]) - 1))
-        row = {"model": spec, "model_sha256": model_identity(spec)["sha256"],
-               "model_barrier_eV": res["barrier_eV"], "model_converged": res["converged"],
-               "climbing_index": ci, "images": ks, "status": "in progress"}
-        dft: dict[int, dict] = {}
-        try:
-            for k in ks:
-                t0 = time.time()
-                lab_k = lab.label([_image(res, k)], progress=progress)[0]
-                dft[k] = {"E_eV": lab_k.info["REF_energy"], "F": lab_k.arrays["REF_forces"],
-                          "wall_s": round(time.time() - t0, 1)}
-        except LabellingInterrupted as exc:
-            row["note"] = str(exc)
+    folders = [] if labeller is not None else [Path(lab.workdir)]
+    with _committed_state(folders, state):
+        for spec in models:
+            res = model_path(spec, workdir)
+            ci = int(res["climbing_index"])
+            ks = [0, ci] if images == "saddle" else list(range(len(res["positions"]) - 1))
+            row = {"model": spec, "model_sha256": model_identity(spec)["sha256"],
+                   "model_barrier_eV": res["barrier_eV"], "model_converged": res["converged"],
+                   "climbing_index": ci, "images": ks, "status": "in progress"}
+            dft: dict[int, dict] = {}
+            try:
+                for k in ks:
+                    t0 = time.time()
+                    lab_k = lab.label([_image(res, k)], progress=progress)[0]
+                    dft[k] = {"E_eV": lab_k.info["REF_energy"], "F": lab_k.arrays["REF_forces"],
+                              "wall_s": _wall_s(lab, _image(res, k), t0)}
+            except LabellingInterrupted as exc:
+                row["note"] = str(exc)
+                rows[spec] = row
+                write()
+                raise
+            e0 = dft[0]["E_eV"]
+            row["model_E_eV"] = [res["energies_eV"][k] for k in ks]
+            row["dft_E_eV"] = [dft[k]["E_eV"] - e0 for k in ks]
+            row["dft_wall_s"] = [dft[k]["wall_s"] for k in ks]
+            f_model = np.asarray(res["forces_eV_A"][ci])
+            err = 1e3 * (f_model - dft[ci]["F"])
+            row.update(dft_barrier_along_path_eV=dft[ci]["E_eV"] - e0,
+                       saddle_F_rmse_meV_A=float(np.sqrt(np.mean(err ** 2))),
+                       saddle_F_max_error_meV_A=float(np.abs(err).max()),
+                       dft_saddle_F_max_eV_A=float(np.linalg.norm(dft[ci]["F"], axis=1).max()),
+                       status="done")
+            row.pop("note", None)
             rows[spec] = row
             write()
-            raise
-        e0 = dft[0]["E_eV"]
-        row["model_E_eV"] = [res["energies_eV"][k] for k in ks]
-        row["dft_E_eV"] = [dft[k]["E_eV"] - e0 for k in ks]
-        row["dft_wall_s"] = [dft[k]["wall_s"] for k in ks]
-        f_model = np.asarray(res["forces_eV_A"][ci])
-        err = 1e3 * (f_model - dft[ci]["F"])
-        row.update(dft_barrier_along_path_eV=dft[ci]["E_eV"] - e0,
-                   saddle_F_rmse_meV_A=float(np.sqrt(np.mean(err ** 2))),
-                   saddle_F_max_error_meV_A=float(np.abs(err).max()),
-                   dft_saddle_F_max_eV_A=float(np.linalg.norm(dft[ci]["F"], axis=1).max()),
-                   status="done")
-        row.pop("note", None)
-        rows[spec] = row
-        write()
     return res_all
+
+
+def _wall_s(lab, atoms, t0: float) -> float:
+    """Wall time (s) of one label: pw.x's own (summed over its restarts, also when the run
+    was read back from a committed state), else the time since ``t0``."""
+    if hasattr(lab, "progress_of"):
+        return lab.progress_of(lab._folder(atoms))["wall_s"]
+    return round(time.time() - t0, 1)
 
 
 def _pw_cpu_s(folder: Path) -> float:
@@ -319,13 +358,16 @@ def _pw_cpu_s(folder: Path) -> float:
 def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
             start: str = "sevennet-0", cutoffs_Ry: Sequence[float] = STUDY_CUTOFFS_RY,
             fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
-            max_seconds: float | None = None, labeller=None, full_labeller=None) -> dict:
+            max_seconds: float | None = None, labeller=None, full_labeller=None,
+            state: str | Path | None = STATE) -> dict:
     """DFT CI-NEB of the collinear knock-off (module docstring). ``start``: the model whose
     converged band (:func:`model_path`) is the starting band; ``labeller``: the referee
     (default: pw.x at the study's settings and ``cutoffs_Ry``); ``full_labeller``: the
     study-cutoff recomputation when ``cutoffs_Ry`` are lower (default: pw.x at 110 / 440).
     Writes ``out`` when paused (status ``in progress``, pw.x CPU so far) and when done
-    (barrier, energies, climbing-image force, the band, CPU)."""
+    (barrier, energies, climbing-image force, the band, CPU). ``state``: committed finished
+    pw.x runs (:data:`STATE`), read before and added to after (only with the default
+    labellers; None: none)."""
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import model_identity
     from lidiff_helpers.training.labelling import (LabellingInterrupted,
@@ -349,30 +391,33 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     calc = labeller_calculator(lab)
     settings = neb.NEBSettings(n_images=len(band) - 2, fmax_eV_A=fmax_eV_A,
                                pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps)
-    try:
-        init, _, ok_i = neb.relax(band[0], calc, fmax_eV_A, max_steps)
-        fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
-        r = neb.run_neb(init, fin, calc, settings, mechanism=MECHANISM,
-                        interior=band[1:-1])
-    except LabellingInterrupted as exc:
-        body.update(status="in progress", note=str(exc), labels_this_run=calc.n_labels,
-                    pw_cpu_s=_pw_cpu_s(folder))
+    folders = ([] if labeller is not None else [folder]) + \
+        ([] if full_labeller is not None else [Path(workdir) / "neb-pw-study"])
+    with _committed_state(folders, state):
+        try:
+            init, _, ok_i = neb.relax(band[0], calc, fmax_eV_A, max_steps)
+            fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
+            r = neb.run_neb(init, fin, calc, settings, mechanism=MECHANISM,
+                            interior=band[1:-1])
+        except LabellingInterrupted as exc:
+            body.update(status="in progress", note=str(exc), labels_this_run=calc.n_labels,
+                        pw_cpu_s=_pw_cpu_s(folder))
+            _write(out, body, [])
+            raise
+        body.update(status="done", barrier_eV=r.barrier_eV, energies_eV=list(r.energies_eV),
+                    climbing_index=r.climbing_index, climbing_fmax_eV_A=r.climbing_fmax_eV_A,
+                    converged=r.converged, endpoints_relaxed=[ok_i, ok_f], n_steps=r.n_steps,
+                    labels_this_run=calc.n_labels, pw_cpu_s=_pw_cpu_s(folder),
+                    positions=[im.positions.tolist() for im in r.images],
+                    numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
+        if ec != STUDY_CUTOFFS_RY or full_labeller is not None:
+            full = full_labeller or QuantumEspressoLabeller(
+                workdir=Path(workdir) / "neb-pw-study", command=command, max_seconds=max_seconds)
+            e = [x.info["REF_energy"] for x in full.label(r.images, progress=True)]
+            body.update(barrier_study_cutoffs_eV=float(e[r.climbing_index] - e[0]),
+                        energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
         _write(out, body, [])
-        raise
-    body.update(status="done", barrier_eV=r.barrier_eV, energies_eV=list(r.energies_eV),
-                climbing_index=r.climbing_index, climbing_fmax_eV_A=r.climbing_fmax_eV_A,
-                converged=r.converged, endpoints_relaxed=[ok_i, ok_f], n_steps=r.n_steps,
-                labels_this_run=calc.n_labels, pw_cpu_s=_pw_cpu_s(folder),
-                positions=[im.positions.tolist() for im in r.images],
-                numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
-    if ec != STUDY_CUTOFFS_RY or full_labeller is not None:
-        full = full_labeller or QuantumEspressoLabeller(
-            workdir=Path(workdir) / "neb-pw-study", command=command, max_seconds=max_seconds)
-        e = [x.info["REF_energy"] for x in full.label(r.images, progress=True)]
-        body.update(barrier_study_cutoffs_eV=float(e[r.climbing_index] - e[0]),
-                    energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
-    _write(out, body, [])
-    return body
+        return body
 
 
 def reproduction_frames(n_bulk: int = 1, n_interstitial: int = 1) -> list:
@@ -402,14 +447,15 @@ def _compare(ref, lab) -> dict:
 def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WORKDIR,
                        out: str | Path | None = LABELS_FILE, command: str = "pw.x",
                        max_seconds: float | None = None, input_data: dict | None = None,
-                       labeller=None, progress: bool = True) -> dict:
+                       labeller=None, progress: bool = True,
+                       state: str | Path | None = STATE) -> dict:
     """pw.x on held-out study frames against their labels (module docstring).
 
     Each frame's row: ``hash``, ``kind``, ``n_atoms``, ``status`` (``done`` with the
     errors of :func:`_compare`, or ``in progress`` with pw.x's progress), the settings'
     extra keywords (``input_data``, e.g. ``{"nspin": 2}`` to test spin polarisation).
     Frames are labelled in order; a pw.x run stopped by ``max_seconds`` ends the call after
-    writing ``out`` (run it again to continue).
+    writing ``out`` (run it again to continue). ``state``: as :func:`path_referee`.
     """
     from lidiff_helpers.io.data import frame_hash
     from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
@@ -427,26 +473,28 @@ def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WOR
     def write():
         _write(out, body, rows)
 
-    for at in frames:
-        row = {"hash": at.info.get("hash") or frame_hash(at), "kind": at.info.get("kind"),
-               "n_atoms": len(at), "source": at.info.get("source")}
-        try:
-            t0 = time.time()
-            got = lab.label([at], progress=progress)[0]
-        except LabellingInterrupted as exc:
-            folder = lab._folder(at.copy()) if hasattr(lab, "_folder") else None
-            row.update(status="in progress", note=str(exc).splitlines()[0],
-                       progress=lab.progress_of(folder) if folder else None)
+    folders = [] if labeller is not None else [Path(lab.workdir)]
+    with _committed_state(folders, state):
+        for at in frames:
+            row = {"hash": at.info.get("hash") or frame_hash(at), "kind": at.info.get("kind"),
+                   "n_atoms": len(at), "source": at.info.get("source")}
+            try:
+                t0 = time.time()
+                got = lab.label([at], progress=progress)[0]
+            except LabellingInterrupted as exc:
+                folder = lab._folder(at.copy()) if hasattr(lab, "_folder") else None
+                row.update(status="in progress", note=str(exc).splitlines()[0],
+                           progress=lab.progress_of(folder) if folder else None)
+                rows.append(row)
+                write()
+                raise
+            row.update(status="done", **_compare(at, got), wall_s=round(time.time() - t0, 1))
+            if hasattr(lab, "_folder"):
+                w = at.copy()
+                w.wrap()
+                row["pw"] = lab.progress_of(lab._folder(w))
             rows.append(row)
             write()
-            raise
-        row.update(status="done", **_compare(at, got), wall_s=round(time.time() - t0, 1))
-        if hasattr(lab, "_folder"):
-            w = at.copy()
-            w.wrap()
-            row["pw"] = lab.progress_of(lab._folder(w))
-        rows.append(row)
-        write()
     return body
 
 
@@ -470,26 +518,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-bulk", type=int, default=1, help="labels: held-out bulk frames")
     ap.add_argument("--n-interstitial", type=int, default=1,
                     help="labels: held-out interstitial frames")
+    ap.add_argument("--state", default=str(STATE),
+                    help="committed finished pw.x runs, read before and added to after "
+                         "(commit them); '' for none")
     a = ap.parse_args(argv)
+    state = a.state or None
     from lidiff_helpers.training.labelling import LabellingInterrupted
 
     try:
         if a.what == "labels":
             res = label_reproduction(reproduction_frames(a.n_bulk, a.n_interstitial),
-                                     a.workdir, command=a.command, max_seconds=a.max_seconds)
+                                     a.workdir, command=a.command, max_seconds=a.max_seconds,
+                                     state=state)
             for r in res["rows"]:
                 print(f"{r['kind']} {r['hash']}: F RMSE {r['F_rmse_meV_A']:.2f} meV/A, stress "
                       f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
             return 0
         if a.what == "neb":
             r = dft_neb(a.workdir, start=a.start, cutoffs_Ry=a.cutoffs, command=a.command,
-                        max_seconds=a.max_seconds)
+                        max_seconds=a.max_seconds, state=state)
             print(f"DFT knock-off barrier {r['barrier_eV']:.3f} eV (converged "
                   f"{r['converged']}), pw.x CPU {r['pw_cpu_s']:.0f} s")
             return 0
         if a.what == "paths":
             res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
-                               max_seconds=a.max_seconds)
+                               max_seconds=a.max_seconds, state=state)
             for r in res["rows"]:
                 print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its "
                       f"path {r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV "
