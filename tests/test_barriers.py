@@ -149,6 +149,39 @@ def test_lif_mechanism_geometry(mech, angle):
     assert np.allclose(ni, nf, atol=1e-9)
 
 
+def test_symmetric_end_states_map_by_inversion_and_relax_to_inverted_states():
+    """Known answers: the collinear knock-off's end states are each other inverted through
+    the lattice site the two Li pass (the origin), the direct hop's through the midpoint of
+    the hop; the non-collinear knock-offs and a rattled end state are not. An E(3)-
+    invariant model relaxes the inverted initial state to the inverted relaxed state: the
+    relaxed initial state inverted is the relaxed final state (to the relaxation's
+    tolerance)."""
+    from pathlib import Path
+
+    from lidiff_helpers.simulation.models import get_calculator
+
+    ini, fin, _ = neb.endpoints("knockoff-collinear")
+    centre, perm, mismatch = neb.inversion_map(ini, fin)
+    assert np.allclose(centre, 0.0) and mismatch < 1e-9
+    assert perm[64] != 64 and sorted(perm.tolist()) == list(range(65))
+    centre, _, _ = neb.inversion_map(*neb.endpoints("direct")[:2])
+    assert np.allclose(centre, [LIF_A_STUDY_A / 4, LIF_A_STUDY_A / 4, 0.0])
+    assert neb.inversion_map(*neb.endpoints("knockoff-70deg")[:2]) is None
+    shaken = fin.copy()
+    shaken.rattle(0.1, seed=3)
+    assert neb.inversion_map(ini, shaken) is None
+    calc = get_calculator(str(Path(__file__).parent / "models" / "tiny-lif.model"),
+                          dtype="float64", verbose=False)
+    ri, ei, _ = neb.relax(ini, calc, 0.005, 400)
+    rf, ef, _ = neb.relax(fin, calc, 0.005, 400)
+    mapped = neb.invert(ri, rf, *neb.inversion_map(ini, fin)[:2])
+    assert np.abs(mapped.positions - rf.positions).max() < 0.01
+    assert np.abs(mapped.positions - fin.positions).max() > 0.02   # it did relax
+    mapped.calc = calc
+    assert mapped.get_potential_energy() == pytest.approx(ei, abs=1e-6)
+    assert ef == pytest.approx(ei, abs=1e-4)
+
+
 def test_bad_mechanism_and_settings():
     with pytest.raises(ParameterError, match="unknown mechanism 'hop'"):
         neb.endpoints("hop")

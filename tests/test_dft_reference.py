@@ -148,7 +148,7 @@ class _Interruptible:
 
 def test_dft_neb_stopped_and_started_again_ends_where_an_uninterrupted_one_does(tmp_path):
     """Known answers: (1) refereed by the model whose band it starts from, the 'DFT' NEB is
-    already converged and gives that model's barrier; (2) a run stopped after every 40 new
+    already converged and gives that model's barrier; (2) a run stopped after every 20 new
     labels and started again replays the labels it has and ends bit for bit where an
     uninterrupted run ends; the paused result file says 'in progress'."""
     from lidiff_helpers.training.labelling import LabellingInterrupted
@@ -165,12 +165,35 @@ def test_dft_neb_stopped_and_started_again_ends_where_an_uninterrupted_one_does(
     cache, out, pauses = {}, tmp_path / "neb.json", 0
     while True:
         try:
-            parts = dr.dft_neb(tmp_path, out=out, labeller=_Interruptible(cache, 40), **kw)
+            parts = dr.dft_neb(tmp_path, out=out, labeller=_Interruptible(cache, 20), **kw)
             break
         except LabellingInterrupted:
             pauses += 1
             assert json.loads(out.read_text())["status"] == "in progress"
-    assert pauses >= 2 and parts["labels_this_run"] > 40
+    assert pauses >= 2 and parts["labels_this_run"] > 20
     assert parts["barrier_eV"] == whole["barrier_eV"] and parts["positions"] == whole["positions"]
     assert json.loads(out.read_text())["status"] == "done"
     assert whole["barrier_eV"] != pytest.approx(start["barrier_eV"], abs=1e-3)
+
+
+def test_dft_neb_with_one_climbing_image_and_the_final_state_by_symmetry(tmp_path):
+    """Known answer: refereed by the model whose band it starts from, a one-image CI-NEB
+    (the symmetric knock-off's saddle lies midway) with the final state made by inverting
+    the relaxed initial state gives the model's barrier, equal end-state energies, and says
+    how the final state was made; an image count beyond the start band is refused."""
+    own = dr.dft_neb(tmp_path, out=None, start=TINY, n_images=1,
+                     labeller=SurrogateLabeller.from_spec(TINY),
+                     full_labeller=SurrogateLabeller.from_spec(TINY))
+    start = dr.model_path(TINY, tmp_path)
+    assert own["n_images"] == 1 and len(own["energies_eV"]) == 3 and own["converged"]
+    assert own["barrier_eV"] == pytest.approx(start["barrier_eV"], abs=2e-3)
+    assert abs(own["endpoint_asymmetry_eV"]) < 1e-4
+    assert own["final_state"].startswith("the DFT-relaxed initial state inverted")
+    relaxed = dr.dft_neb(tmp_path, out=None, start=TINY, n_images=1, symmetric_final=False,
+                         labeller=SurrogateLabeller.from_spec(TINY),
+                         full_labeller=SurrogateLabeller.from_spec(TINY))
+    assert relaxed["final_state"] == "relaxed in DFT"
+    assert relaxed["barrier_eV"] == pytest.approx(own["barrier_eV"], abs=2e-3)
+    with pytest.raises(ParameterError, match="n_images must be 1..3"):
+        dr.dft_neb(tmp_path, out=None, start=TINY, n_images=5,
+                   labeller=SurrogateLabeller.from_spec(TINY))

@@ -44,7 +44,7 @@ from lidiff_helpers.core.units import LIF_A_STUDY_A
 
 __all__ = ["MECHANISMS", "Mechanism", "NEBSettings", "NEBResult", "endpoints",
            "relax", "run_neb", "barrier", "local_indices", "sum_sq_displacement_A2",
-           "harmonic_modes"]
+           "harmonic_modes", "inversion_map", "invert"]
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,52 @@ def relax(atoms, calc, fmax_eV_A: float = 0.03, max_steps: int = 400):
     opt = BFGS(at, logfile=None)
     ok = bool(opt.run(fmax=fmax_eV_A, steps=max_steps))
     return at, float(at.get_potential_energy()), ok
+
+
+def inversion_map(initial, final, tol_A: float = 0.05):
+    """Is ``final`` ``initial`` inverted through a point, up to relabelling equal atoms?
+
+    Every knock-off and the direct hop are: the end states of a symmetric path map onto
+    each other by inversion through the path's midpoint (for the collinear knock-off the
+    lattice site the two Li pass through; rock salt is centrosymmetric at every site). The
+    centre is the mean midpoint of the atoms that move more than 0.5 A. Returns
+    ``(centre_A, perm, mismatch_A)`` with ``final[j]`` within ``mismatch_A`` (<= ``tol_A``)
+    of ``2 centre - initial[perm[j]]`` (minimum image, same element), or None.
+    """
+    from ase.geometry import find_mic
+
+    if len(initial) != len(final) or np.any(initial.numbers != final.numbers):
+        return None
+    cell, pbc, n = initial.cell, initial.pbc, len(initial)
+    d, _ = find_mic(final.positions - initial.positions, cell, pbc)
+    moving = np.linalg.norm(d, axis=1) > 0.5
+    if not moving.any():
+        return None
+    centre = np.mean(initial.positions[moving] + d[moving] / 2.0, axis=0)
+    inverted = 2.0 * centre - initial.positions
+    _, dist = find_mic((final.positions[:, None, :] - inverted[None, :, :]).reshape(-1, 3),
+                       cell, pbc)
+    dist = dist.reshape(n, n)
+    dist[initial.numbers[None, :] != final.numbers[:, None]] = np.inf
+    perm = dist.argmin(axis=1)
+    mismatch = float(dist[np.arange(n), perm].max())
+    if len(set(perm.tolist())) != n or mismatch > tol_A:
+        return None
+    return centre, perm, mismatch
+
+
+def invert(atoms, like, centre, perm):
+    """``atoms`` inverted through ``centre`` (A) and relabelled by ``perm`` (as returned by
+    :func:`inversion_map`), each atom placed at the periodic image nearest its position in
+    ``like`` (the state it stands for: a band's other end)."""
+    from ase.geometry import find_mic
+
+    target = 2.0 * np.asarray(centre) - atoms.positions[np.asarray(perm)]
+    d, _ = find_mic(target - like.positions, like.cell, like.pbc)
+    out = like.copy()
+    out.calc = None
+    out.positions = like.positions + d
+    return out
 
 
 def _path_length(images) -> np.ndarray:

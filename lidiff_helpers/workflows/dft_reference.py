@@ -359,7 +359,8 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
             start: str = "sevennet-0", cutoffs_Ry: Sequence[float] = STUDY_CUTOFFS_RY,
             fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
             max_seconds: float | None = None, labeller=None, full_labeller=None,
-            state: str | Path | None = STATE) -> dict:
+            state: str | Path | None = STATE, n_images: int | None = None,
+            symmetric_final: bool = True) -> dict:
     """DFT CI-NEB of the collinear knock-off (module docstring). ``start``: the model whose
     converged band (:func:`model_path`) is the starting band; ``labeller``: the referee
     (default: pw.x at the study's settings and ``cutoffs_Ry``); ``full_labeller``: the
@@ -367,7 +368,14 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     Writes ``out`` when paused (status ``in progress``, pw.x CPU so far) and when done
     (barrier, energies, climbing-image force, the band, CPU). ``state``: committed finished
     pw.x runs (:data:`STATE`), read before and added to after (only with the default
-    labellers; None: none)."""
+    labellers; None: none). ``n_images``: interior images (None: the start band's; fewer:
+    the start band's images around its climbing image; 1 is a climbing image alone, where
+    the symmetric knock-off's saddle lies midway between its end states).
+    ``symmetric_final``: when the start band's end states map onto each other by inversion
+    (:func:`~lidiff_helpers.simulation.neb.inversion_map`), the final state is the
+    DFT-relaxed initial state inverted, not relaxed again (its DFT energy is still computed:
+    the endpoint asymmetry checks the symmetry)."""
+    from lidiff_helpers.core.errors import ParameterError
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import model_identity
     from lidiff_helpers.training.labelling import (LabellingInterrupted,
@@ -381,13 +389,26 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
                                               ecutrho_Ry=ec[1])
     res = model_path(start, workdir)
     band = [_image(res, k) for k in range(len(res["positions"]))]
+    n_int = len(band) - 2
+    if n_images is not None and not 1 <= int(n_images) <= n_int:
+        raise ParameterError(f"n_images must be 1..{n_int} (the start band's interior), "
+                             f"got {n_images}")
+    if n_images is not None and int(n_images) < n_int:
+        lo = min(max(1, int(res["climbing_index"]) - (int(n_images) - 1) // 2),
+                 n_int + 1 - int(n_images))
+        band = [band[0], *band[lo:lo + int(n_images)], band[-1]]
+    sym = neb.inversion_map(band[0], band[-1]) if symmetric_final else None
     body = {"what": "DFT climbing-image NEB of the collinear knock-off (65 atoms, study "
             "lattice), ASE NEB with pw.x as calculator",
             "command": "python -m lidiff_helpers.workflows.dft_reference neb",
             "start_band": start, "start_sha256": model_identity(start)["sha256"],
             "start_barrier_eV": res["barrier_eV"], "cutoffs_Ry": list(ec),
-            "fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "referee": lab.source,
-            **_qe_provenance(lab, command)}
+            "fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "n_images": len(band) - 2,
+            "final_state": ("relaxed in DFT" if sym is None else
+                            "the DFT-relaxed initial state inverted through "
+                            f"{np.round(sym[0], 4).tolist()} A (the start band's end states "
+                            f"map so to {sym[2]:.4f} A)"),
+            "referee": lab.source, **_qe_provenance(lab, command)}
     calc = labeller_calculator(lab)
     settings = neb.NEBSettings(n_images=len(band) - 2, fmax_eV_A=fmax_eV_A,
                                pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps)
@@ -396,7 +417,10 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     with _committed_state(folders, state):
         try:
             init, _, ok_i = neb.relax(band[0], calc, fmax_eV_A, max_steps)
-            fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
+            if sym is None:
+                fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
+            else:
+                fin, ok_f = neb.invert(init, band[-1], sym[0], sym[1]), ok_i
             r = neb.run_neb(init, fin, calc, settings, mechanism=MECHANISM,
                             interior=band[1:-1])
         except LabellingInterrupted as exc:
@@ -407,6 +431,7 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
         body.update(status="done", barrier_eV=r.barrier_eV, energies_eV=list(r.energies_eV),
                     climbing_index=r.climbing_index, climbing_fmax_eV_A=r.climbing_fmax_eV_A,
                     converged=r.converged, endpoints_relaxed=[ok_i, ok_f], n_steps=r.n_steps,
+                    endpoint_asymmetry_eV=r.endpoint_asymmetry_eV,
                     labels_this_run=calc.n_labels, pw_cpu_s=_pw_cpu_s(folder),
                     positions=[im.positions.tolist() for im in r.images],
                     numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
@@ -515,6 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     metavar=("ECUTWFC", "ECUTRHO"),
                     help="neb: cutoffs (Ry) of the path search (lower ones: the band is "
                          "recomputed at the study's)")
+    ap.add_argument("--n-images", type=int, default=None,
+                    help="neb: interior images (default: the start band's; 1: a climbing "
+                         "image alone)")
+    ap.add_argument("--relax-final", action="store_true",
+                    help="neb: relax the final state in DFT even when it is the initial "
+                         "state inverted")
     ap.add_argument("--n-bulk", type=int, default=1, help="labels: held-out bulk frames")
     ap.add_argument("--n-interstitial", type=int, default=1,
                     help="labels: held-out interstitial frames")
@@ -536,13 +567,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if a.what == "neb":
             r = dft_neb(a.workdir, start=a.start, cutoffs_Ry=a.cutoffs, command=a.command,
-                        max_seconds=a.max_seconds, state=state)
+                        max_seconds=a.max_seconds, state=state, n_images=a.n_images,
+                        symmetric_final=not a.relax_final)
             print(f"DFT knock-off barrier {r['barrier_eV']:.3f} eV (converged "
                   f"{r['converged']}), pw.x CPU {r['pw_cpu_s']:.0f} s")
             return 0
         if a.what == "paths":
             res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
-                               max_seconds=a.max_seconds, state=state)
+                               max_seconds=a.max_seconds, state=state, n_images=a.n_images,
+                        symmetric_final=not a.relax_final)
             for r in res["rows"]:
                 print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its "
                       f"path {r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV "
