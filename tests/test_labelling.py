@@ -190,8 +190,8 @@ def test_finished_pw_runs_copied_to_a_state_folder_are_read_back_without_pw(tmp_
     would fail; unfinished folders are not copied; nothing already there is overwritten."""
     _need_qe()
     names = generate_test_paw_datasets(tmp_path / "pp")
-    kw = dict(pseudo_dir=tmp_path / "pp", pseudopotentials=names, ecutwfc_Ry=40.0,
-              ecutrho_Ry=160.0)
+    kw = {"pseudo_dir": tmp_path / "pp", "pseudopotentials": names, "ecutwfc_Ry": 40.0,
+          "ecutrho_Ry": 160.0}
     at = lif_supercell(1, interstitial="none")
     at.rattle(0.05, seed=2)
     ref = labelling.QuantumEspressoLabeller(workdir=tmp_path / "w", **kw).label(

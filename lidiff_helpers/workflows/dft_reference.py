@@ -378,9 +378,11 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     from lidiff_helpers.core.errors import ParameterError
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import model_identity
-    from lidiff_helpers.training.labelling import (LabellingInterrupted,
-                                                   QuantumEspressoLabeller,
-                                                   labeller_calculator)
+    from lidiff_helpers.training.labelling import (
+        LabellingInterrupted,
+        QuantumEspressoLabeller,
+        labeller_calculator,
+    )
 
     ec = tuple(float(x) for x in cutoffs_Ry)
     folder = Path(workdir) / f"neb-pw-{ec[0]:g}-{ec[1]:g}"
