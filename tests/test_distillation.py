@@ -99,6 +99,8 @@ def test_targets_compare_with_the_teacher():
 
 
 def test_training_state_is_saved_and_restored_only_for_the_same_options(tmp_path):
+    """Same options (paths aside): restored once into an empty run folder; other options
+    or other data file names: not."""
     import json
 
     from lidiff_helpers.training import mace_train
@@ -120,3 +122,8 @@ def test_training_state_is_saved_and_restored_only_for_the_same_options(tmp_path
     assert (new / "checkpoints" / "x_run-1_epoch-3.pt").read_bytes() == b"3"
     assert json.loads((new / "budget.json").read_text())["cpu_s_spent"] == 12.0
     assert not embedded_v2.restore_state(new, opts, state)   # a run folder is never replaced
+    # another checkout (other absolute paths, same file names): restored
+    moved = {**opts, "train_file": "/elsewhere/clone/results/t.xyz"}
+    assert embedded_v2.restore_state(tmp_path / "clone" / "run", moved, state)
+    assert not embedded_v2.restore_state(tmp_path / "other", {**opts, "train_file": "u.xyz"},
+                                         state)

@@ -41,7 +41,8 @@ from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
-__all__ = ["MODEL", "STATE", "build_training_set", "main", "options", "restore_state",
+__all__ = ["MODEL", "STATE", "build_training_set", "export_state", "main", "options",
+           "restore_state",
            "save_state", "targets", "train"]
 
 MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
@@ -149,14 +150,54 @@ def save_state(run_dir: Path = WORKDIR / "run", state: Path = STATE) -> Path | N
     return state / cks[-1].name
 
 
+def export_state(out: Path, state: Path = STATE, workdir: Path = WORKDIR,
+                 threads: int = 1) -> Path:
+    """Write the committed state's checkpoint as a model file ``out`` without training on:
+    mace is run in a scratch copy of the run with ``--max_num_epochs`` = the checkpoint's
+    epoch (it loads the checkpoint, evaluates it and saves the model), so an unfinished
+    training can be measured (:mod:`lidiff_helpers.workflows.embedded_v2_metrics`
+    ``--model``). The training set is rebuilt (labels cached) as for :func:`train`."""
+    import tempfile
+
+    workdir = Path(workdir).resolve()
+    saved = json.loads((Path(state) / "options.json").read_text())
+    summary = build_training_set(workdir, seed=0, progress=False)
+    with tempfile.TemporaryDirectory(prefix="lidiff-v2-export-") as tmp:
+        run = Path(tmp) / "run"
+        opts = {k: v for k, v in saved.items() if k not in ("work_dir", "restart_latest")}
+        opts["E0s"] = {int(k): float(v) for k, v in summary["E0s_lsq_eV"].items()}
+        if not restore_state(run, opts, state):
+            raise FileNotFoundError(f"{state}: no checkpoint made with this training set's "
+                                    "options to export")
+        epoch = training.latest_checkpoint_epoch(run)
+        opts["max_num_epochs"] = epoch
+        (run / "options.json").unlink()
+        model = training.run_mace_train(opts, run, threads=threads, progress=False)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model, out)
+    return out
+
+
+def _portable(opts: dict) -> dict:
+    """Options without the machine's paths (the run folder; data files by name only): a
+    state saved in one checkout restores in another."""
+    out = {k: v for k, v in opts.items() if k != "work_dir"}
+    for k in ("train_file", "valid_file", "test_file"):
+        if out.get(k):
+            out[k] = Path(out[k]).name
+    return out
+
+
 def restore_state(run_dir: Path, opts: dict, state: Path = STATE) -> bool:
     """Seed an empty run folder with the committed state when it was made with the same
-    options (mace then resumes from that checkpoint); True when restored."""
+    options, paths aside (mace then resumes from that checkpoint); True when restored."""
     run_dir, state = Path(run_dir), Path(state)
     if (run_dir / "checkpoints").is_dir() or not (state / "options.json").is_file():
         return False
     saved = json.loads((state / "options.json").read_text())
-    if json.loads(json.dumps(training.full_options(opts, run_dir), default=str)) != saved:
+    mine = json.loads(json.dumps(training.full_options(opts, run_dir), default=str))
+    if _portable(mine) != _portable(saved):
         print(f"[embedded-v2] {state}: saved with other options; not restored")
         return False
     (run_dir / "checkpoints").mkdir(parents=True)
@@ -210,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu-budget-s", type=float, default=None)
+    ap.add_argument("--export-state", metavar="MODEL_FILE", default=None,
+                    help=f"write the checkpoint committed in {STATE} as a model file (to "
+                         "measure an unfinished training), nothing trained")
     ap.add_argument("--labels-only", action="store_true",
                     help="only label the distillation frames (resumable)")
     ap.add_argument("--save-state", action="store_true",
@@ -218,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.save_state:
         print(save_state(Path(a.workdir) / "run"))
+        return 0
+    if a.export_state:
+        print(export_state(Path(a.export_state), workdir=Path(a.workdir), threads=a.threads))
         return 0
     if a.labels_only:
         print(json.dumps(build_training_set(Path(a.workdir)), indent=1, default=str)[:2000])
