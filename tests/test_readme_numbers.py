@@ -145,3 +145,28 @@ def test_benchmark_of_another_model_is_refused(tmp_path):
     table, record = finetune_benchmark.load_benchmark(f, check_model=False)
     assert record["foundation"]["sha256"] == "0" * 64
     assert finetune_benchmark.load_benchmark(tmp_path / "absent.json") == (None, None)
+
+
+def test_dft_neb_block_states_progress_then_the_barrier_with_how_it_was_made(tmp_path,
+                                                                              monkeypatch):
+    """The dft-reference block renders the NEB file as it is: absent, in progress (CPU so
+    far), done (barrier at the search cutoffs and at the study's, images, final state)."""
+    from lidiff_helpers.workflows import dft_reference as dr
+
+    f = tmp_path / "neb_knockoff_collinear.json"
+    monkeypatch.setattr(dr, "NEB_FILE", f)
+    assert "DFT climbing-image NEB: not computed yet" in readme_numbers._dft_reference()
+    body = {"command": "python -m lidiff_helpers.workflows.dft_reference neb",
+            "date": "2026-12-07", "start_band": "sevennet-0", "start_barrier_eV": 0.2426,
+            "cutoffs_Ry": [60.0, 240.0], "status": "in progress", "pw_cpu_s": 7200.0}
+    f.write_text(json.dumps(body))
+    assert "in progress" in readme_numbers._dft_reference()
+    assert "pw.x CPU so far 2.0 h" in readme_numbers._dft_reference()
+    body.update(status="done", barrier_eV=0.2012, barrier_study_cutoffs_eV=0.1987,
+                converged=True, climbing_fmax_eV_A=0.031, n_images=1,
+                final_state="the DFT-relaxed initial state inverted through [0, 0, 0] A")
+    f.write_text(json.dumps(body))
+    text = readme_numbers._dft_reference()
+    assert "**0.201 eV** at 60 / 240 Ry" in text and "110 / 440 Ry on that path **0.199 eV**" \
+        in text
+    assert "1 interior image(s)" in text and "inverted through [0, 0, 0] A" in text

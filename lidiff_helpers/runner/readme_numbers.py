@@ -280,10 +280,14 @@ def _dft_reference() -> str:
                 f"starting from {n['start_band']}'s band at {n['cutoffs_Ry'][0]:g} / "
                 f"{n['cutoffs_Ry'][1]:g} Ry; pw.x CPU so far {n['pw_cpu_s'] / 3600:.1f} h."]
     else:
+        full = (f"; at the study's 110 / 440 Ry on that path **{n['barrier_study_cutoffs_eV']:.3f}"
+                " eV**" if "barrier_study_cutoffs_eV" in n else "")
         out += ["", f"DFT climbing-image NEB (`{n['command']}`, {n['date']}): collinear "
                 f"knock-off barrier **{n['barrier_eV']:.3f} eV** at {n['cutoffs_Ry'][0]:g} / "
-                f"{n['cutoffs_Ry'][1]:g} Ry (converged: {n['converged']}, climbing-image "
-                f"force {n['climbing_fmax_eV_A']:.3f} eV/A), from {n['start_band']}'s band "
+                f"{n['cutoffs_Ry'][1]:g} Ry{full} ({n.get('n_images', '?')} interior "
+                f"image(s), converged: {n['converged']}, climbing-image force "
+                f"{n['climbing_fmax_eV_A']:.3f} eV/A; final state "
+                f"{n.get('final_state', 'relaxed in DFT')}), from {n['start_band']}'s band "
                 f"({n['start_barrier_eV']:.3f} eV); pw.x CPU {n['pw_cpu_s'] / 3600:.1f} h."]
     return "\n".join(out)
 
