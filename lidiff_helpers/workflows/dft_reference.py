@@ -355,6 +355,23 @@ def _pw_cpu_s(folder: Path) -> float:
     return round(total, 1)
 
 
+def _start_band(res: dict, n_images: int | None) -> list:
+    """The start band's images (a :func:`model_path` result): all of them, or the end
+    states and ``n_images`` interior images around the climbing image."""
+    from lidiff_helpers.core.errors import ParameterError
+
+    band = [_image(res, k) for k in range(len(res["positions"]))]
+    n_int = len(band) - 2
+    if n_images is None or int(n_images) == n_int:
+        return band
+    if not 1 <= int(n_images) <= n_int:
+        raise ParameterError(f"n_images must be 1..{n_int} (the start band's interior), "
+                             f"got {n_images}")
+    lo = min(max(1, int(res["climbing_index"]) - (int(n_images) - 1) // 2),
+             n_int + 1 - int(n_images))
+    return [band[0], *band[lo:lo + int(n_images)], band[-1]]
+
+
 def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
             start: str = "sevennet-0", cutoffs_Ry: Sequence[float] = STUDY_CUTOFFS_RY,
             fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
@@ -375,7 +392,6 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     (:func:`~lidiff_helpers.simulation.neb.inversion_map`), the final state is the
     DFT-relaxed initial state inverted, not relaxed again (its DFT energy is still computed:
     the endpoint asymmetry checks the symmetry)."""
-    from lidiff_helpers.core.errors import ParameterError
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import model_identity
     from lidiff_helpers.training.labelling import (
@@ -390,15 +406,7 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
                                               max_seconds=max_seconds, ecutwfc_Ry=ec[0],
                                               ecutrho_Ry=ec[1])
     res = model_path(start, workdir)
-    band = [_image(res, k) for k in range(len(res["positions"]))]
-    n_int = len(band) - 2
-    if n_images is not None and not 1 <= int(n_images) <= n_int:
-        raise ParameterError(f"n_images must be 1..{n_int} (the start band's interior), "
-                             f"got {n_images}")
-    if n_images is not None and int(n_images) < n_int:
-        lo = min(max(1, int(res["climbing_index"]) - (int(n_images) - 1) // 2),
-                 n_int + 1 - int(n_images))
-        band = [band[0], *band[lo:lo + int(n_images)], band[-1]]
+    band = _start_band(res, n_images)
     sym = neb.inversion_map(band[0], band[-1]) if symmetric_final else None
     body = {"what": "DFT climbing-image NEB of the collinear knock-off (65 atoms, study "
             "lattice), ASE NEB with pw.x as calculator",
