@@ -401,3 +401,49 @@ def test_fit_e0s_recovers_a_known_reference():
     assert fit == pytest.approx(target, abs=1e-6)
     with pytest.raises(ValueError, match="compositions"):
         finetune.fit_e0s(TINY, frames[:1])
+
+
+def test_extra_dft_frames_join_the_training_set_and_a_changed_set_is_refused(tmp_path,
+                                                                              monkeypatch):
+    """extra_train='dft-path': every finished pw.x run at the study's settings in the
+    committed state joins the training frames (not the validation frames), recorded in
+    data.json; runs at other cutoffs do not; when the state gains a run, the old folder is
+    refused instead of silently reused; configs without extra frames keep their folder
+    names (the key is absent from their dict)."""
+    from lidiff_helpers.simulation.structures import lif_supercell
+    from lidiff_helpers.training import labelling
+
+    state = tmp_path / "state"
+
+    def fake_run(name, at, **cutoffs):
+        lab = labelling.QuantumEspressoLabeller(pseudo_dir=tmp_path, workdir=state, **cutoffs)
+        folder = state / "paths" / name
+        lab.write_input(at, folder / "espresso.pwi")
+        np.savez(folder / "labels.npz", energy_eV=-1.0e4, forces_eV_A=np.zeros((len(at), 3)),
+                 stress_eV_A3=np.zeros(6))
+
+    at = lif_supercell(1, interstitial="tetrahedral")
+    fake_run("a", at)
+    fake_run("low-cutoff", at, ecutwfc_Ry=60.0, ecutrho_Ry=240.0)
+    monkeypatch.setattr(labelling, "DFT_STATE", state)
+    plain = finetune.plan_sweep(TINY, [[2, 4]], [0], epochs=1, n_valid_bulk=2,
+                                n_valid_interstitial=3)[0]
+    cfg = finetune.FinetuneConfig(**{**plain.to_dict(), "extra_train": "dft-path"})
+    assert "extra_train" not in plain.to_dict() and cfg.folder != plain.folder
+    files = finetune.prepare_data(cfg, tmp_path / "run")
+    man = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert man["extra_train"]["n"] == 1 and man["extra_train"]["sources"] == ["paths/a"]
+    from ase.io import read
+
+    train = read(files["train"], ":")
+    assert len(train) == len(man["train_hashes"]) + 1 and len(train[-1]) == len(at)
+    assert train[-1].info["REF_energy"] == -1.0e4
+    assert man["extra_train"]["hashes"][0] not in man["valid_hashes"]
+    assert finetune.prepare_data(cfg, tmp_path / "run") == files      # unchanged: reused
+    moved = at.copy()
+    moved.positions[-1] += 0.1
+    fake_run("b", moved)
+    with pytest.raises(FileExistsError, match="1 extra frames"):
+        finetune.prepare_data(cfg, tmp_path / "run")
+    with pytest.raises(ValueError, match="extra_train"):
+        finetune.FinetuneConfig(**{**plain.to_dict(), "extra_train": "saddles"})

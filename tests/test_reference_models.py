@@ -416,3 +416,12 @@ def test_e0_fits_in_parallel_threads_run_once(monkeypatch):
         out = list(ex.map(lambda _: finetune_data._fit_e0s_cached("m", "s", ("h",), ()),
                           range(2)))
     assert out == [{3: -1.0, 9: -2.0}] * 2 and calls == ["m"]
+
+
+def test_saddle_aware_arm_is_the_naive_recipe_plus_the_dft_path_frames():
+    """Issue 26's arm differs from naive only by its extra DFT frames (so any change of its
+    barrier is theirs), and stays out of the tables until trained."""
+    a = ref.arm("naive-dft-path")
+    assert a is ref.SADDLE_ARM and a not in ref.ARMS
+    c, n = ref.config(a).to_dict(), ref.config(ref.arm("naive")).to_dict()
+    assert c.pop("extra_train") == "dft-path" and c == n

@@ -166,6 +166,10 @@ class FinetuneConfig:
         fine-tuning; verbatim study command)
     device : torch device
     extra : further mace options (override everything else)
+    extra_train : further labelled training frames: ``""`` (none) or ``"dft-path"``: every
+        finished pw.x run at the study's settings committed under ``data/dft/pw-labels/``
+        (the DFT-labelled knock-off path images and NEB steps,
+        :func:`lidiff_helpers.training.labelling.finished_frames`), weight 1
     """
 
     strategy: str
@@ -195,6 +199,7 @@ class FinetuneConfig:
     study_arch_flags: bool = True
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+    extra_train: str = ""
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -217,6 +222,8 @@ class FinetuneConfig:
             raise ValueError(f"replay_source {self.replay_source!r}: use study or pool")
         if self.e0s not in ("study", "fit"):
             raise ValueError(f"e0s {self.e0s!r}: use study or fit")
+        if self.extra_train not in EXTRA_TRAIN:
+            raise ValueError(f"extra_train {self.extra_train!r}: use one of {EXTRA_TRAIN}")
 
     @property
     def study_replay(self) -> reference.ReplaySet | None:
@@ -241,7 +248,10 @@ class FinetuneConfig:
         return f"{self.arm}-{self.selection}-{self.n_bulk}+{self.n_interstitial}-s{self.seed}"
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        d = json.loads(json.dumps(dataclasses.asdict(self), default=str))
+        if not d["extra_train"]:        # absent when unused: older run folders keep their name
+            del d["extra_train"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FinetuneConfig:
@@ -454,6 +464,24 @@ def _lif_sets(cfg: FinetuneConfig, descriptors) -> tuple[list, list, dict]:
     return train, valid, body
 
 
+#: what ``FinetuneConfig.extra_train`` may name
+EXTRA_TRAIN = ("", "dft-path")
+
+
+def _extra_train(cfg: FinetuneConfig) -> list:
+    """The extra training frames ``cfg.extra_train`` names (hashed, kind interstitial)."""
+    from lidiff_helpers.training.labelling import DFT_STATE, finished_frames
+
+    frames = finished_frames(DFT_STATE)
+    if not frames:
+        raise data.DataError(f"extra_train 'dft-path': no finished pw.x run at the study's "
+                             f"settings in {DFT_STATE}; run python -m "
+                             "lidiff_helpers.workflows.dft_reference paths (or neb) first")
+    for a in frames:
+        a.info.update(hash=data.frame_hash(a), kind="interstitial", config_type="dft-path")
+    return frames
+
+
 def prepare_data(cfg: FinetuneConfig, workdir: Path,
                  descriptors: Mapping | Callable[[list], Mapping] | None = None) -> dict:
     """Write the run's extxyz files (once) and ``data.json``; return the file paths.
@@ -468,6 +496,13 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
         files.update(pt_train=workdir / "replay_train.xyz",
                      pt_valid=workdir / "replay_valid.xyz")
     if manifest.is_file() and all(p.is_file() for p in files.values()):
+        if cfg.extra_train:
+            old = json.loads(manifest.read_text()).get("extra_train", {}).get("hashes")
+            now = [a.info["hash"] for a in _extra_train(cfg)]
+            if old != now:
+                raise FileExistsError(
+                    f"{workdir}: trained with {len(old or [])} extra frames, "
+                    f"{cfg.extra_train} now has {len(now)}: delete the folder to retrain")
         return files
     train, valid, body = _lif_sets(cfg, descriptors)
     if cfg.strategy == "multihead":
@@ -479,6 +514,12 @@ def prepare_data(cfg: FinetuneConfig, workdir: Path,
         body["replay"] = info
         _write_once(pt_train, files["pt_train"])
         _write_once(pt_valid, files["pt_valid"])
+    if cfg.extra_train:
+        extra = _extra_train(cfg)
+        train = train + extra
+        body["extra_train"] = {"what": cfg.extra_train, "n": len(extra),
+                               "hashes": [a.info["hash"] for a in extra],
+                               "sources": [a.info["source"] for a in extra]}
     _write_once(train, files["train"])
     _write_once(valid, files["valid"])
     if cfg.e0s == "fit":

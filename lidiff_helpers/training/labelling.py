@@ -34,10 +34,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import LabellingError
 
-__all__ = ["STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
-           "LabellingInterrupted", "copy_finished_labels", "labeller_calculator",
+__all__ = ["DFT_STATE", "STUDY_QE_SETTINGS", "STUDY_PSEUDOPOTENTIALS", "LabellingError",
+           "LabellingInterrupted", "copy_finished_labels", "finished_frames",
+           "labeller_calculator",
            "QuantumEspressoLabeller", "SurrogateLabeller", "label_sources", "make_labeller",
            "resolve_surrogate", "pw_available"]
 
@@ -54,6 +56,10 @@ STUDY_QE_SETTINGS: dict[str, Any] = {
     "tprnfor": True,
     "tstress": True,
 }
+#: committed finished pw.x runs (labels, input, output; no wavefunctions), one subfolder
+#: per work folder (:func:`copy_finished_labels`;
+#: :data:`lidiff_helpers.workflows.dft_reference.STATE`)
+DFT_STATE = paths.DATA / "dft" / "pw-labels"
 #: pslibrary 1.0.0 PAW datasets (PBE) of the study, by element
 STUDY_PSEUDOPOTENTIALS = {"Li": "Li.pbe-s-kjpaw_psl.1.0.0.UPF",
                           "F": "F.pbe-n-kjpaw_psl.1.0.0.UPF"}
@@ -439,6 +445,43 @@ def copy_finished_labels(src: str | os.PathLike, dst: str | os.PathLike) -> int:
         (target / "labels.tmp.npz").replace(target / "labels.npz")
         n += 1
     return n
+
+
+def finished_frames(root: str | os.PathLike, settings: Mapping[str, Any] | None = None,
+                    pseudopotentials: Mapping[str, str] | None = None) -> list:
+    """Every finished pw.x run below ``root`` (``*/labels.npz`` or ``*/*/labels.npz``,
+    e.g. the committed :func:`copy_finished_labels` state) as labelled ``Atoms`` (REF
+    labels, ``info["source"]`` the run's folder), sorted by folder: only runs whose input
+    has ``settings`` (default: the study's, :data:`STUDY_QE_SETTINGS`) and
+    ``pseudopotentials`` (default: :data:`STUDY_PSEUDOPOTENTIALS`), so that labels at other
+    cutoffs or with other datasets never mix with the study's."""
+    from ase.io.espresso import read_espresso_in, read_fortran_namelist
+
+    want = dict(STUDY_QE_SETTINGS if settings is None else settings)
+    pps = dict(STUDY_PSEUDOPOTENTIALS if pseudopotentials is None else pseudopotentials)
+    root = Path(root)
+    out = []
+    for done in sorted([*root.glob("*/labels.npz"), *root.glob("*/*/labels.npz")]):
+        pwi = done.parent / "espresso.pwi"
+        if not pwi.is_file():
+            continue
+        with open(pwi) as fd:
+            nml, cards = read_fortran_namelist(fd)
+        flat = {k.lower(): v for sec in nml.values() for k, v in sec.items()}
+        words = [ln.split() for ln in cards]
+        species = {w[0]: w[2] for w in words if len(w) == 3 and w[2].upper().endswith(".UPF")}
+        same = all(flat.get(k) == v or (isinstance(v, float) and isinstance(flat.get(k), float)
+                                        and np.isclose(flat[k], v)) for k, v in want.items())
+        if not same or any(species.get(el, f) != f for el, f in pps.items()):
+            continue
+        with open(pwi) as fd:
+            at = read_espresso_in(fd)
+        z = np.load(done)
+        lab = _store(at, float(z["energy_eV"]), z["forces_eV_A"], z["stress_eV_A3"],
+                     "dft:qe-pw.x")
+        lab.info["source"] = str(done.parent.relative_to(root))
+        out.append(lab)
+    return out
 
 
 def labeller_calculator(labeller):

@@ -40,7 +40,7 @@ from typing import Any
 from lidiff_helpers.core import paths
 from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
 
-__all__ = ["Arm", "ARMS", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_CPU_BUDGET_S",
+__all__ = ["Arm", "ARMS", "SADDLE_ARM", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_CPU_BUDGET_S",
            "LEARNING_CURVE_SIZES",
            "LEARNING_CURVE_ARMS", "config", "learning_curve_configs", "train", "export",
            "exported", "register_reference", "main"]
@@ -80,6 +80,7 @@ class Arm:
     n_pt: int = 0
     force_mh_ft_lr: bool = True
     extra: dict = field(default_factory=dict)
+    extra_train: str = ""
 
 
 ARMS: tuple[Arm, ...] = (
@@ -96,7 +97,14 @@ ARMS: tuple[Arm, ...] = (
         "+ 100 replay frames relabelled by the foundation (--pseudolabel_replay)", n_pt=100,
         extra={"pseudolabel_replay": True}),
 )
-_BY_NAME = {a.name: a for a in ARMS}
+#: issue 26's saddle-aware arm: naive plus the DFT-labelled knock-off path frames (every
+#: finished pw.x run at the study's settings in data/dft/pw-labels). Trained on request
+#: (``--arms naive-dft-path``) and joins :data:`ARMS` (tables, cards, figures) once its
+#: DFT frames include the DFT NEB's band
+SADDLE_ARM = Arm("naive-dft-path", "naive",
+                 "naive + the DFT-labelled knock-off path frames (110 / 440 Ry)",
+                 extra_train="dft-path")
+_BY_NAME = {a.name: a for a in (*ARMS, SADDLE_ARM)}
 
 
 def arm(name: str) -> Arm:
@@ -117,7 +125,7 @@ def config(a: Arm, foundation: str = "embedded") -> FinetuneConfig:
         replay_source="study", n_valid_bulk=N_VALID[0], n_valid_interstitial=N_VALID[1],
         seed=1, data_seed=DATA_SEED, max_num_epochs=MAX_EPOCHS, patience=PATIENCE,
         default_dtype="float32", force_mh_ft_lr=a.force_mh_ft_lr and a.strategy == "multihead",
-        e0s="fit", study_arch_flags=False, extra=dict(a.extra))
+        e0s="fit", study_arch_flags=False, extra=dict(a.extra), extra_train=a.extra_train)
 
 
 #: the learning curve's smaller sets [n_bulk, n_interstitial] (10, 30, 110 frames; the

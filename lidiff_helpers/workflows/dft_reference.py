@@ -54,6 +54,7 @@ import numpy as np
 
 from lidiff_helpers.core import paths
 from lidiff_helpers.io.data import E0S_EV
+from lidiff_helpers.training.labelling import DFT_STATE
 
 __all__ = [
     "DFT_DIR",
@@ -88,7 +89,7 @@ NEB_FILE = DFT_DIR / "neb_knockoff_collinear.json"
 #: committed finished pw.x runs (labels, input, output; no wavefunctions), one subfolder per
 #: work folder (``pw``, ``neb-pw-60-240``, ...): a fresh clone reads them back instead of
 #: running pw.x again, so DFT work spread over sessions adds up (commit it after a run)
-STATE = DFT_DIR / "pw-labels"
+STATE = DFT_STATE
 #: the study's plane-wave cutoffs (wavefunctions, density), Ry
 STUDY_CUTOFFS_RY = (110.0, 440.0)
 #: targets of the label reproduction: force RMSE (meV/A), stress (GPa), energy (meV/atom)
