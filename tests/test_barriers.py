@@ -288,3 +288,47 @@ def test_slow_models_get_their_own_mechanisms_images_cells_and_no_own_lattice(tm
     wb.compute(P, run, [slow], progress=False)
     assert sorted(calls) == [("s", "direct", 2, 4.083428, 3),
                              ("s", "knockoff-collinear", 2, 4.083428, 3)]
+
+
+def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_path,
+                                                                         monkeypatch):
+    """Before the DFT NEB is done: NaN column, softening against Zheng et al.'s 0.25 eV.
+    Done: its barrier at the study's cutoffs is the comparison column, the zero of the
+    softening figure (bars = model - it) and a line of the profile figure."""
+    import json
+
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from lidiff_helpers.figures import barriers as fb
+    from lidiff_helpers.workflows import barriers
+    from lidiff_helpers.workflows import dft_reference as dr
+
+    f = tmp_path / "neb.json"
+    monkeypatch.setattr(dr, "NEB_FILE", f)
+    bs = barriers.BarrierSet(pd.DataFrame(
+        [{"model": m, "mechanism": "knockoff-collinear", "n_atoms": 65, "barrier_eV": b,
+          "converged": True, "lattice": "study"} for m, b in (("m", 0.30), ("n", 0.10))]))
+
+    def bars(comp):
+        fig = fb.plot_softening(comp)
+        return sorted(round(p.get_width(), 6) for p in fig.axes[0].patches)
+
+    comp = barriers.comparison_table(bs)
+    assert comp["DFT_this_compendium_eV"].isna().all()
+    assert bars(comp) == [round(0.10 - 0.25, 6), round(0.30 - 0.25, 6)]
+    f.write_text(json.dumps({"status": "in progress"}))
+    assert dr.study_level_barrier() is None
+    f.write_text(json.dumps({"status": "done", "barrier_eV": 0.21, "barrier_study_cutoffs_eV":
+                             0.20, "cutoffs_Ry": [60, 240], "converged": True, "n_images": 1}))
+    comp = barriers.comparison_table(bs).set_index("model")
+    assert comp.loc["m", "DFT_this_compendium_eV"] == 0.20
+    assert comp.loc["n", "softening_vs_this_DFT_eV"] == pytest.approx(0.10 - 0.20)
+    assert bars(comp.reset_index()) == [round(0.10 - 0.20, 6), round(0.30 - 0.20, 6)]
+    paths = {("m", "knockoff-collinear", 65, "study"): {
+        "path_A": [0.0, 1.0, 2.0], "energies_eV": [0.0, 0.3, 0.0], "barrier_eV": 0.3,
+        "numbers": [3] * 65}}
+    fig = fb.plot_profiles(paths, own_dft=dr.study_level_barrier())
+    labels = [ln.get_label() for ln in fig.axes[0].lines]
+    assert any(lb.startswith(dr.STUDY_LEVEL_LABEL) and "0.200 eV" in lb for lb in labels)

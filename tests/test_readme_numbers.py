@@ -170,3 +170,5 @@ def test_dft_neb_block_states_progress_then_the_barrier_with_how_it_was_made(tmp
     assert "**0.201 eV** at 60 / 240 Ry" in text and "110 / 440 Ry on that path **0.199 eV**" \
         in text
     assert "1 interior image(s)" in text and "inverted through [0, 0, 0] A" in text
+    table = "\n".join(readme_numbers._findings_table([], False))
+    assert f"| {dr.STUDY_LEVEL_LABEL} |" in table and "| 0.199 |" in table

@@ -21,16 +21,22 @@ def _plt():
     return plt
 
 
-def _dft_lines(ax, horizontal: bool = True) -> None:
+def _dft_lines(ax, horizontal: bool = True, own: Mapping | None = None) -> None:
+    line = ax.axhline if horizontal else ax.axvline
     for key, ls in (("dft-cineb-zheng", "--"), ("dft-neb-yildirim", ":")):
         b = reference.BARRIERS[key]
-        (ax.axhline if horizontal else ax.axvline)(b.Ea_eV, color="k", ls=ls, lw=1,
-                                                  label=f"{b.label}: {b.Ea_eV} eV")
+        line(b.Ea_eV, color="k", ls=ls, lw=1, label=f"{b.label}: {b.Ea_eV} eV")
+    if own:
+        line(own["barrier_eV"], color="tab:red", ls="-", lw=1.5,
+             label=f"{own['label']}: {own['barrier_eV']:.3f} eV")
 
 
 def plot_profiles(paths: Mapping, mechanism: str = "knockoff-collinear",
-                  n_atoms: int = 65, lattice: str = "study", note: str = ""):
-    """Energy along the NEB path of ``mechanism`` for every model, DFT barriers dashed."""
+                  n_atoms: int = 65, lattice: str = "study", note: str = "",
+                  own_dft: Mapping | None = None):
+    """Energy along the NEB path of ``mechanism`` for every model, DFT barriers dashed
+    (``own_dft``: this compendium's DFT NEB at the study's level of theory, a solid line;
+    :func:`lidiff_helpers.workflows.dft_reference.study_level_barrier`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for (model, mech, _, lat), res in paths.items():
@@ -38,7 +44,7 @@ def plot_profiles(paths: Mapping, mechanism: str = "knockoff-collinear",
             continue
         s, e = np.asarray(res["path_A"]), np.asarray(res["energies_eV"])
         ax.plot(s / s[-1], e, "o-", label=f"{model}: {res['barrier_eV']:.3f} eV")
-    _dft_lines(ax)
+    _dft_lines(ax, own=own_dft)
     ax.set_xlabel("reaction coordinate (fraction of the NEB path)")
     ax.set_ylabel("energy relative to the initial state (eV)")
     ax.set_title(f"{mechanism}, {n_atoms} atoms, {lattice} lattice constant" + note)
@@ -48,18 +54,28 @@ def plot_profiles(paths: Mapping, mechanism: str = "knockoff-collinear",
 
 
 def plot_softening(comparison, note: str = ""):
-    """Model knock-off barrier minus DFT's (Zheng et al., 0.25 eV) per model: negative =
-    a softer energy surface than DFT (Deng et al.)."""
+    """Model knock-off barrier minus DFT's per model: negative = a softer energy surface
+    than DFT (Deng et al.). DFT is this compendium's CI-NEB at the study's level of theory
+    when the table has it (``softening_vs_this_DFT_eV``), else Zheng et al.'s 0.25 eV; the
+    other DFT values are dotted lines at their offsets."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8.0, 1.9 + 0.45 * max(len(comparison), 1)))
     y = np.arange(len(comparison))
-    ax.barh(y, comparison["softening_vs_Zheng_eV"], color="tab:blue")
+    own = comparison.get("DFT_this_compendium_eV")
+    own = float(own.iloc[0]) if own is not None and len(own) and np.isfinite(own.iloc[0]) \
+        else None
+    ref_eV = own if own is not None else reference.BARRIERS["dft-cineb-zheng"].Ea_eV
+    ax.barh(y, comparison["knockoff_barrier_eV"] - ref_eV, color="tab:blue")
     ax.set_yticks(y, comparison["model"])
     ax.axvline(0.0, color="k", lw=1)
-    ax.axvline(reference.BARRIERS["dft-neb-yildirim"].Ea_eV
-               - reference.BARRIERS["dft-cineb-zheng"].Ea_eV, color="k", ls=":", lw=1,
-               label="DFT NEB (Yildirim et al.) - 0.25 eV")
-    ax.set_xlabel("model knock-off barrier - DFT CI-NEB 0.25 eV (eV)")
+    others = [reference.BARRIERS["dft-neb-yildirim"]]
+    others += [reference.BARRIERS["dft-cineb-zheng"]] if own is not None else []
+    for b, ls in zip(others, (":", "--")):
+        ax.axvline(b.Ea_eV - ref_eV, color="k", ls=ls, lw=1,
+                   label=f"{b.label}: {b.Ea_eV} eV")
+    what = ("DFT CI-NEB at the study's level of theory (this compendium) "
+            f"{ref_eV:.3f} eV" if own is not None else f"DFT CI-NEB {ref_eV} eV")
+    ax.set_xlabel(f"model knock-off barrier - {what} (eV)")
     ax.set_title("Barrier softening: zero-shot vs fine-tuned" + note)
     ax.margins(x=0.08, y=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)

@@ -358,6 +358,7 @@ def _num(v, digits: int) -> str:
 def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
     from lidiff_helpers.core import reference
     from lidiff_helpers.core.units import LIF_A_PBE_A
+    from lidiff_helpers.workflows import dft_reference as dr
 
     cols = [("model", "model"), ("strategy", "strategy"),
             ("F", "held-out interstitial F RMSE (meV/A)"),
@@ -369,8 +370,13 @@ def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
            "barrier": f"{b['dft-cineb-zheng'].Ea_eV:.2f} (Zheng et al.); "
                       f"{b['dft-neb-yildirim'].Ea_eV:.2f} (Yildirim et al.)",
            "a0": f"{LIF_A_PBE_A:.2f}"}
+    own = dr.study_level_barrier()
+    own_row = [{"model": own["label"], "strategy": "pw.x CI-NEB, 65 atoms, the study's lattice "
+                f"(`{_command(dr.NEB_FILE)}`)", "barrier": f"{own['barrier_eV']:.3f}"}] \
+        if own else []
     out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |" for r in [*rows, dft]]
+    out += ["| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |"
+            for r in [*rows, dft, *own_row]]
     return out
 
 

@@ -22,6 +22,7 @@ from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.simulation import neb
 from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
 from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
+from lidiff_helpers.workflows.dft_reference import study_level_barrier
 
 #: initial and final states are equivalent by symmetry: their relaxed energies must agree
 #: within this (eV), else the row says ``endpoints_equivalent = False``
@@ -250,9 +251,10 @@ def htst_diffusivity(htst_table, temperatures_K: Sequence[float], by_temperature
 
 
 def comparison_table(bs: BarrierSet, table3=None):
-    """One row per model: DFT NEB (the study's cited values), the model's CI-NEB barriers
-    (lowest knock-off, direct hop; 65 atoms, study lattice), its MD Ea from Table 3 when
-    resolved, and the DeePMD MD Ea."""
+    """One row per model: DFT NEB (the study's cited values, and this compendium's own at
+    the study's level of theory once computed: :func:`study_level_barrier`, NaN before),
+    the model's CI-NEB barriers (lowest knock-off, direct hop; 65 atoms, study lattice), its
+    MD Ea from Table 3 when resolved, the DeePMD MD Ea, and the softening against each DFT."""
     best = best_per_model(bs)
     md = {} if table3 is None else {r["model"]: r for r in table3.to_dict("records")}
     dft = reference.BARRIERS
@@ -264,6 +266,9 @@ def comparison_table(bs: BarrierSet, table3=None):
                      for m in best["model"]]
     best["DeePMD_MD_Ea_eV"] = deepmd.Ea_eV if deepmd else np.nan
     best["softening_vs_Zheng_eV"] = best["knockoff_barrier_eV"] - dft["dft-cineb-zheng"].Ea_eV
+    own = study_level_barrier()
+    best["DFT_this_compendium_eV"] = own["barrier_eV"] if own else np.nan
+    best["softening_vs_this_DFT_eV"] = best["knockoff_barrier_eV"] - best["DFT_this_compendium_eV"]
     return best
 
 

@@ -73,6 +73,7 @@ __all__ = [
     "path_referee",
     "pw_version",
     "reproduction_frames",
+    "study_level_barrier",
 ]
 
 #: committed DFT results
@@ -454,6 +455,25 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
                         energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
         _write(out, body, [])
         return body
+
+
+#: how tables and figures name :func:`study_level_barrier`
+STUDY_LEVEL_LABEL = "DFT, the study's level of theory (this compendium)"
+
+
+def study_level_barrier(path: str | Path | None = None) -> dict | None:
+    """The compendium's own DFT CI-NEB barrier of the collinear knock-off (the committed
+    :func:`dft_neb` result) once it is done, else None: ``barrier_eV`` at the study's
+    110 / 440 Ry (recomputed on the path when the search used lower cutoffs),
+    ``cutoffs_Ry`` the path search's, ``converged``, ``n_images``, ``label``."""
+    n = json.loads(Path(path or NEB_FILE).read_text()) if Path(path or NEB_FILE).is_file() \
+        else None
+    if not n or n.get("status") != "done":
+        return None
+    return {"barrier_eV": float(n.get("barrier_study_cutoffs_eV", n["barrier_eV"])),
+            "search_barrier_eV": float(n["barrier_eV"]), "cutoffs_Ry": n["cutoffs_Ry"],
+            "converged": bool(n["converged"]), "n_images": n.get("n_images"),
+            "label": STUDY_LEVEL_LABEL}
 
 
 def reproduction_frames(n_bulk: int = 1, n_interstitial: int = 1) -> list:
