@@ -127,3 +127,34 @@ def test_training_state_is_saved_and_restored_only_for_the_same_options(tmp_path
     assert embedded_v2.restore_state(tmp_path / "clone" / "run", moved, state)
     assert not embedded_v2.restore_state(tmp_path / "other", {**opts, "train_file": "u.xyz"},
                                          state)
+
+
+def test_progress_of_the_unfinished_training_gets_one_row_per_checkpoint(tmp_path,
+                                                                          monkeypatch):
+    """measure_state: the committed checkpoint's epoch and CPU, its measured quantities and
+    which targets they meet; the same checkpoint measured again replaces its row."""
+    import json
+
+    from lidiff_helpers.workflows import embedded_v2_metrics as em
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "budget.json").write_text('{"cpu_s_spent": 5000.0}')
+    (state / "x_run-1_epoch-7.pt").write_bytes(b"7")
+    teacher = {"bulk_F_rmse_meV_A": 80.0, "interstitial_F_rmse_meV_A": 100.0,
+               "knockoff_collinear_barrier_eV": 0.245, "direct_barrier_eV": 0.5,
+               "a0_A": 4.15, "B_GPa": 60.0}
+    mine = {"bulk_F_rmse_meV_A": 90.0, "interstitial_F_rmse_meV_A": 150.0,
+            "knockoff_collinear_barrier_eV": 0.23, "direct_barrier_eV": 0.6, "a0_A": 4.16,
+            "B_GPa": 80.0, "model_sha256": "ab" * 32}
+    monkeypatch.setattr(em, "export_state", lambda out, state: out)
+    monkeypatch.setattr(em.rm, "measure",
+                        lambda name, **kw: teacher if name == "sevennet-0" else mine)
+    row = em.measure_state(state, tmp_path / "w")
+    assert row["epoch"] == 7 and row["cpu_s_spent"] == 5000.0
+    assert row["targets_met"] == {"bulk_F_rmse_meV_A": True,
+                                  "interstitial_F_rmse_meV_A": False,
+                                  "knockoff_collinear_barrier_eV": True,
+                                  "direct_barrier_eV": False, "a0_A": True, "B_GPa": False}
+    em.measure_state(state, tmp_path / "w")
+    assert len(json.loads((state / "progress.json").read_text())) == 1

@@ -19,10 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lidiff_helpers.training import distillation
-from lidiff_helpers.training.embedded_v2 import MODEL, TARGETS, WORKDIR, targets
+from lidiff_helpers.training.embedded_v2 import (
+    MODEL,
+    STATE,
+    TARGETS,
+    WORKDIR,
+    export_state,
+    targets,
+)
 from lidiff_helpers.workflows import reference_metrics as rm
 
-__all__ = ["STABILITY_PS", "STABILITY_TEMPERATURES_K", "main", "measure"]
+__all__ = ["PROGRESS", "STABILITY_PS", "STABILITY_TEMPERATURES_K", "main", "measure",
+           "measure_state"]
 
 
 #: the issue's NVT stability runs: 3x3x3 LiF + 1 Li, 20 ps at each temperature (K)
@@ -56,13 +64,59 @@ def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
     return m
 
 
+#: measured checkpoints of the unfinished v2 training, one row each (committed)
+PROGRESS = STATE / "progress.json"
+
+
+def measure_state(state: Path = STATE, workdir: Path = WORKDIR / "state-metrics",
+                  progress_file: Path | None = None) -> dict:
+    """Measure the committed checkpoint of the unfinished v2 training (:func:`export_state`,
+    then :func:`measure`'s footing without the stability runs) and add its row to
+    ``progress_file`` (default ``<state>/progress.json``): epoch, CPU seconds spent, model
+    SHA256, the targets' quantities and which are met. Shows whether the training is
+    heading for the targets before its budget is spent. Returns the row."""
+    state, workdir = Path(state), Path(workdir)
+    progress_file = Path(progress_file or state / "progress.json")
+    epochs = [int(p.stem.rsplit("-", 1)[1]) for p in state.glob("*_epoch-*.pt")]
+    if not epochs:
+        raise FileNotFoundError(f"{state}: no committed checkpoint to measure")
+    epoch = max(epochs)
+    budget = json.loads((state / "budget.json").read_text())
+    model = export_state(workdir / f"epoch-{epoch}.model", state)
+    m = rm.measure("embedded-v2", workdir=workdir, model=str(model), stability_ps=0,
+                   out=workdir / f"epoch-{epoch}.metrics.json",
+                   what=f"embedded v2, checkpoint of epoch {epoch} (training unfinished)")
+    teacher = rm.measure(distillation.TEACHER)
+    t = targets(m, teacher)
+    row = {"epoch": epoch, "cpu_s_spent": budget.get("cpu_s_spent"),
+           "model_sha256": m["model_sha256"],
+           **{k: m.get(k) for k in ("bulk_F_rmse_meV_A", "interstitial_F_rmse_meV_A",
+                                    "bulk_S_rmse_GPa", "interstitial_S_rmse_GPa",
+                                    "knockoff_collinear_barrier_eV", "direct_barrier_eV",
+                                    "a0_A", "B_GPa")},
+           "targets_met": dict(zip(t["quantity"], t["met"])),
+           "teacher": {k: teacher.get(k) for k, _, _ in TARGETS},
+           "command": "python -m lidiff_helpers.workflows.embedded_v2_metrics --state"}
+    rows = json.loads(progress_file.read_text()) if progress_file.is_file() else []
+    rows = [r for r in rows if r["model_sha256"] != row["model_sha256"]] + [row]
+    progress_file.write_text(json.dumps(sorted(rows, key=lambda r: r["epoch"]), indent=1,
+                                        default=str) + "\n")
+    return row
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.embedded_v2_metrics",
                                  description="measure the embedded model v2 against its teacher")
     ap.add_argument("--model", default=str(MODEL))
     ap.add_argument("--stability-ps", type=float, default=STABILITY_PS,
                     help="NVT stability runs, ps (0: skip)")
+    ap.add_argument("--state", action="store_true",
+                    help=f"measure the committed checkpoint of the unfinished training "
+                         f"({STATE}) into its progress.json instead")
     a = ap.parse_args(argv)
+    if a.state:
+        print(json.dumps(measure_state(), indent=1, default=str))
+        return 0
     m = measure(Path(a.model), a.stability_ps)
     print(targets(m, m["teacher_metrics"]).to_string(index=False))
     return 0

@@ -148,10 +148,12 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
         r = neb.barrier(mech, calc, 2, LIF_A_STUDY_A, settings, relaxed_initial=ini).summary()
         m.update({f"{key}_barrier_eV": r["barrier_eV"], f"{key}_converged": r["converged"]})
     m["neb_settings"] = NEB
-    runs = [] if name in ZERO_SHOT else embedded.stability_check(
+    runs = [] if name in ZERO_SHOT or stability_ps <= 0 else embedded.stability_check(
         model, wd / "stability", STABILITY_TEMPERATURES_K, stability_ps, progress=True)
     if name in ZERO_SHOT:
         m["stability_note"] = "not run (1-5 s per force call on CPU)"
+    elif stability_ps <= 0:
+        m["stability_note"] = "not run (stability_ps = 0)"
     m["stability"] = [{k: r[k] for k in ("temperature_K", "simulated_ps", "status",
                                          "min_distance_A", "mean_T_second_half_K")}
                       for r in runs]
