@@ -158,3 +158,24 @@ def test_progress_of_the_unfinished_training_gets_one_row_per_checkpoint(tmp_pat
                                   "direct_barrier_eV": False, "a0_A": True, "B_GPa": False}
     em.measure_state(state, tmp_path / "w")
     assert len(json.loads((state / "progress.json").read_text())) == 1
+
+
+def test_stage_two_continues_from_the_newest_stage_one_checkpoint_with_more_stress_weight(
+        tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(embedded_v2.training, "run_mace_train",
+                        lambda opts, wd, threads=None: calls.append((opts, wd)) or wd / "m")
+    ck = tmp_path / "run" / "checkpoints"
+    ck.mkdir(parents=True)
+    for e in (2, 9):
+        (ck / f"x_run-1_epoch-{e}.pt").write_bytes(b"%d" % e)
+    model, opts2 = embedded_v2._stage2({"stress_weight": 10.0, "max_num_epochs": 80},
+                                       tmp_path, 1)
+    assert opts2["stress_weight"] == 100.0 and opts2["max_num_epochs"] == 9 + 6
+    assert [p.name for p in (tmp_path / "stage2" / "checkpoints").iterdir()] == \
+        ["x_run-1_epoch-9.pt"]
+    assert model == tmp_path / "stage2" / "m"
+    (ck / "x_run-1_epoch-9.pt").unlink()
+    (ck / "x_run-1_epoch-2.pt").unlink()
+    with pytest.raises(embedded_v2.training.TrainingError, match="no checkpoint"):
+        embedded_v2._stage2({}, tmp_path, 1)
