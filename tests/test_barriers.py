@@ -30,10 +30,13 @@ def _band_ends(calc, p0, p1):
     return a, b
 
 
-def test_symmetric_double_well_saddle_at_the_midpoint():
+@pytest.mark.parametrize("optimizer,from_start", [("fire", False), ("bfgs", False),
+                                                   ("bfgs", True)])
+def test_symmetric_double_well_saddle_at_the_midpoint(optimizer, from_start):
     dw = DoubleWell2D(A=0.25, b=1.0)
     a, b = _band_ends(dw, (-1.0, 0.3), (1.0, -0.2))
-    r = neb.run_neb(a, b, dw, neb.NEBSettings(n_images=5, fmax_eV_A=1e-3),
+    r = neb.run_neb(a, b, dw, neb.NEBSettings(n_images=5, fmax_eV_A=1e-3, optimizer=optimizer,
+                                              climb_from_start=from_start),
                     interpolation="linear")
     assert r.converged and r.climbing_index == 3  # the middle of 5 images
     assert r.barrier_eV == pytest.approx(dw.barrier_eV, abs=1e-3)
@@ -187,6 +190,8 @@ def test_bad_mechanism_and_settings():
         neb.endpoints("hop")
     with pytest.raises(ParameterError, match="fmax_eV_A"):
         neb.NEBSettings(fmax_eV_A=0.5, pre_fmax_eV_A=0.1)
+    with pytest.raises(ParameterError, match="optimizer 'lbfgs'"):
+        neb.NEBSettings(optimizer="lbfgs")
     ini, fin, _ = neb.endpoints("direct")
     with pytest.raises(InputError, match="same atoms"):
         neb.run_neb(ini, fin[:-1], None)

@@ -81,7 +81,13 @@ class NEBSettings:
 
     n_images : intermediate images; fmax_eV_A : force threshold of the climbing band and
     the end states; pre_fmax_eV_A : threshold of the band before climbing; max_steps :
-    optimizer steps per stage; spring_eV_A2 : spring constant.
+    optimizer steps per stage; spring_eV_A2 : spring constant; optimizer : ``fire`` (ASE's
+    FIRE, robust) or ``bfgs`` (ASE's BFGS on the band: fewer force calls near a converged
+    band); climb_from_start : no plain-band stage (a starting band already converged
+    with another model).
+
+    Force calls of each choice on one set-up (the DFT NEB's, a model standing in for
+    DFT): ``benchmarks/RESULTS_neb_optimizers.json`` (``benchmarks/bench_neb_optimizers.py``).
     """
 
     n_images: int = 5
@@ -89,8 +95,12 @@ class NEBSettings:
     pre_fmax_eV_A: float = 0.2
     max_steps: int = 400
     spring_eV_A2: float = 0.1
+    optimizer: str = "fire"
+    climb_from_start: bool = False
 
     def __post_init__(self):
+        if self.optimizer not in ("fire", "bfgs"):
+            raise ParameterError(f"NEB optimizer {self.optimizer!r}: use fire or bfgs")
         if self.n_images < 1 or self.max_steps < 1:
             raise ParameterError(f"NEB needs n_images >= 1 and max_steps >= 1 (got "
                                  f"{self.n_images}, {self.max_steps})")
@@ -260,7 +270,7 @@ def run_neb(initial, final, calc, settings: NEBSettings = NEBSettings(),
     ``settings.n_images`` intermediate images (e.g. another model's converged path)
     instead of the ``interpolation``."""
     from ase.mep import NEB
-    from ase.optimize import FIRE
+    from ase.optimize import BFGS, FIRE
 
     if len(initial) != len(final) or np.any(initial.numbers != final.numbers):
         raise InputError("initial and final states must hold the same atoms in the same order")
@@ -278,11 +288,14 @@ def run_neb(initial, final, calc, settings: NEBSettings = NEBSettings(),
     else:
         for im, start in zip(images[1:-1], interior):
             im.positions = np.asarray(start.positions, float)
-    opt = FIRE(neb, logfile=None)
-    opt.run(fmax=settings.pre_fmax_eV_A, steps=settings.max_steps)
-    steps = opt.nsteps
+    optimizer = BFGS if settings.optimizer == "bfgs" else FIRE
+    steps = 0
+    if not settings.climb_from_start:
+        opt = optimizer(neb, logfile=None)
+        opt.run(fmax=settings.pre_fmax_eV_A, steps=settings.max_steps)
+        steps = opt.nsteps
     neb.climb = True
-    opt = FIRE(neb, logfile=None)
+    opt = optimizer(neb, logfile=None)
     converged = bool(opt.run(fmax=settings.fmax_eV_A, steps=settings.max_steps))
     steps += opt.nsteps
     e = np.array([im.get_potential_energy() for im in images])

@@ -357,6 +357,15 @@ def _pw_cpu_s(folder: Path) -> float:
     return round(total, 1)
 
 
+def _final_state_text(sym) -> str:
+    """How the NEB's final state was made (an :func:`~lidiff_helpers.simulation.neb.
+    inversion_map` result or None)."""
+    if sym is None:
+        return "relaxed in DFT"
+    return (f"the DFT-relaxed initial state inverted through {np.round(sym[0], 4).tolist()} "
+            f"A (the start band's end states map so to {sym[2]:.4f} A)")
+
+
 def _start_band(res: dict, n_images: int | None) -> list:
     """The start band's images (a :func:`model_path` result): all of them, or the end
     states and ``n_images`` interior images around the climbing image."""
@@ -379,7 +388,8 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
             fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
             max_seconds: float | None = None, labeller=None, full_labeller=None,
             state: str | Path | None = STATE, n_images: int | None = None,
-            symmetric_final: bool = True) -> dict:
+            symmetric_final: bool = True, optimizer: str = "bfgs",
+            climb_from_start: bool = True) -> dict:
     """DFT CI-NEB of the collinear knock-off (module docstring). ``start``: the model whose
     converged band (:func:`model_path`) is the starting band; ``labeller``: the referee
     (default: pw.x at the study's settings and ``cutoffs_Ry``); ``full_labeller``: the
@@ -393,7 +403,9 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
     ``symmetric_final``: when the start band's end states map onto each other by inversion
     (:func:`~lidiff_helpers.simulation.neb.inversion_map`), the final state is the
     DFT-relaxed initial state inverted, not relaxed again (its DFT energy is still computed:
-    the endpoint asymmetry checks the symmetry)."""
+    the endpoint asymmetry checks the symmetry). ``optimizer``, ``climb_from_start``: as
+    :class:`~lidiff_helpers.simulation.neb.NEBSettings`; the default (BFGS climbing from
+    the start band) needs the fewest force calls (``benchmarks/RESULTS_neb_optimizers.json``)."""
     from lidiff_helpers.simulation import neb
     from lidiff_helpers.simulation.models import model_identity
     from lidiff_helpers.training.labelling import (
@@ -416,14 +428,13 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
             "start_band": start, "start_sha256": model_identity(start)["sha256"],
             "start_barrier_eV": res["barrier_eV"], "cutoffs_Ry": list(ec),
             "fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "n_images": len(band) - 2,
-            "final_state": ("relaxed in DFT" if sym is None else
-                            "the DFT-relaxed initial state inverted through "
-                            f"{np.round(sym[0], 4).tolist()} A (the start band's end states "
-                            f"map so to {sym[2]:.4f} A)"),
-            "referee": lab.source, **_qe_provenance(lab, command)}
+            "optimizer": optimizer, "climb_from_start": climb_from_start,
+            "final_state": _final_state_text(sym), "referee": lab.source,
+            **_qe_provenance(lab, command)}
     calc = labeller_calculator(lab)
     settings = neb.NEBSettings(n_images=len(band) - 2, fmax_eV_A=fmax_eV_A,
-                               pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps)
+                               pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps,
+                               optimizer=optimizer, climb_from_start=climb_from_start)
     folders = ([] if labeller is not None else [folder]) + \
         ([] if full_labeller is not None else [Path(workdir) / "neb-pw-study"])
     with _committed_state(folders, state):
