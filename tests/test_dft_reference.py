@@ -197,3 +197,35 @@ def test_dft_neb_with_one_climbing_image_and_the_final_state_by_symmetry(tmp_pat
     with pytest.raises(ParameterError, match="n_images must be 1..3"):
         dr.dft_neb(tmp_path, out=None, start=TINY, n_images=5,
                    labeller=SurrogateLabeller.from_spec(TINY))
+
+
+def test_command_line_passes_each_subcommand_its_own_options(monkeypatch):
+    """python -m lidiff_helpers.workflows.dft_reference: paths, neb and labels get the
+    options they take (a wrong keyword is a TypeError before any pw.x run)."""
+    import inspect
+
+    seen = {}
+
+    def fake(name, fn, ret):
+        sig = inspect.signature(fn)
+
+        def call(*args, **kw):
+            sig.bind(*args, **kw)
+            seen[name] = kw
+            return ret
+        return call
+
+    row = {"model": "m", "model_barrier_eV": 0.1, "status": "done",
+           "dft_barrier_along_path_eV": 0.2}
+    monkeypatch.setattr(dr, "path_referee", fake("paths", dr.path_referee, {"rows": [row]}))
+    monkeypatch.setattr(dr, "dft_neb", fake("neb", dr.dft_neb, {"barrier_eV": 0.2,
+                                                                "converged": True,
+                                                                "pw_cpu_s": 1.0}))
+    monkeypatch.setattr(dr, "label_reproduction", fake("labels", dr.label_reproduction,
+                                                       {"rows": []}))
+    monkeypatch.setattr(dr, "reproduction_frames", lambda *a: [])
+    assert dr.main(["paths", "--models", "m", "--state", ""]) == 0
+    assert seen["paths"]["state"] is None
+    assert dr.main(["neb", "--n-images", "1", "--relax-final"]) == 0
+    assert seen["neb"]["n_images"] == 1 and seen["neb"]["symmetric_final"] is False
+    assert dr.main(["labels"]) == 0 and "state" in seen["labels"]

@@ -616,8 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if a.what == "paths":
             res = path_referee(a.models, a.workdir, images=a.images, command=a.command,
-                               max_seconds=a.max_seconds, state=state, n_images=a.n_images,
-                        symmetric_final=not a.relax_final)
+                               max_seconds=a.max_seconds, state=state)
             for r in res["rows"]:
                 print(f"{r['model']}: model {r['model_barrier_eV']:.3f} eV, DFT along its "
                       f"path {r.get('dft_barrier_along_path_eV', float('nan')):.3f} eV "
