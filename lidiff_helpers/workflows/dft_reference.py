@@ -342,7 +342,9 @@ def _wall_s(lab, atoms, t0: float) -> float:
     """Wall time (s) of one label: pw.x's own (summed over its restarts, also when the run
     was read back from a committed state), else the time since ``t0``."""
     if hasattr(lab, "progress_of"):
-        return lab.progress_of(lab._folder(atoms))["wall_s"]
+        at = atoms.copy()
+        at.wrap()       # as the labeller names the run's folder
+        return lab.progress_of(lab._folder(at))["wall_s"]
     return round(time.time() - t0, 1)
 
 
