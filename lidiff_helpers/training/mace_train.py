@@ -21,17 +21,29 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from lidiff_helpers.core.errors import TrainingError
 from lidiff_helpers.io.mace_logs import mace_log_files, read_mace_results
 
-__all__ = ["write_extxyz", "build_args", "run_mace_train", "TrainingError", "lsq_e0s",
-           "mace_train_executable", "read_mace_results", "mace_log_files", "budgeted_train",
-           "budget_state", "latest_checkpoint_epoch"]
+__all__ = [
+    "TrainingError",
+    "budget_state",
+    "budgeted_train",
+    "build_args",
+    "latest_checkpoint_epoch",
+    "lsq_e0s",
+    "mace_log_files",
+    "mace_train_executable",
+    "newest_epoch",
+    "read_mace_results",
+    "run_mace_train",
+    "write_extxyz",
+]
 
 
 def mace_train_executable() -> str:
@@ -194,9 +206,14 @@ BUDGET_FILE = "budget.json"
 def latest_checkpoint_epoch(workdir: str | os.PathLike) -> int | None:
     """Epoch of the newest checkpoint mace saved in ``workdir/checkpoints`` (mace saves one
     each time the validation loss improves), or None."""
+    return newest_epoch(Path(workdir) / "checkpoints")
+
+
+def newest_epoch(folder: str | os.PathLike) -> int | None:
+    """Epoch of the newest mace checkpoint file (``*_epoch-N.pt``) in ``folder``, or None."""
     import re
 
-    found = [int(m.group(1)) for p in (Path(workdir) / "checkpoints").glob("*.pt")
+    found = [int(m.group(1)) for p in Path(folder).glob("*.pt")
              if (m := re.search(r"_epoch-(\d+)\.pt$", p.name))]
     return max(found) if found else None
 

@@ -27,6 +27,7 @@ from lidiff_helpers.training.embedded_v2 import (
     export_state,
     targets,
 )
+from lidiff_helpers.training.mace_train import newest_epoch
 from lidiff_helpers.workflows import reference_metrics as rm
 
 __all__ = ["PROGRESS", "STABILITY_PS", "STABILITY_TEMPERATURES_K", "main", "measure",
@@ -77,10 +78,9 @@ def measure_state(state: Path = STATE, workdir: Path = WORKDIR / "state-metrics"
     heading for the targets before its budget is spent. Returns the row."""
     state, workdir = Path(state), Path(workdir)
     progress_file = Path(progress_file or state / "progress.json")
-    epochs = [int(p.stem.rsplit("-", 1)[1]) for p in state.glob("*_epoch-*.pt")]
-    if not epochs:
+    epoch = newest_epoch(state)
+    if epoch is None:
         raise FileNotFoundError(f"{state}: no committed checkpoint to measure")
-    epoch = max(epochs)
     budget = json.loads((state / "budget.json").read_text())
     model = export_state(workdir / f"epoch-{epoch}.model", state)
     m = rm.measure("embedded-v2", workdir=workdir, model=str(model), stability_ps=0,
