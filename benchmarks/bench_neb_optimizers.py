@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_neb_optimizers.py [--surface chgnet] [--start sevennet-0]
         [--out benchmarks/RESULTS_neb_optimizers.json]
 
-Why: every force call of :func:`lidiff_helpers.workflows.dft_reference.dft_neb` is a pw.x
+Why: every force call of :func:`lidiff_helpers.workflows.dft_neb.dft_neb` is a pw.x
 run of ~10 minutes, so the optimizer is chosen by how many calls it needs. Set-up as the
 DFT NEB's: the collinear knock-off (65 atoms, study lattice), one interior image taken
 from ``--start``'s converged band, end states relaxed (BFGS) on ``--surface`` (a model
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from lidiff_helpers.core.provenance import git_commit, package_versions  # noqa: E402
 from lidiff_helpers.simulation import neb  # noqa: E402
 from lidiff_helpers.simulation.models import get_calculator, model_identity  # noqa: E402
+from lidiff_helpers.workflows import dft_neb  # noqa: E402
 from lidiff_helpers.workflows import dft_reference as dr  # noqa: E402
 
 CHOICES = (("fire", False), ("bfgs", False), ("fire", True), ("bfgs", True))
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--start", default="sevennet-0")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS_neb_optimizers.json"))
     a = ap.parse_args(argv)
-    band = dr._start_band(dr.model_path(a.start), 1)
+    band = dft_neb._start_band(dr.model_path(a.start), 1)
     calc = _counting(get_calculator(a.surface, dtype="float64", verbose=False))
     init, _, _ = neb.relax(band[0], calc, 0.05, 200)
     relax_calls = calc.n

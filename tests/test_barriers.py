@@ -308,10 +308,10 @@ def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_pat
     matplotlib.use("Agg")
     from lidiff_helpers.figures import barriers as fb
     from lidiff_helpers.workflows import barriers
-    from lidiff_helpers.workflows import dft_reference as dr
+    from lidiff_helpers.workflows import dft_neb as dn
 
     f = tmp_path / "neb.json"
-    monkeypatch.setattr(dr, "NEB_FILE", f)
+    monkeypatch.setattr(dn, "NEB_FILE", f)
     bs = barriers.BarrierSet(pd.DataFrame(
         [{"model": m, "mechanism": "knockoff-collinear", "n_atoms": 65, "barrier_eV": b,
           "converged": True, "lattice": "study"} for m, b in (("m", 0.30), ("n", 0.10))]))
@@ -324,7 +324,7 @@ def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_pat
     assert comp["DFT_this_compendium_eV"].isna().all()
     assert bars(comp) == [round(0.10 - 0.25, 6), round(0.30 - 0.25, 6)]
     f.write_text(json.dumps({"status": "in progress"}))
-    assert dr.study_level_barrier() is None
+    assert dn.study_level_barrier() is None
     f.write_text(json.dumps({"status": "done", "barrier_eV": 0.21, "barrier_study_cutoffs_eV":
                              0.20, "cutoffs_Ry": [60, 240], "converged": True, "n_images": 1}))
     comp = barriers.comparison_table(bs).set_index("model")
@@ -334,6 +334,6 @@ def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_pat
     paths = {("m", "knockoff-collinear", 65, "study"): {
         "path_A": [0.0, 1.0, 2.0], "energies_eV": [0.0, 0.3, 0.0], "barrier_eV": 0.3,
         "numbers": [3] * 65}}
-    fig = fb.plot_profiles(paths, own_dft=dr.study_level_barrier())
+    fig = fb.plot_profiles(paths, own_dft=dn.study_level_barrier())
     labels = [ln.get_label() for ln in fig.axes[0].lines]
-    assert any(lb.startswith(dr.STUDY_LEVEL_LABEL) and "0.200 eV" in lb for lb in labels)
+    assert any(lb.startswith(dn.STUDY_LEVEL_LABEL) and "0.200 eV" in lb for lb in labels)

@@ -12,6 +12,7 @@ import pytest
 from lidiff_helpers.core.errors import ParameterError
 from lidiff_helpers.io.data import E0S_EV
 from lidiff_helpers.training.labelling import SurrogateLabeller
+from lidiff_helpers.workflows import dft_neb as dn
 from lidiff_helpers.workflows import dft_reference as dr
 
 TINY = str(Path(__file__).parent / "models" / "tiny-lif.model")
@@ -153,7 +154,7 @@ def test_dft_neb_stopped_and_started_again_ends_where_an_uninterrupted_one_does(
     uninterrupted run ends; the paused result file says 'in progress'."""
     from lidiff_helpers.training.labelling import LabellingInterrupted
 
-    own = dr.dft_neb(tmp_path, out=None, start=TINY, labeller=SurrogateLabeller.from_spec(TINY),
+    own = dn.dft_neb(tmp_path, out=None, start=TINY, labeller=SurrogateLabeller.from_spec(TINY),
                      full_labeller=SurrogateLabeller.from_spec(TINY))
     start = dr.model_path(TINY, tmp_path)
     assert own["status"] == "done" and own["converged"]
@@ -161,11 +162,11 @@ def test_dft_neb_stopped_and_started_again_ends_where_an_uninterrupted_one_does(
     assert own["barrier_study_cutoffs_eV"] == pytest.approx(own["barrier_eV"], abs=1e-12)
 
     kw = {"start": TINY, "max_steps": 15}   # not converged: the replay is what is tested
-    whole = dr.dft_neb(tmp_path, out=None, labeller=_Interruptible({}, 10 ** 6), **kw)
+    whole = dn.dft_neb(tmp_path, out=None, labeller=_Interruptible({}, 10 ** 6), **kw)
     cache, out, pauses = {}, tmp_path / "neb.json", 0
     while True:
         try:
-            parts = dr.dft_neb(tmp_path, out=out, labeller=_Interruptible(cache, 20), **kw)
+            parts = dn.dft_neb(tmp_path, out=out, labeller=_Interruptible(cache, 20), **kw)
             break
         except LabellingInterrupted:
             pauses += 1
@@ -181,7 +182,7 @@ def test_dft_neb_with_one_climbing_image_and_the_final_state_by_symmetry(tmp_pat
     (the symmetric knock-off's saddle lies midway) with the final state made by inverting
     the relaxed initial state gives the model's barrier, equal end-state energies, and says
     how the final state was made; an image count beyond the start band is refused."""
-    own = dr.dft_neb(tmp_path, out=None, start=TINY, n_images=1,
+    own = dn.dft_neb(tmp_path, out=None, start=TINY, n_images=1,
                      labeller=SurrogateLabeller.from_spec(TINY),
                      full_labeller=SurrogateLabeller.from_spec(TINY))
     start = dr.model_path(TINY, tmp_path)
@@ -189,13 +190,13 @@ def test_dft_neb_with_one_climbing_image_and_the_final_state_by_symmetry(tmp_pat
     assert own["barrier_eV"] == pytest.approx(start["barrier_eV"], abs=2e-3)
     assert abs(own["endpoint_asymmetry_eV"]) < 1e-4
     assert own["final_state"].startswith("the DFT-relaxed initial state inverted")
-    relaxed = dr.dft_neb(tmp_path, out=None, start=TINY, n_images=1, symmetric_final=False,
+    relaxed = dn.dft_neb(tmp_path, out=None, start=TINY, n_images=1, symmetric_final=False,
                          labeller=SurrogateLabeller.from_spec(TINY),
                          full_labeller=SurrogateLabeller.from_spec(TINY))
     assert relaxed["final_state"] == "relaxed in DFT"
     assert relaxed["barrier_eV"] == pytest.approx(own["barrier_eV"], abs=2e-3)
     with pytest.raises(ParameterError, match="n_images must be 1..3"):
-        dr.dft_neb(tmp_path, out=None, start=TINY, n_images=5,
+        dn.dft_neb(tmp_path, out=None, start=TINY, n_images=5,
                    labeller=SurrogateLabeller.from_spec(TINY))
 
 
@@ -218,7 +219,7 @@ def test_command_line_passes_each_subcommand_its_own_options(monkeypatch):
     row = {"model": "m", "model_barrier_eV": 0.1, "status": "done",
            "dft_barrier_along_path_eV": 0.2}
     monkeypatch.setattr(dr, "path_referee", fake("paths", dr.path_referee, {"rows": [row]}))
-    monkeypatch.setattr(dr, "dft_neb", fake("neb", dr.dft_neb, {"barrier_eV": 0.2,
+    monkeypatch.setattr(dn, "dft_neb", fake("neb", dn.dft_neb, {"barrier_eV": 0.2,
                                                                 "converged": True,
                                                                 "pw_cpu_s": 1.0}))
     monkeypatch.setattr(dr, "label_reproduction", fake("labels", dr.label_reproduction,

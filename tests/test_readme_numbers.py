@@ -151,10 +151,10 @@ def test_dft_neb_block_states_progress_then_the_barrier_with_how_it_was_made(tmp
                                                                               monkeypatch):
     """The dft-reference block renders the NEB file as it is: absent, in progress (CPU so
     far), done (barrier at the search cutoffs and at the study's, images, final state)."""
-    from lidiff_helpers.workflows import dft_reference as dr
+    from lidiff_helpers.workflows import dft_neb as dn
 
     f = tmp_path / "neb_knockoff_collinear.json"
-    monkeypatch.setattr(dr, "NEB_FILE", f)
+    monkeypatch.setattr(dn, "NEB_FILE", f)
     assert "DFT climbing-image NEB: not computed yet" in readme_numbers._dft_reference()
     body = {"command": "python -m lidiff_helpers.workflows.dft_reference neb",
             "date": "2026-12-07", "start_band": "sevennet-0", "start_barrier_eV": 0.2426,
@@ -171,4 +171,4 @@ def test_dft_neb_block_states_progress_then_the_barrier_with_how_it_was_made(tmp
         in text
     assert "1 interior image(s)" in text and "inverted through [0, 0, 0] A" in text
     table = "\n".join(readme_numbers._findings_table([], False))
-    assert f"| {dr.STUDY_LEVEL_LABEL} |" in table and "| 0.199 |" in table
+    assert f"| {dn.STUDY_LEVEL_LABEL} |" in table and "| 0.199 |" in table

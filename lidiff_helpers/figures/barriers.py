@@ -36,7 +36,7 @@ def plot_profiles(paths: Mapping, mechanism: str = "knockoff-collinear",
                   own_dft: Mapping | None = None):
     """Energy along the NEB path of ``mechanism`` for every model, DFT barriers dashed
     (``own_dft``: this compendium's DFT NEB at the study's level of theory, a solid line;
-    :func:`lidiff_helpers.workflows.dft_reference.study_level_barrier`)."""
+    :func:`lidiff_helpers.workflows.dft_neb.study_level_barrier`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for (model, mech, _, lat), res in paths.items():

@@ -235,6 +235,7 @@ def _md_engines() -> str:
 
 
 def _dft_reference() -> str:
+    from lidiff_helpers.workflows import dft_neb
     from lidiff_helpers.workflows import dft_reference as dr
 
     out = []
@@ -272,9 +273,10 @@ def _dft_reference() -> str:
                 out.append(f"- {r['model']}: its barrier {r['model_barrier_eV']:.3f} eV; DFT "
                            f"along its path {r['dft_barrier_along_path_eV']:.3f} eV; force "
                            f"error at its saddle {r['saddle_F_rmse_meV_A']:.0f} meV/A RMSE")
-    n = _json(dr.NEB_FILE)
+    n = _json(dft_neb.NEB_FILE)
     if not n:
-        out += ["", f"DFT climbing-image NEB: not computed yet (`{_command(dr.NEB_FILE)}`)."]
+        out += ["", "DFT climbing-image NEB: not computed yet "
+                f"(`{_command(dft_neb.NEB_FILE)}`)."]
     elif n["status"] != "done":
         out += ["", f"DFT climbing-image NEB (`{n['command']}`, {n['date']}): in progress, "
                 f"starting from {n['start_band']}'s band at {n['cutoffs_Ry'][0]:g} / "
@@ -358,7 +360,7 @@ def _num(v, digits: int) -> str:
 def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
     from lidiff_helpers.core import reference
     from lidiff_helpers.core.units import LIF_A_PBE_A
-    from lidiff_helpers.workflows import dft_reference as dr
+    from lidiff_helpers.workflows import dft_neb
 
     cols = [("model", "model"), ("strategy", "strategy"),
             ("F", "held-out interstitial F RMSE (meV/A)"),
@@ -370,9 +372,9 @@ def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
            "barrier": f"{b['dft-cineb-zheng'].Ea_eV:.2f} (Zheng et al.); "
                       f"{b['dft-neb-yildirim'].Ea_eV:.2f} (Yildirim et al.)",
            "a0": f"{LIF_A_PBE_A:.2f}"}
-    own = dr.study_level_barrier()
+    own = dft_neb.study_level_barrier()
     own_row = [{"model": own["label"], "strategy": "pw.x CI-NEB, 65 atoms, the study's lattice "
-                f"(`{_command(dr.NEB_FILE)}`)", "barrier": f"{own['barrier_eV']:.3f}"}] \
+                f"(`{_command(dft_neb.NEB_FILE)}`)", "barrier": f"{own['barrier_eV']:.3f}"}] \
         if own else []
     out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |"

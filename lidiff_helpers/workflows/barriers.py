@@ -22,7 +22,7 @@ from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.simulation import neb
 from lidiff_helpers.simulation.model_set import ModelEntry, models_to_compare
 from lidiff_helpers.workflows.arrhenius_analysis import resolved_Ea
-from lidiff_helpers.workflows.dft_reference import study_level_barrier
+from lidiff_helpers.workflows.dft_neb import study_level_barrier
 
 #: initial and final states are equivalent by symmetry: their relaxed energies must agree
 #: within this (eV), else the row says ``endpoints_equivalent = False``

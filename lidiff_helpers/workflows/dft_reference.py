@@ -19,13 +19,9 @@ and runs pw.x through :class:`lidiff_helpers.training.labelling.QuantumEspressoL
     Not a DFT barrier (the geometry is the model's), but a referee: a model whose saddle DFT
     puts far from the model's own barrier is wrong there. About 10 minutes per image on 2
     cores; runs resume (``max_seconds``, :class:`LabellingInterrupted`).
-:func:`dft_neb`
-    a DFT climbing-image NEB of the collinear knock-off (65 atoms, the study's lattice):
-    ASE's NEB with the labeller as calculator, starting from a model's converged band
-    (SevenNet-0's by default), end states relaxed in DFT. Every pw.x call is cached per
-    structure, so a stopped run (``max_seconds``) started again replays the calls made and
-    continues: about a day of CPU at 110 / 440 Ry over several runs. ``cutoffs_Ry`` may be
-    lowered for the path search; the band is then recomputed at the study's cutoffs.
+:func:`lidiff_helpers.workflows.dft_neb.dft_neb`
+    a DFT climbing-image NEB of the collinear knock-off (its own module; the command
+    line is this module's ``neb``).
 :func:`e0_reproduction`
     the cheapest known answer: pw.x on an isolated atom in a cubic box, spin-unpolarised
     and spin-polarised, for several box edges, against the study's E0s. Total energies of
@@ -62,18 +58,19 @@ __all__ = [
     "E0_FILE",
     "LABELS_FILE",
     "LABEL_TARGETS",
-    "NEB_FILE",
     "PATH_FILE",
     "REFEREE_MODELS",
-    "dft_neb",
+    "committed_state",
     "e0_reproduction",
     "label_reproduction",
     "main",
     "model_path",
+    "path_image",
     "path_referee",
     "pw_version",
+    "qe_provenance",
     "reproduction_frames",
-    "study_level_barrier",
+    "write_result",
 ]
 
 #: committed DFT results
@@ -86,7 +83,6 @@ SPIN_BOX_A = 10.0
 WORKDIR = paths.RESULTS / "dft-reference"
 PATH_FILE = DFT_DIR / "path_referee.json"
 LABELS_FILE = DFT_DIR / "label_reproduction.json"
-NEB_FILE = DFT_DIR / "neb_knockoff_collinear.json"
 #: committed finished pw.x runs (labels, input, output; no wavefunctions), one subfolder per
 #: work folder (``pw``, ``neb-pw-60-240``, ...): a fresh clone reads them back instead of
 #: running pw.x again, so DFT work spread over sessions adds up (commit it after a run)
@@ -174,7 +170,7 @@ def e0_reproduction(workdir: str | Path = WORKDIR, out: str | Path | None = E0_F
     return res
 
 
-def _qe_provenance(lab, command: str) -> dict:
+def qe_provenance(lab, command: str) -> dict:
     """Settings, datasets' content hashes and pw.x version of a QE referee ({} otherwise)."""
     from lidiff_helpers.training import pseudopotentials as pp
     from lidiff_helpers.training.labelling import QuantumEspressoLabeller
@@ -190,7 +186,7 @@ def _qe_provenance(lab, command: str) -> dict:
 
 
 @contextmanager
-def _committed_state(folders: Sequence[Path], state: str | Path | None):
+def committed_state(folders: Sequence[Path], state: str | Path | None):
     """Seed each pw.x work folder from ``state`` before the block; copy its finished runs
     back there after it (also when pw.x paused or failed). ``state`` None: no copies."""
     from lidiff_helpers.training.labelling import copy_finished_labels
@@ -210,7 +206,7 @@ def _committed_state(folders: Sequence[Path], state: str | Path | None):
                       f"{Path(state) / Path(f).name} (commit them)")
 
 
-def _write(out: str | Path | None, body: dict, rows: list) -> None:
+def write_result(out: str | Path | None, body: dict, rows: list) -> None:
     """Write a result file (rows, commit, date) after every finished or paused item."""
     from lidiff_helpers.core.provenance import git_commit
 
@@ -252,7 +248,7 @@ def model_path(spec: str, workdir: str | Path = WORKDIR) -> dict:
                        compute)
 
 
-def _image(res: dict, k: int):
+def path_image(res: dict, k: int):
     from ase import Atoms
 
     return Atoms(numbers=res["numbers"], positions=res["positions"][k], cell=res["cell"],
@@ -295,13 +291,13 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
                "referee": lab.source,
                "neb": MECHANISM + ", 65 atoms, study lattice, reference_metrics.NEB",
                "command": "python -m lidiff_helpers.workflows.dft_reference paths"}
-    res_all.update(_qe_provenance(lab, command))
+    res_all.update(qe_provenance(lab, command))
 
     def write():
-        _write(out, res_all, list(rows.values()))
+        write_result(out, res_all, list(rows.values()))
 
     folders = [] if labeller is not None else [Path(lab.workdir)]
-    with _committed_state(folders, state):
+    with committed_state(folders, state):
         for spec in models:
             res = model_path(spec, workdir)
             ci = int(res["climbing_index"])
@@ -313,9 +309,9 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
             try:
                 for k in ks:
                     t0 = time.time()
-                    lab_k = lab.label([_image(res, k)], progress=progress)[0]
+                    lab_k = lab.label([path_image(res, k)], progress=progress)[0]
                     dft[k] = {"E_eV": lab_k.info["REF_energy"], "F": lab_k.arrays["REF_forces"],
-                              "wall_s": _wall_s(lab, _image(res, k), t0)}
+                              "wall_s": _wall_s(lab, path_image(res, k), t0)}
             except LabellingInterrupted as exc:
                 row["note"] = str(exc)
                 rows[spec] = row
@@ -346,147 +342,6 @@ def _wall_s(lab, atoms, t0: float) -> float:
         at.wrap()       # as the labeller names the run's folder
         return lab.progress_of(lab._folder(at))["wall_s"]
     return round(time.time() - t0, 1)
-
-
-def _pw_cpu_s(folder: Path) -> float:
-    """CPU seconds of every pw.x run under ``folder`` (each output's last "total cpu time",
-    restarts and earlier outputs included)."""
-    total = 0.0
-    for f in Path(folder).rglob("espresso.pwo*"):
-        hits = re.findall(r"total cpu time spent up to now is\s+([\d.]+) secs",
-                          f.read_text(errors="replace"))
-        total += float(hits[-1]) if hits else 0.0
-    return round(total, 1)
-
-
-def _final_state_text(sym) -> str:
-    """How the NEB's final state was made (an :func:`~lidiff_helpers.simulation.neb.
-    inversion_map` result or None)."""
-    if sym is None:
-        return "relaxed in DFT"
-    return (f"the DFT-relaxed initial state inverted through {np.round(sym[0], 4).tolist()} "
-            f"A (the start band's end states map so to {sym[2]:.4f} A)")
-
-
-def _start_band(res: dict, n_images: int | None) -> list:
-    """The start band's images (a :func:`model_path` result): all of them, or the end
-    states and ``n_images`` interior images around the climbing image."""
-    from lidiff_helpers.core.errors import ParameterError
-
-    band = [_image(res, k) for k in range(len(res["positions"]))]
-    n_int = len(band) - 2
-    if n_images is None or int(n_images) == n_int:
-        return band
-    if not 1 <= int(n_images) <= n_int:
-        raise ParameterError(f"n_images must be 1..{n_int} (the start band's interior), "
-                             f"got {n_images}")
-    lo = min(max(1, int(res["climbing_index"]) - (int(n_images) - 1) // 2),
-             n_int + 1 - int(n_images))
-    return [band[0], *band[lo:lo + int(n_images)], band[-1]]
-
-
-def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
-            start: str = "sevennet-0", cutoffs_Ry: Sequence[float] = STUDY_CUTOFFS_RY,
-            fmax_eV_A: float = 0.05, max_steps: int = 200, command: str = "pw.x",
-            max_seconds: float | None = None, labeller=None, full_labeller=None,
-            state: str | Path | None = STATE, n_images: int | None = None,
-            symmetric_final: bool = True, optimizer: str = "bfgs",
-            climb_from_start: bool = True) -> dict:
-    """DFT CI-NEB of the collinear knock-off (module docstring). ``start``: the model whose
-    converged band (:func:`model_path`) is the starting band; ``labeller``: the referee
-    (default: pw.x at the study's settings and ``cutoffs_Ry``); ``full_labeller``: the
-    study-cutoff recomputation when ``cutoffs_Ry`` are lower (default: pw.x at 110 / 440).
-    Writes ``out`` when paused (status ``in progress``, pw.x CPU so far) and when done
-    (barrier, energies, climbing-image force, the band, CPU). ``state``: committed finished
-    pw.x runs (:data:`STATE`), read before and added to after (only with the default
-    labellers; None: none). ``n_images``: interior images (None: the start band's; fewer:
-    the start band's images around its climbing image; 1 is a climbing image alone, where
-    the symmetric knock-off's saddle lies midway between its end states).
-    ``symmetric_final``: when the start band's end states map onto each other by inversion
-    (:func:`~lidiff_helpers.simulation.neb.inversion_map`), the final state is the
-    DFT-relaxed initial state inverted, not relaxed again (its DFT energy is still computed:
-    the endpoint asymmetry checks the symmetry). ``optimizer``, ``climb_from_start``: as
-    :class:`~lidiff_helpers.simulation.neb.NEBSettings`; the default (BFGS climbing from
-    the start band) needs the fewest force calls (``benchmarks/RESULTS_neb_optimizers.json``)."""
-    from lidiff_helpers.simulation import neb
-    from lidiff_helpers.simulation.models import model_identity
-    from lidiff_helpers.training.labelling import (
-        LabellingInterrupted,
-        QuantumEspressoLabeller,
-        labeller_calculator,
-    )
-
-    ec = tuple(float(x) for x in cutoffs_Ry)
-    folder = Path(workdir) / f"neb-pw-{ec[0]:g}-{ec[1]:g}"
-    lab = labeller or QuantumEspressoLabeller(workdir=folder, command=command,
-                                              max_seconds=max_seconds, ecutwfc_Ry=ec[0],
-                                              ecutrho_Ry=ec[1])
-    res = model_path(start, workdir)
-    band = _start_band(res, n_images)
-    sym = neb.inversion_map(band[0], band[-1]) if symmetric_final else None
-    body = {"what": "DFT climbing-image NEB of the collinear knock-off (65 atoms, study "
-            "lattice), ASE NEB with pw.x as calculator",
-            "command": "python -m lidiff_helpers.workflows.dft_reference neb",
-            "start_band": start, "start_sha256": model_identity(start)["sha256"],
-            "start_barrier_eV": res["barrier_eV"], "cutoffs_Ry": list(ec),
-            "fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "n_images": len(band) - 2,
-            "optimizer": optimizer, "climb_from_start": climb_from_start,
-            "final_state": _final_state_text(sym), "referee": lab.source,
-            **_qe_provenance(lab, command)}
-    calc = labeller_calculator(lab)
-    settings = neb.NEBSettings(n_images=len(band) - 2, fmax_eV_A=fmax_eV_A,
-                               pre_fmax_eV_A=max(fmax_eV_A, 0.1), max_steps=max_steps,
-                               optimizer=optimizer, climb_from_start=climb_from_start)
-    folders = ([] if labeller is not None else [folder]) + \
-        ([] if full_labeller is not None else [Path(workdir) / "neb-pw-study"])
-    with _committed_state(folders, state):
-        try:
-            init, _, ok_i = neb.relax(band[0], calc, fmax_eV_A, max_steps)
-            if sym is None:
-                fin, _, ok_f = neb.relax(band[-1], calc, fmax_eV_A, max_steps)
-            else:
-                fin, ok_f = neb.invert(init, band[-1], sym[0], sym[1]), ok_i
-            r = neb.run_neb(init, fin, calc, settings, mechanism=MECHANISM,
-                            interior=band[1:-1])
-        except LabellingInterrupted as exc:
-            body.update(status="in progress", note=str(exc), labels_this_run=calc.n_labels,
-                        pw_cpu_s=_pw_cpu_s(folder))
-            _write(out, body, [])
-            raise
-        body.update(status="done", barrier_eV=r.barrier_eV, energies_eV=list(r.energies_eV),
-                    climbing_index=r.climbing_index, climbing_fmax_eV_A=r.climbing_fmax_eV_A,
-                    converged=r.converged, endpoints_relaxed=[ok_i, ok_f], n_steps=r.n_steps,
-                    endpoint_asymmetry_eV=r.endpoint_asymmetry_eV,
-                    labels_this_run=calc.n_labels, pw_cpu_s=_pw_cpu_s(folder),
-                    positions=[im.positions.tolist() for im in r.images],
-                    numbers=r.images[0].numbers.tolist(), cell=r.images[0].cell.tolist())
-        if ec != STUDY_CUTOFFS_RY or full_labeller is not None:
-            full = full_labeller or QuantumEspressoLabeller(
-                workdir=Path(workdir) / "neb-pw-study", command=command, max_seconds=max_seconds)
-            e = [x.info["REF_energy"] for x in full.label(r.images, progress=True)]
-            body.update(barrier_study_cutoffs_eV=float(e[r.climbing_index] - e[0]),
-                        energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
-        _write(out, body, [])
-        return body
-
-
-#: how tables and figures name :func:`study_level_barrier`
-STUDY_LEVEL_LABEL = "DFT, the study's level of theory (this compendium)"
-
-
-def study_level_barrier(path: str | Path | None = None) -> dict | None:
-    """The compendium's own DFT CI-NEB barrier of the collinear knock-off (the committed
-    :func:`dft_neb` result) once it is done, else None: ``barrier_eV`` at the study's
-    110 / 440 Ry (recomputed on the path when the search used lower cutoffs),
-    ``cutoffs_Ry`` the path search's, ``converged``, ``n_images``, ``label``."""
-    n = json.loads(Path(path or NEB_FILE).read_text()) if Path(path or NEB_FILE).is_file() \
-        else None
-    if not n or n.get("status") != "done":
-        return None
-    return {"barrier_eV": float(n.get("barrier_study_cutoffs_eV", n["barrier_eV"])),
-            "search_barrier_eV": float(n["barrier_eV"]), "cutoffs_Ry": n["cutoffs_Ry"],
-            "converged": bool(n["converged"]), "n_images": n.get("n_images"),
-            "label": STUDY_LEVEL_LABEL}
 
 
 def reproduction_frames(n_bulk: int = 1, n_interstitial: int = 1) -> list:
@@ -537,13 +392,13 @@ def label_reproduction(frames: Sequence | None = None, workdir: str | Path = WOR
     body = {"what": "pw.x at the study's settings on held-out study frames vs their labels",
             "targets": LABEL_TARGETS, "referee": lab.source,
             "command": "python -m lidiff_helpers.workflows.dft_reference labels"}
-    body.update(_qe_provenance(lab, command))
+    body.update(qe_provenance(lab, command))
 
     def write():
-        _write(out, body, rows)
+        write_result(out, body, rows)
 
     folders = [] if labeller is not None else [Path(lab.workdir)]
-    with _committed_state(folders, state):
+    with committed_state(folders, state):
         for at in frames:
             row = {"hash": at.info.get("hash") or frame_hash(at), "kind": at.info.get("kind"),
                    "n_atoms": len(at), "source": at.info.get("source")}
@@ -610,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{r['S_max_GPa']:.3f} GPa, E {r['E_meV_atom']:+.3f} meV/atom")
             return 0
         if a.what == "neb":
+            from lidiff_helpers.workflows.dft_neb import dft_neb
+
             r = dft_neb(a.workdir, start=a.start, cutoffs_Ry=a.cutoffs, command=a.command,
                         max_seconds=a.max_seconds, state=state, n_images=a.n_images,
                         symmetric_final=not a.relax_final)
