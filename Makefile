@@ -5,7 +5,8 @@
 #   make paper-plan  resolve the paper profile offline, nothing run: results/paper-plan/plan.md (PLAN_PROFILE=gpu: the gpu profile)
 #   make lab      JupyterLab on the notebooks
 #   make site     static website of the last make all's notebooks (or PROFILE=...): results/<profile>/site/index.html
-#   make embedded-model  retrain the committed embedded foundation model (long)
+#   make embedded-model  retrain the embedded foundation model v2 from SevenNet-0 labels and measure it (long, resumable)
+#   make embedded-model-v1  rerun v1's recipe into results/ (the committed v1 file stays unchanged)
 #   make reference-models  train, export and measure the committed reference fine-tuned models (long, resumable)
 #   make benchmarks  rerun every benchmark (quiet machine) and the README's numbers
 #   make pseudos  generate the study's PAW datasets (pslibrary 1.0.0 Li s, F n) with ld1.x into the cache
@@ -22,15 +23,16 @@ OUT := results/$(PROFILE)
 HELPERS := $(shell find lidiff_helpers -name '*.py' -o -name '*.yaml' -o -name '*.txt' 2>/dev/null)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := $(patsubst notebooks/%,$(OUT)/notebooks/%,$(NOTEBOOKS))
-MODEL := data/models/lidiff-embedded.model
+MODEL := data/models/lidiff-embedded-v2.model
+MODEL_V1 := data/models/lidiff-embedded.model
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-.PHONY: all test paper paper-plan lab site clean install data embedded-model reference-models benchmarks help
+.PHONY: all test paper paper-plan lab site clean install data embedded-model embedded-model-v1 reference-models benchmarks help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,14p' Makefile
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +55,7 @@ $(OUT)/summary.json: $(EXECUTED)
 	echo $(PROFILE) > results/.last-profile
 
 # each executed notebook depends on its source, the helpers, the model and the previous one
-$(OUT)/notebooks/%.ipynb: notebooks/%.ipynb $(HELPERS) $(MODEL) | $(STAMP) data
+$(OUT)/notebooks/%.ipynb: notebooks/%.ipynb $(HELPERS) $(MODEL) $(MODEL_V1) | $(STAMP) data
 	$(PY) -m lidiff_helpers.run --profile $(PROFILE) --only $(basename $(notdir $<))
 	@touch $@
 
@@ -79,9 +81,15 @@ SITE_PROFILE := $(if $(filter file,$(origin PROFILE)),$(shell cat results/.last-
 site: $(STAMP)
 	$(PY) -m lidiff_helpers.runner.site --results results/$(SITE_PROFILE)
 
+# v2 as committed: stage 1 on 1 thread within 8100 CPU-s (spent over several sessions through
+# its committed state), then stage 2 (6 epochs, stress weight 100)
 embedded-model: $(STAMP)
-	$(PY) -m lidiff_helpers.embedded --out $(MODEL)
+	$(PY) -m lidiff_helpers.training.embedded_v2 --epochs 80 --threads 1 --cpu-budget-s 8100 --out $(MODEL)
+	$(PY) -m lidiff_helpers.workflows.embedded_v2_metrics --model $(MODEL)
 	$(PY) -m lidiff_helpers.training.model_cards
+
+embedded-model-v1: $(STAMP)
+	$(PY) -m lidiff_helpers.embedded --out results/embedded-training/lidiff-embedded-v1.model
 
 # one model per fine-tuning strategy, 1 CPU-hour each at most (two at a time on 2 cores;
 # an interrupted run resumes), exported to data/models/reference/ and measured

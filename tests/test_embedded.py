@@ -1,4 +1,5 @@
-"""The embedded foundation model: recipe hygiene, usability (stability, lattice), metrics."""
+"""The embedded foundation model v1 (``embedded-v1``): recipe hygiene, usability (stability,
+lattice), metrics. v2 (the default ``embedded``): tests/test_embedded_v2.py."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_metrics_file_matches_committed_model():
 def test_lattice_constant_within_3_percent_of_pbe():
     from lidiff_helpers.simulation import bulk
 
-    a0 = bulk.relaxed_lattice_constant(models.get_calculator("embedded"))
+    a0 = bulk.relaxed_lattice_constant(models.get_calculator("embedded-v1"))
     assert abs(a0 - 4.06) / 4.06 < 0.03, a0
 
 
@@ -110,8 +111,8 @@ def test_close_contact_frames_are_seeded_stoichiometric_bulk_with_the_stated_con
 def test_embedded_model_has_a_repulsive_wall():
     """Stage 3 (CHGNet close contacts) exists because the stage-2 model had none: its Li-Li
     dimer was 0.5 eV at 1.0 A and lower at 1.0 than at 1.4 A (measured, see the module
-    docstring). The committed model must rise monotonically towards short distances."""
-    calc = models.get_calculator("embedded", dtype="float64", verbose=False)
+    docstring). The committed v1 must rise monotonically towards short distances."""
+    calc = models.get_calculator("embedded-v1", dtype="float64", verbose=False)
     curves = embedded.dimer_curves(calc, distances_A=(1.0, 1.2, 1.4, 1.6))
     for pair, c in curves.items():
         e = [c[k] for k in ("1", "1.2", "1.4", "1.6")]

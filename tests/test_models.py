@@ -67,6 +67,29 @@ def test_auto_falls_back_to_embedded(empty_mace_cache):
     assert ident["spec"] == "auto" and ident["name"] == "embedded" and len(ident["sha256"]) == 64
 
 
+#: v1's published hash (CHANGELOG 0.1.0): `embedded-v1` must stay this very file
+V1_SHA256 = "2988c4a1ad40a883f441a2df86fbfa92b037f44a2fcc9a3226f92be70403058d"
+
+
+def test_embedded_is_v2_and_v1_stays_loadable_unchanged(empty_mace_cache):
+    """`embedded`, `embedded-v2` and `auto` (offline) are v2's file; `embedded-v1` is v1's,
+    byte for byte the published one; committed_spec names each by its hash."""
+    v1, v2 = models.resolve_spec("embedded-v1"), models.resolve_spec("embedded")
+    assert v1.path.name == "lidiff-embedded.model" and v1.name == "embedded-v1"
+    assert models.model_identity(v1)["sha256"] == V1_SHA256
+    assert models.committed_hashes()["lidiff-embedded.model"] == V1_SHA256
+    assert v2.path == models.resolve_spec("embedded-v2").path == models.EMBEDDED
+    assert v2.path.name == "lidiff-embedded-v2.model" and v2.name == "embedded"
+    assert models.resolve_spec("auto").path == v2.path
+    sha2 = models.model_identity(v2)["sha256"]
+    assert sha2 != V1_SHA256
+    assert models.committed_spec(V1_SHA256) == "embedded-v1"
+    assert models.committed_spec(sha2) == "embedded"
+    ref = models.committed_hashes()["reference/naive.model"]
+    assert models.committed_spec(ref) == "reference-naive"
+    assert models.committed_spec("0" * 64) is None
+
+
 def test_auto_takes_cached_mpa0(empty_mace_cache):
     path, _ = models.mace_cache_path("mace-mpa-0")
     path.parent.mkdir(parents=True)

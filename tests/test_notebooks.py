@@ -132,6 +132,7 @@ def test_site_of_the_ci_results(ci_results, tmp_path_factory):
         assert (out / src).stat().st_size > 1000, src
     # every committed model card has a page
     assert (out / "models" / "lidiff-embedded.html").is_file()
+    assert (out / "models" / "lidiff-embedded-v2.html").is_file()
     # Tables 1, 3 and S1 are produced in ci and shown inline
     for t in ("table1_finetune_grid", "table3", "table_s1_bulk"):
         assert f"tables/{t}.html" in text, t
@@ -190,7 +191,7 @@ def test_site_in_a_real_browser(ci_results, tmp_path_factory):
     site.build_site(ci_results, out)
     shots = tmp_path_factory.mktemp("screenshots")
     with serve(out) as base:
-        for page in ["index.html", "models/lidiff-embedded.html",
+        for page in ["index.html", "models/lidiff-embedded-v2.html",
                      *(f"notebooks/{nb.stem}.html" for nb in notebooks()),
                      *(f"docs/{md.stem}.html"
                        for md in sorted((paths.ROOT / "docs").glob("*.md")))]:

@@ -8,7 +8,7 @@ import pytest
 
 from lidiff_helpers.core import paths
 from lidiff_helpers.core.errors import StaleResultError
-from lidiff_helpers.runner import readme_numbers
+from lidiff_helpers.runner import readme_findings, readme_numbers
 from lidiff_helpers.training import finetune_benchmark
 
 
@@ -83,8 +83,8 @@ def test_findings_are_the_metrics_files_numbers():
         assert r[-3] == (f"{m['a0_A']:.3f}" if m["a0_A"] is not None else "none"), r
         if m["name"] != rm.FOUNDATION and m["name"] not in rm.ZERO_SHOT:
             kept = (m["a0_A"] is not None
-                    and abs(m["a0_A"] / found["a0_A"] - 1) <= readme_numbers.EOS_KEPT["a0_A"]
-                    and abs(m["B_GPa"] / found["B_GPa"] - 1) <= readme_numbers.EOS_KEPT["B_GPa"])
+                    and abs(m["a0_A"] / found["a0_A"] - 1) <= readme_findings.EOS_KEPT["a0_A"]
+                    and abs(m["B_GPa"] / found["B_GPa"] - 1) <= readme_findings.EOS_KEPT["B_GPa"])
             assert r[-1].startswith("yes" if kept else "no"), r
     dft = rows["DFT (PBE)"][3]
     for key in ("dft-cineb-zheng", "dft-neb-yildirim"):
@@ -170,5 +170,5 @@ def test_dft_neb_block_states_progress_then_the_barrier_with_how_it_was_made(tmp
     assert "**0.201 eV** at 60 / 240 Ry" in text and "110 / 440 Ry on that path **0.199 eV**" \
         in text
     assert "1 interior image(s)" in text and "inverted through [0, 0, 0] A" in text
-    table = "\n".join(readme_numbers._findings_table([], False))
+    table = "\n".join(readme_findings.findings_table([], False))
     assert f"| {dn.STUDY_LEVEL_LABEL} |" in table and "| 0.199 |" in table

@@ -136,6 +136,25 @@ def test_committed_model_matches_its_records(model):
             assert fresh[kind][key] == pytest.approx(v, rel=1e-6, abs=1e-6), (kind, key)
 
 
+def test_committed_arms_and_their_foundation_row_come_from_the_stated_foundation():
+    """Every committed arm's recipe, the zero-shot foundation row and every card name the
+    same foundation file: the model FOUNDATION_SPEC resolves to (embedded-v1 until the arms
+    are retrained from v2), never the default embedded model when that is another file."""
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.training import model_cards
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    sha = models.model_identity(models.resolve_spec(ref.FOUNDATION_SPEC))["sha256"]
+    assert json.loads(rm.metrics_path(rm.FOUNDATION).read_text())["model_sha256"] == sha
+    for model in COMMITTED:
+        cfg = json.loads(model.with_suffix(".recipe.json").read_text())["config"]
+        assert cfg["foundation_sha256"] == sha, model.stem
+        card = model_cards.card_reference(model.stem)
+        assert f"{ref.FOUNDATION_SPEC} (" in card["description"] and sha[:12] in \
+            card["description"], card["description"]
+    assert ref.config(ref.ARMS[0]).foundation_sha256 == sha
+
+
 def test_committed_learning_curve_matches_the_committed_models():
     """The committed learning curve: every run trained, within its recorded budget; its
     210-frame points are the committed reference models (same hash and test RMSE)."""
@@ -425,3 +444,37 @@ def test_saddle_aware_arm_is_the_naive_recipe_plus_the_dft_path_frames():
     assert a is ref.SADDLE_ARM and a not in ref.ARMS
     c, n = ref.config(a).to_dict(), ref.config(ref.arm("naive")).to_dict()
     assert c.pop("extra_train") == "dft-path" and c == n
+
+
+def test_training_from_another_foundation_is_refused_export_before_any_work(monkeypatch,
+                                                                             capsys):
+    """Arms from another foundation than the committed ones' cannot be exported over them:
+    the command stops before training (no train call), naming --no-export."""
+    called = []
+    monkeypatch.setattr(ref, "train", lambda *a, **k: called.append(1) or {})
+    with pytest.raises(SystemExit):
+        ref.main(["--arms", "naive", "--foundation", "embedded"])
+    assert not called and "--no-export" in capsys.readouterr().err
+    assert ref.main(["--arms", "naive", "--foundation", "embedded", "--no-export"]) == 0
+    assert called
+
+
+def test_zero_shot_table_has_both_embedded_versions_named_by_their_files(tmp_path):
+    """Notebook 00's zero-shot table: the arms' foundation row named by its committed spec,
+    then v2's row from its metrics file (its own numbers), then the universal potentials."""
+    import shutil
+
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    for name in (rm.FOUNDATION, "sevennet-0"):
+        shutil.copy(rm.metrics_path(name), tmp_path)
+    sha2 = models.model_identity(models.resolve_spec("embedded"))["sha256"]
+    v2 = tmp_path / "v2.metrics.json"
+    v2.write_text(json.dumps({"name": "embedded-v2", "model_sha256": sha2, "what": "v2",
+                              "knockoff_collinear_barrier_eV": 0.2123, "a0_A": 4.0}))
+    t = rm.zero_shot_table(tmp_path, v2=v2)
+    names = list(t["model"])
+    assert names[0] == f"{rm.FOUNDATION} ({ref.FOUNDATION_SPEC})" and names[1] == "embedded"
+    assert names[2:] == ["sevennet-0", "DFT (PBE)"]
+    assert t.loc[1, "knock-off barrier (eV)"] == 0.212 and t.loc[1, "a0 (A)"] == 4.0

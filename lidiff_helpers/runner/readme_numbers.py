@@ -10,8 +10,10 @@ rendered here from one or more result files:
   ``data/models/reference/*.metrics.json`` (``make reference-models``),
   ``benchmarks/RESULTS_barriers.json`` and, when computed, ``data/dft/path_referee.json``;
 
-* ``embedded-model``: ``data/models/lidiff-embedded.metrics.json``, written by
+* ``embedded-model``: v1's ``data/models/lidiff-embedded.metrics.json``, written by
   ``python -m lidiff_helpers.embedded`` (``--measure-only``, ``--stability-only``);
+* ``embedded-model-v2``: ``data/models/lidiff-embedded-v2.metrics.json``, written by
+  ``python -m lidiff_helpers.workflows.embedded_v2_metrics``;
 * ``benchmarks``: ``benchmarks/RESULTS_{msd,md,finetune,notebooks,notebooks_quick}.json``, written by
   ``make benchmarks``;
 * ``barriers``: ``benchmarks/RESULTS_barriers.json``, written by
@@ -46,7 +48,7 @@ from pathlib import Path
 
 from lidiff_helpers.core import paths
 
-__all__ = ["BLOCKS", "EOS_KEPT", "files", "locate", "render", "render_all", "update",
+__all__ = ["BLOCKS", "files", "read_result", "locate", "render", "render_all", "update",
            "check", "main"]
 
 README = paths.ROOT / "README.md"
@@ -55,14 +57,24 @@ DOCS = paths.ROOT / "docs"
 BENCH = paths.BENCHMARKS
 
 
-def _json(path: Path) -> dict | None:
+def read_result(path: Path) -> dict | None:
+    """A result file's JSON body, or None when it does not exist."""
     return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _embedded_model() -> str:
     from lidiff_helpers.training import embedded
 
-    return embedded.metrics_table().to_markdown(index=False)
+    return embedded.metrics_table(embedded.EMBEDDED_METRICS).to_markdown(index=False)
+
+
+def _embedded_model_v2() -> str:
+    from lidiff_helpers.training import embedded_v2
+
+    if not embedded_v2.METRICS.is_file():
+        return ("Not measured yet: `python -m lidiff_helpers.workflows.embedded_v2_metrics` "
+                f"writes `{embedded_v2.METRICS.relative_to(paths.ROOT)}`.")
+    return embedded_v2.metrics_table().to_markdown(index=False, disable_numparse=True)
 
 
 def _msd(d: dict) -> str:
@@ -138,14 +150,14 @@ _BENCHMARKS: dict[str, Callable[[dict], str]] = {
 def _benchmarks() -> str:
     lines = []
     for name, fn in _BENCHMARKS.items():
-        d = _json(BENCH / name)
+        d = read_result(BENCH / name)
         lines.append(fn(d) if d else f"- `benchmarks/{name}`: not measured yet "
                                      "(`make benchmarks`).")
     return "\n".join(lines)
 
 
 def _barriers() -> str:
-    d = _json(BENCH / "RESULTS_barriers.json")
+    d = read_result(BENCH / "RESULTS_barriers.json")
     if not d or not d.get("rows"):
         return ("Not measured yet: `python benchmarks/bench_barriers.py` writes "
                 "`benchmarks/RESULTS_barriers.json`.")
@@ -212,7 +224,7 @@ def _md_engines() -> str:
     out = []
     for name, where in (("RESULTS_md_batched.json", "CPU"),
                         ("RESULTS_md_batched_gpu.json", "GPU")):
-        d = _json(BENCH / name)
+        d = read_result(BENCH / name)
         if not d:
             out.append(f"- {where}: not measured (`benchmarks/{name}` absent"
                        + ("; no GPU was available to this project's sessions)." if where == "GPU"
@@ -235,11 +247,12 @@ def _md_engines() -> str:
 
 
 def _dft_reference() -> str:
+    from lidiff_helpers.simulation.models import committed_spec
     from lidiff_helpers.workflows import dft_neb
     from lidiff_helpers.workflows import dft_reference as dr
 
     out = []
-    e0 = _json(dr.E0_FILE)
+    e0 = read_result(dr.E0_FILE)
     if e0:
         out += [f"Isolated atoms (`{e0['command']}`, {e0['date']}, pw.x {e0['pw_version']}, "
                 f"{e0['settings']['ecutwfc']:g} / {e0['settings']['ecutrho']:g} Ry, Gamma, "
@@ -254,9 +267,9 @@ def _dft_reference() -> str:
                    "lidiff_helpers.workflows.dft_reference e0`).")
     for path, what in ((dr.LABELS_FILE, "Held-out study frames"),
                        (dr.PATH_FILE, "Knock-off paths refereed")):
-        d = _json(path)
+        d = read_result(path)
         if not d:
-            out += ["", f"{what}: not computed yet (`{_command(path)}`)."]
+            out += ["", f"{what}: not computed yet (`{dr.command_for(path)}`)."]
             continue
         out += ["", f"{what} (`{d['command']}`, {d['date']}):", ""]
         for r in d["rows"]:
@@ -270,13 +283,14 @@ def _dft_reference() -> str:
                            f"stress {r['S_max_GPa']:.3f} GPa, energy "
                            f"{r['E_meV_atom']:+.3f} meV/atom")
             else:
-                out.append(f"- {r['model']}: its barrier {r['model_barrier_eV']:.3f} eV; DFT "
+                name = committed_spec(r.get("model_sha256")) or r["model"]
+                out.append(f"- {name}: its barrier {r['model_barrier_eV']:.3f} eV; DFT "
                            f"along its path {r['dft_barrier_along_path_eV']:.3f} eV; force "
                            f"error at its saddle {r['saddle_F_rmse_meV_A']:.0f} meV/A RMSE")
-    n = _json(dft_neb.NEB_FILE)
+    n = read_result(dft_neb.NEB_FILE)
     if not n:
         out += ["", "DFT climbing-image NEB: not computed yet "
-                f"(`{_command(dft_neb.NEB_FILE)}`)."]
+                f"(`{dr.command_for(dft_neb.NEB_FILE)}`)."]
     elif n["status"] != "done":
         out += ["", f"DFT climbing-image NEB (`{n['command']}`, {n['date']}): in progress, "
                 f"starting from {n['start_band']}'s band at {n['cutoffs_Ry'][0]:g} / "
@@ -294,202 +308,10 @@ def _dft_reference() -> str:
     return "\n".join(out)
 
 
-def _command(path: Path) -> str:
-    what = {"label_reproduction.json": "labels", "path_referee.json": "paths",
-            "neb_knockoff_collinear.json": "neb"}[path.name]
-    return f"python -m lidiff_helpers.workflows.dft_reference {what}"
-
-
-#: a fine-tuned model keeps the foundation's bulk equation of state when its a0 and B lie
-#: within these relative deviations of the foundation's (8-atom Birch-Murnaghan fits)
-EOS_KEPT = {"a0_A": 0.03, "B_GPa": 0.20}
-
-
-def _eos_kept(m: dict, found: dict | None) -> str:
-    """The findings table's "bulk EOS kept" cell of metrics ``m`` against the foundation's."""
-    from lidiff_helpers.workflows import reference_metrics as rm
-
-    if m["name"] == rm.FOUNDATION:
-        return "(the foundation)"
-    if m["name"] in rm.ZERO_SHOT or not found or found.get("a0_A") is None:
-        return ""
-    if m.get("a0_A") is None:
-        return "no (no energy minimum near PBE's a0)"
-    da = m["a0_A"] / found["a0_A"] - 1
-    db = m["B_GPa"] / found["B_GPa"] - 1
-    kept = abs(da) <= EOS_KEPT["a0_A"] and abs(db) <= EOS_KEPT["B_GPa"]
-    return f"{'yes' if kept else 'no'} (a0 {100 * da:+.1f} %, B {100 * db:+.0f} %)"
-
-
-def _findings_rows(ms: list[dict], bar: dict, referee: dict) -> list[dict]:
-    """One row per measured model (metrics files), then the zero-shot models measured only
-    by the barrier benchmark (study lattice, collinear knock-off)."""
-    from lidiff_helpers.workflows import reference_metrics as rm
-
-    found = next((m for m in ms if m["name"] == rm.FOUNDATION), None)
-    rows = []
-    for m in ms:
-        b = m.get("knockoff_collinear_barrier_eV")
-        ref = referee.get(m.get("model_sha256"), {})
-        rows.append({"model": m["name"], "strategy": m.get("what", ""),
-                     "F": _num(m.get("interstitial_F_rmse_meV_A"), 1),
-                     "barrier": _num(b, 3) + ("" if m.get("knockoff_collinear_converged", True)
-                                              else " (not converged)"),
-                     "dft": _num(ref.get("dft_barrier_along_path_eV"), 3),
-                     "a0": _num(m.get("a0_A"), 3) if m.get("a0_A") is not None else "none",
-                     "B": _num(m.get("B_GPa"), 1), "eos": _eos_kept(m, found)})
-    shas = {m.get("model_sha256") for m in ms}
-    for r in bar.get("rows", []):
-        if (r["sha256"] in shas or r["mechanism"] != "knockoff-collinear"
-                or r["lattice"] != "study"):
-            continue
-        ref = referee.get(r["sha256"], {})
-        rows.append({"model": r["model"], "strategy": (rm.ZERO_SHOT.get(r["model"]) or
-                                                      "zero-shot") + "; barrier only "
-                     "(`benchmarks/RESULTS_barriers.json`)", "F": "",
-                     "barrier": _num(r["barrier_eV"], 3), "a0": "", "B": "", "eos": "",
-                     "dft": _num(ref.get("dft_barrier_along_path_eV"), 3),
-                     "barrier_eV": r["barrier_eV"]})
-    return rows
-
-
-def _num(v, digits: int) -> str:
-    return "" if v is None or v != v else f"{v:.{digits}f}"
-
-
-def _findings_table(rows: list[dict], with_dft_path: bool) -> list[str]:
-    from lidiff_helpers.core import reference
-    from lidiff_helpers.core.units import LIF_A_PBE_A
-    from lidiff_helpers.workflows import dft_neb
-
-    cols = [("model", "model"), ("strategy", "strategy"),
-            ("F", "held-out interstitial F RMSE (meV/A)"),
-            ("barrier", "knock-off barrier (eV)")]
-    cols += [("dft", "DFT along its path (eV)")] if with_dft_path else []
-    cols += [("a0", "a0 (A)"), ("B", "B (GPa)"), ("eos", "bulk EOS kept")]
-    b = reference.BARRIERS
-    dft = {"model": "DFT (PBE)", "strategy": "published references",
-           "barrier": f"{b['dft-cineb-zheng'].Ea_eV:.2f} (Zheng et al.); "
-                      f"{b['dft-neb-yildirim'].Ea_eV:.2f} (Yildirim et al.)",
-           "a0": f"{LIF_A_PBE_A:.2f}"}
-    own = dft_neb.study_level_barrier()
-    own_row = [{"model": own["label"], "strategy": "pw.x CI-NEB, 65 atoms, the study's lattice "
-                f"(`{_command(dft_neb.NEB_FILE)}`)", "barrier": f"{own['barrier_eV']:.3f}"}] \
-        if own else []
-    out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r.get(k, "")) for k, _ in cols) + " |"
-            for r in [*rows, dft, *own_row]]
-    return out
-
-
-def _findings_sentences(ms: list[dict], referee: dict, others: list[dict]) -> list[str]:
-    """A sentence per finding, every number from the metrics files (``others``: the rows of
-    models with a benchmarked barrier only)."""
-    from lidiff_helpers.core import reference
-    from lidiff_helpers.workflows import reference_metrics as rm
-
-    by = {m["name"]: m for m in ms}
-    found = by.get(rm.FOUNDATION)
-    arms = [m for m in ms if m["name"] not in (rm.FOUNDATION, *rm.ZERO_SHOT)]
-    if not (found and arms):
-        return []
-    out = []
-    err = sorted(arms, key=lambda m: m["interstitial_F_rmse_meV_A"])
-    budget = {m.get("cpu_budget_s") for m in arms}
-    stopped = all(m.get("stopped_by") == "budget" for m in arms)
-    out.append(
-        f"- **Fine-tuning cuts the error.** On the {err[0].get('interstitial_n_test', '')} "
-        f"held-out interstitial frames every arm's force RMSE is "
-        f"{err[0]['interstitial_F_rmse_meV_A']:.1f}-{err[-1]['interstitial_F_rmse_meV_A']:.1f}"
-        f" meV/A against the zero-shot foundation's {found['interstitial_F_rmse_meV_A']:.1f} "
-        f"(best: {err[0]['name']} {err[0]['interstitial_F_rmse_meV_A']:.1f}, {err[1]['name']} "
-        f"{err[1]['interstitial_F_rmse_meV_A']:.1f})"
-        + (f"; all {len(arms)} arms were stopped by their {budget.pop() / 3600:g} CPU-hour "
-           "budget, so none has converged." if stopped and len(budget) == 1 else "."))
-    dft = sorted(r.Ea_eV for k, r in reference.BARRIERS.items() if k.startswith("dft"))
-    bars = [m["knockoff_collinear_barrier_eV"] for m in arms]
-    below = all(x < dft[0] for x in [*bars, found["knockoff_collinear_barrier_eV"],
-                                     *(r["barrier_eV"] for r in others)])
-    out.append(
-        ("- **Every knock-off barrier is below DFT's.** " if below else "- **Barriers.** ")
-        + f"The zero-shot foundation's collinear knock-off barrier is "
-        f"{found['knockoff_collinear_barrier_eV']:.3f} eV against DFT's {dft[0]:.2f}-"
-        f"{dft[-1]:.2f} eV; fine-tuning on the interstitial frames brings it to "
-        f"{min(bars):.3f}-{max(bars):.3f} eV"
-        + "".join(f"; zero-shot {r['model']}: {r['barrier_eV']:.3f} eV" for r in others)
-        + ".")
-    real = [by[n] for n in rm.ZERO_SHOT if n in by]
-    if real:
-        r = min(real, key=lambda m: m["interstitial_F_rmse_meV_A"])
-        out.append(
-            f"- **A real foundation model already knows the defect.** Zero-shot, {r['name']} "
-            f"gives a collinear knock-off barrier of {r['knockoff_collinear_barrier_eV']:.3f} "
-            f"eV (DFT {dft[0]:.2f}-{dft[-1]:.2f}) and {r['interstitial_F_rmse_meV_A']:.1f} "
-            f"meV/A on the held-out interstitial frames, as the study found for MACE-MPA-0; "
-            f"the embedded foundation these arms start from ({found['knockoff_collinear_barrier_eV']:.3f} eV) "
-            "does not, so here fine-tuning looks like a rescue (CHANGELOG: embedded v2, "
-            "distilled from SevenNet-0, is being trained).")
-    out.append(_eos_sentence(found, arms))
-    d, mh = by.get("multihead-pt100-mace-default"), by.get("multihead-pt100")
-    if d and mh:
-        out.append(
-            f"- **mace's default multihead override costs accuracy.** Multihead replay with "
-            f"lr {d['lr_effective']:g} and EMA {d['ema_decay_effective']:g} (mace's default, "
-            f"as the study ran) ends at {d['interstitial_F_rmse_meV_A']:.1f} meV/A in the same "
-            f"CPU time, against "
-            f"{mh['interstitial_F_rmse_meV_A']:.1f} with lr {mh['lr_effective']:g} and EMA "
-            f"{mh['ema_decay_effective']:g} as naive.")
-    from lidiff_helpers.workflows.dft_reference import PATH_FILE
-
-    out.append("- DFT at the study's level of theory along each model's own knock-off path: "
-               + ("the column *DFT along its path* (`data/dft/path_referee.json`)."
-                  if referee else f"not computed yet (`{_command(PATH_FILE)}`)."))
-    return out
-
-
-def _eos_sentence(found: dict, arms: list[dict]) -> str:
-    kept = [m["name"] for m in arms if _eos_kept(m, found).startswith("yes")]
-    lost = [m for m in arms if m["name"] not in kept and m.get("a0_A") is not None]
-    none = [m["name"] for m in arms if m.get("a0_A") is None]
-    head = ("Only " + kept[0] + " keeps" if len(kept) == 1 else
-            ", ".join(kept) + " keep" if kept else "No arm keeps")
-    text = (f"- **{head} the bulk equation of state** (a0 within "
-            f"{100 * EOS_KEPT['a0_A']:.0f} % and B within {100 * EOS_KEPT['B_GPa']:.0f} % of the "
-            f"foundation's {found['a0_A']:.3f} A and {found['B_GPa']:.1f} GPa)")
-    if lost:
-        bs = [m["B_GPa"] for m in lost]
-        db = [100 * (b / found["B_GPa"] - 1) for b in bs]
-        text += (f": {', '.join(m['name'] for m in lost)} end at B = {min(bs):.1f}-"
-                 f"{max(bs):.1f} GPa ({min(db):+.0f} to {max(db):+.0f} %)")
-    if none:
-        text += (f"{';' if lost else ':'} {', '.join(none)} "
-                 f"{'has' if len(none) == 1 else 'have'} no energy minimum near PBE's a0")
-    return text + "."
-
-
 def _findings() -> str:
-    """``findings``: the README's table of what the compendium finds."""
-    from lidiff_helpers.training import reference_models as ref
-    from lidiff_helpers.workflows import reference_metrics as rm
-    from lidiff_helpers.workflows.dft_reference import PATH_FILE
+    from lidiff_helpers.runner.readme_findings import findings
 
-    ms = rm.load()
-    if not ms:
-        return ("Not measured yet: `make reference-models` writes "
-                "`data/models/reference/<arm>.metrics.json`.")
-    referee = {r.get("model_sha256"): r for r in (_json(PATH_FILE) or {}).get("rows", [])
-               if r.get("status") == "done" and "dft_barrier_along_path_eV" in r}
-    rows = _findings_rows(ms, _json(BENCH / "RESULTS_barriers.json") or {}, referee)
-    head = (f"One committed model per fine-tuning strategy (`data/models/reference/`, "
-            f"`make reference-models`), each from the embedded foundation on {ref.N_BULK} "
-            f"bulk + {ref.N_INTERSTITIAL} interstitial study frames within "
-            f"{ref.CPU_BUDGET_S / 3600:g} CPU-hour: reduced settings on 2 CPU cores, not the "
-            "study's MACE-MPA-0 numbers. Force error on the held-out frames no model trained "
-            "on; collinear knock-off barrier by CI-NEB (65 atoms, study lattice); a0 and B "
-            "from an 8-atom Birch-Murnaghan fit.")
-    others = [r for r in rows if "barrier_eV" in r]
-    return "\n".join([head, "", *_findings_table(rows, bool(referee)), "",
-                      *_findings_sentences(ms, referee, others)])
+    return findings()
 
 
 def _al_selection() -> str:
@@ -507,6 +329,7 @@ def _al_selection_findings() -> str:
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
                                         "embedded-model": _embedded_model,
+                                        "embedded-model-v2": _embedded_model_v2,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
                                         "learning-curve": _learning_curve,

@@ -115,7 +115,8 @@ def models_to_compare(foundation_model: str, extra_models: Sequence[str] = (), *
         registered = (model_registry.registered_models(out)
                       if include_registered and out is not None else [])
     registered = [e for e in registered if registered_matches(e, registered_where)]
-    named = {"embedded", "chgnet", "sevennet-0", *models.FOUNDATION_MODELS}
+    named = {"embedded", *models.EMBEDDED_VERSIONS, "chgnet", "sevennet-0",
+             *models.FOUNDATION_MODELS}
     chosen: list[ModelEntry] = []
     by_sha: dict = {}
     for spec, role, label, meta, source in _candidates(foundation_model, extra_models,

@@ -23,8 +23,11 @@ neither mace-torch nor the study's data publish one) and the file is refused on 
 (11Jul2024), the universal potential whose weights ship in the ``sevenn`` 0.10.4 wheel,
 hash-checked and loaded weights-only (:mod:`lidiff_helpers.simulation.sevennet`): the real
 foundation model of offline machines.
-``embedded``: the compendium's own small MACE foundation model
-(:mod:`lidiff_helpers.training.embedded`), committed under ``data/models/``. ``auto``: MACE-MPA-0
+``embedded`` (also ``embedded-v2``): the compendium's own small MACE foundation model, v2,
+distilled from SevenNet-0 (:mod:`lidiff_helpers.training.embedded_v2`), committed under
+``data/models/``. ``embedded-v1``: its first version (:mod:`lidiff_helpers.training.embedded`,
+the file ``lidiff-embedded.model``, unchanged), kept so that its numbers and the models
+fine-tuned from it stay reproducible. ``auto``: MACE-MPA-0
 when its weights are in the cache (or downloadable), else ``embedded``; which one was
 taken is printed and recorded in :func:`model_identity`. ``reference-<arm>`` (e.g.
 ``reference-naive``): a committed reference fine-tuned model
@@ -71,6 +74,7 @@ __all__ = [
     "ModelUnavailableError",
     "check_committed",
     "committed_hashes",
+    "committed_spec",
     "fetch_command",
     "get_calculator",
     "get_committee",
@@ -100,7 +104,12 @@ USER_SHA256_ENV = {"mace-mpa-0": "LIDIFF_MACE_MPA0_SHA256"}
 #: (release page https://github.com/ACEsuit/mace-mp/releases/tag/mace_mpa_0). Until a hash is
 #: recorded here, the check uses the one the user supplies in :data:`USER_SHA256_ENV`.
 PUBLISHED_SHA256: dict[str, str] = {}
-EMBEDDED = paths.MODELS / "lidiff-embedded.model"
+#: the embedded foundation model v1 (spec ``embedded-v1``; superseded, kept unchanged)
+EMBEDDED_V1 = paths.MODELS / "lidiff-embedded.model"
+#: the embedded foundation model v2 (spec ``embedded`` or ``embedded-v2``: the default)
+EMBEDDED = paths.MODELS / "lidiff-embedded-v2.model"
+#: spec -> committed file of each embedded version
+EMBEDDED_VERSIONS = {"embedded-v1": EMBEDDED_V1, "embedded-v2": EMBEDDED}
 #: the committed reference fine-tuned models (spec ``reference-<arm>``)
 REFERENCE_MODELS = paths.MODELS / "reference"
 #: SHA256 of every committed model file (``sha256sum`` format, paths relative to MODELS)
@@ -290,13 +299,16 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
         return ModelSpec(s, emb.name, emb.kind, emb.path,
                          f"auto: MACE-MPA-0 weights not in {cache} and not downloadable; "
                          "using the embedded foundation model")
-    if low == "embedded":
-        if not EMBEDDED.is_file():
-            raise ModelUnavailableError(f"embedded model missing at {EMBEDDED}; it is "
-                                        "committed with the repository (make embedded-model "
-                                        "rebuilds it)")
-        _check_model_file(EMBEDDED)
-        return ModelSpec(s, "embedded", "mace", EMBEDDED)
+    if low in ("embedded", *EMBEDDED_VERSIONS):
+        f = EMBEDDED_VERSIONS.get(low, EMBEDDED)
+        if not f.is_file():
+            raise ModelUnavailableError(f"{low} model missing at {f}; it is committed with "
+                                        "the repository (git checkout the file)")
+        _check_model_file(f)
+        if low == "embedded-v1":
+            return ModelSpec(s, "embedded-v1", "mace", f,
+                             "embedded foundation v1 (superseded by v2; kept unchanged)")
+        return ModelSpec(s, "embedded", "mace", f, "embedded foundation v2")
     if low == "chgnet":
         return ModelSpec(s, "chgnet", "chgnet", None, "CHGNet 0.3.0 (weights in the wheel)")
     if low == sevennet.NAME:
@@ -319,7 +331,8 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
             raise ModelUnavailableError(f"model file {p} does not exist")
         _check_model_file(p)
         return ModelSpec(s, p.stem, "mace", p.resolve())
-    raise ValueError(f"unknown model spec {s!r}: use auto, embedded, chgnet, sevennet-0, "
+    raise ValueError(f"unknown model spec {s!r}: use auto, embedded, embedded-v1, chgnet, "
+                     "sevennet-0, "
                      f"{', '.join(FOUNDATION_MODELS)}, reference-<arm> or a path to a "
                      ".model file")
 
@@ -335,6 +348,22 @@ def committed_hashes(sums: Path | None = None) -> dict[str, str]:
             sha, rel = line.split(maxsplit=1)
             out[rel.strip().lstrip("*")] = sha
     return out
+
+
+def committed_spec(sha256: str | None) -> str | None:
+    """The spec of the committed model file with this SHA256 (``embedded``, ``embedded-v1``,
+    ``reference-<arm>``), or None: how a stored result names the model it was measured on
+    when that model is still committed under another name."""
+    by_sha = {sha: rel for rel, sha in committed_hashes().items()}
+    rel = by_sha.get(str(sha256))
+    if rel is None:
+        return None
+    if rel.startswith("reference/") and rel.endswith(".model"):
+        return "reference-" + rel[len("reference/"):-len(".model")]
+    for spec, f in (("embedded", EMBEDDED), *EMBEDDED_VERSIONS.items()):
+        if f.name == rel:
+            return spec
+    return None
 
 
 def check_committed(path: str | os.PathLike, root: Path | None = None) -> str | None:

@@ -1,4 +1,8 @@
-"""The embedded foundation model: a miniature MACE foundation model made by lidiff.
+"""The embedded foundation model v1 (spec ``embedded-v1``): a miniature MACE foundation
+model made by lidiff. Superseded as the default ``embedded`` by v2, distilled from
+SevenNet-0 (:mod:`lidiff_helpers.training.embedded_v2`), which reuses this module's
+architecture, replay frames, stages and stability checks; v1's file is kept unchanged so that
+its numbers and the models fine-tuned from it stay reproducible.
 
 Why: MACE-MPA-0 weights cannot be downloaded on offline machines (and CI), yet every
 notebook must run end to end and the study's fine-tuning strategies (naive, multihead
@@ -39,7 +43,8 @@ pretrains its own small MACE with ``mace_run_train`` on:
 
 E0s are fitted by least squares on the filtered replay training frames (the QE LiF
 energies are excluded from that fit). Recipe, seed and hyperparameters are in
-:func:`pretraining_options`; ``make embedded-model`` reruns it.
+:func:`pretraining_options`; ``make embedded-model-v1`` reruns it into ``results/``
+(never over the committed file).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ SHORT_RANGE_CONFIG_WEIGHT = 5.0
 STAGE3_EPOCHS = 6
 #: pushed-pair distance ranges (A) per contact kind; "hot": every atom rattled
 CONTACTS = {"Li-Li": (1.0, 2.2), "Li-F": (0.95, 1.8), "F-F": (1.2, 2.4), "hot": None}
-#: the committed model file
+#: the committed v1 model file (spec ``embedded-v1``)
 EMBEDDED_MODEL = paths.MODELS / "lidiff-embedded.model"
 EMBEDDED_METRICS = paths.MODELS / "lidiff-embedded.metrics.json"
 
@@ -468,6 +473,17 @@ def record_stability(metrics_path: Path, runs: list[dict], model: Path = EMBEDDE
     return rec
 
 
+def _committed(path: Path) -> bool:
+    """Whether ``path`` is a committed model file (recorded in ``data/models/SHA256SUMS``)."""
+    from lidiff_helpers.simulation.models import committed_hashes
+
+    try:
+        rel = Path(path).resolve().relative_to(paths.MODELS.resolve())
+    except ValueError:
+        return False
+    return str(rel) in committed_hashes()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lidiff_helpers.embedded``: retrain, measure or stability-check the
     embedded foundation model (``make embedded-model``)."""
@@ -484,8 +500,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "(resumable: the runs live under <workdir>/stability)")
     ap.add_argument("--temperatures", type=float, nargs="*", default=[300.0, 600.0, 900.0])
     ap.add_argument("--stability-ps", type=float, default=20.0)
+    ap.add_argument("--overwrite", action="store_true",
+                    help="let training replace a committed model file (v1 is kept unchanged "
+                         "as embedded-v1: train into results/ instead)")
     a = ap.parse_args(argv)
     out = Path(a.out)
+    if not (a.measure_only or a.stability_only or a.overwrite) and _committed(out):
+        ap.error(f"{out} is a committed model file (its SHA256 is recorded in "
+                 f"data/models/SHA256SUMS; v1 stays unchanged as embedded-v1): retraining "
+                 f"would replace it; give --out {paths.RESULTS / 'embedded-training'}/"
+                 "lidiff-embedded-v1.model (or --overwrite)")
     metrics = out.with_name(out.stem + ".metrics.json")
     if a.stability_only:
         runs = stability_check(out, Path(a.workdir) / "stability", tuple(a.temperatures),

@@ -43,17 +43,18 @@ from lidiff_helpers.simulation.models import record_committed
 from lidiff_helpers.training import distillation
 from lidiff_helpers.training import mace_train as training
 
-__all__ = ["MODEL", "STATE", "build_training_set", "export_state", "main", "options",
-           "restore_state",
-           "save_state", "targets", "train"]
+__all__ = ["METRICS", "MODEL", "STATE", "build_training_set", "export_state", "main",
+           "metrics_table", "options", "restore_state", "save_state", "targets", "train"]
 
 MAX_FORCE_EV_A = replay.MAX_REPLAY_FORCE_EV_A
 #: loss weight of each SevenNet-0-labelled LiF frame (replay frames: 1)
 DISTILL_CONFIG_WEIGHT = 2.0
 #: fraction of the distillation frames kept for validation (stratified by kind)
 VALID_FRACTION = 0.1
-#: where v2 is written (the default ``embedded`` model once committed)
+#: where v2 is written: the default ``embedded`` model
 MODEL = paths.MODELS / "lidiff-embedded-v2.model"
+#: its measurements (:mod:`lidiff_helpers.workflows.embedded_v2_metrics`)
+METRICS = MODEL.with_suffix(".metrics.json")
 WORKDIR = paths.RESULTS / "embedded-training-v2"
 #: the committed training state (newest mace checkpoint, budget record, options): a fresh
 #: machine continues the training where the last session stopped (:func:`save_state`)
@@ -266,6 +267,55 @@ def targets(metrics: dict, teacher: dict):
             ok, txt = abs(v / t - 1) <= tol, f"within {100 * tol:g} % of teacher"
         rows.append({"quantity": key, "model": v, "teacher": t, "target": txt, "met": bool(ok)})
     return pd.DataFrame(rows)
+
+
+#: how :func:`metrics_table` names the targets' quantities
+_QUANTITY = {"bulk_F_rmse_meV_A": "held-out bulk frames: F RMSE (meV/A)",
+             "interstitial_F_rmse_meV_A": "held-out interstitial frames: F RMSE (meV/A)",
+             "knockoff_collinear_barrier_eV": "collinear knock-off barrier, CI-NEB (eV)",
+             "direct_barrier_eV": "direct-hop barrier, CI-NEB (eV)",
+             "a0_A": "relaxed LiF a0 (A)", "B_GPa": "bulk modulus B (GPa)"}
+
+
+def metrics_table(metrics_path: Path = METRICS):
+    """v2's measured quality (quantity, value, its teacher SevenNet-0's, target, met), read
+    from its metrics file: the issue's targets, the stress errors and the NVT stability
+    runs (0.5 ps as the reference models', and the 20 ps runs). What notebook 00 shows when
+    it runs on the embedded model."""
+    import pandas as pd
+
+    from lidiff_helpers.core import units
+    from lidiff_helpers.training.embedded import stability_problems
+
+    rec = json.loads(Path(metrics_path).read_text())
+    rows = [("model SHA256", rec["model_sha256"][:12], "", "", "")]
+    for t in rec.get("targets", []):
+        rows.append((_QUANTITY.get(t["quantity"], t["quantity"]), _fmt(t["model"]),
+                     _fmt(t["teacher"]), t["target"],
+                     "" if t["met"] is None else ("yes" if t["met"] else "no")))
+    for kind in ("bulk", "interstitial"):
+        v = rec.get(f"{kind}_S_rmse_GPa")
+        if v is not None:
+            rows.append((f"held-out {kind} frames: stress RMSE (GPa)", _fmt(v),
+                         _fmt((rec.get("teacher_metrics") or {}).get(f"{kind}_S_rmse_GPa")),
+                         "", ""))
+    for r in rec.get("stability", []) + rec.get("stability_long", []):
+        bad = stability_problems(r)
+        atoms = f", {r['n_atoms']} atoms" if r.get("n_atoms") else ", 217 atoms (3x3x3 + Li)"
+        rows.append((f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K{atoms}",
+                     ("ok" if not bad else "FAILED: " + "; ".join(bad))
+                     + f" (closest pair {r['min_distance_A']:.2f} A)", "",
+                     f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
+                     f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %",
+                     "yes" if not bad else "no"))
+    return pd.DataFrame(rows, columns=["quantity", "value", f"{distillation.TEACHER} "
+                                       "(teacher)", "target", "met"])
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

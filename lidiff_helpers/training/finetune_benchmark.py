@@ -32,11 +32,15 @@ BENCHMARK_JSON = paths.BENCHMARKS / "RESULTS_finetune.json"
 def check_benchmark_model(body: Mapping[str, Any], source: str | Path) -> None:
     """Raise :class:`~lidiff_helpers.core.errors.StaleResultError` when the benchmark record
     ``body`` (read from ``source``) was measured on another foundation model file (SHA256)
-    than the one the same model name resolves to now: its numbers would describe a model
-    that is gone."""
+    than the one the same model name resolves to now and that file is no longer committed
+    (:func:`~lidiff_helpers.simulation.models.committed_spec`: a record of ``embedded``
+    v1 stays valid as ``embedded-v1``): its numbers would describe a model that is
+    gone."""
     from lidiff_helpers.simulation import models
 
     f = body.get("foundation") or {}
+    if models.committed_spec(f.get("sha256")) is not None:
+        return
     try:
         now = models.model_identity(models.resolve_spec(f.get("name", "?")))
     except Exception as exc:  # the model it was measured on cannot be resolved here
@@ -136,8 +140,11 @@ def benchmark_markdown(body: Mapping[str, Any], path: str | Path) -> Path:
             "replay_F_rmse_meV_A", "replay_n_frames", "epochs_run", "best_epoch",
             "lr_effective", "ema_decay_effective", "train_cpu_s", "train_wall_s"]
     base = body["foundation_zero_shot"]
+    from lidiff_helpers.simulation.models import committed_spec
+
     f = body["foundation"]
-    setup = (f"Foundation: {f['name']} ({Path(f['path']).name}, sha256 {f['sha256'][:12]}). "
+    name = committed_spec(f["sha256"]) or f["name"]
+    setup = (f"Foundation: {name} ({Path(f['path']).name}, sha256 {f['sha256'][:12]}). "
              f"Data: {st['n_bulk']} bulk + {st['n_interstitial']} interstitial "
              f"DeePMD-derived training frames (random, seeded), {st['n_valid'][0]} + "
              f"{st['n_valid'][1]} validation frames ({st['frames_used']} frames in all), "

@@ -22,7 +22,8 @@ from typing import Any
 
 from lidiff_helpers.core import paths
 
-__all__ = ["card_embedded", "card_reference", "card_sevennet", "cards", "write_cards", "stale_cards", "main"]
+__all__ = ["card_embedded", "card_embedded_v2", "card_reference", "card_sevennet", "cards",
+           "main", "stale_cards", "write_cards"]
 
 LICENCE = ("model weights: CC BY 4.0 (trained on the study's CC BY 4.0 data and MPtrj "
            "frames it redistributes; credit Alghamdi et al. 2026 and the dataset); code: MIT")
@@ -53,16 +54,19 @@ def _data_files(files: dict) -> list[dict]:
 
 
 def card_embedded(model: Path = paths.MODELS / "lidiff-embedded.model") -> dict[str, Any]:
-    """The embedded foundation model's card (from ``lidiff-embedded.{recipe,metrics}.json``)."""
+    """The embedded foundation model v1's card (``embedded-v1``; from
+    ``lidiff-embedded.{recipe,metrics}.json``)."""
     recipe = json.loads(model.with_suffix(".recipe.json").read_text())
     metrics = json.loads(model.with_suffix(".metrics.json").read_text())
     test = {r["kind"]: r for r in metrics["test_set"] if r.get("n_frames")}
     pre = recipe["pretraining_set"]
     return {
-        "model_name": "lidiff-embedded", **_file(model),
-        "description": "small single-head MACE foundation model committed with lidiff, the "
-                       "offline stand-in for MACE-MPA-0 on which every fine-tuning strategy "
-                       "is exercised",
+        "model_name": "lidiff-embedded", "spec": "embedded-v1", **_file(model),
+        "description": "small single-head MACE foundation model committed with lidiff (v1), "
+                       "the first offline stand-in for MACE-MPA-0",
+        "status": "superseded as the default `embedded` by v2 (lidiff-embedded-v2, distilled "
+                  "from SevenNet-0); kept unchanged so that its numbers and the models "
+                  "fine-tuned from it stay reproducible",
         "architecture": _architecture(model),
         "training_data": {
             "replay_frames": {"train": pre["replay_train"], "valid": pre["replay_valid"],
@@ -72,7 +76,7 @@ def card_embedded(model: Path = paths.MODELS / "lidiff-embedded.model") -> dict[
                 "valid": pre["lif_bulk_valid_forces_stress_only"]},
             "interstitial_frames": 0,
             "study_files_read": _data_files(recipe["data_files"])},
-        "recipe": {"command": "make embedded-model", "stages": 3,
+        "recipe": {"command": "make embedded-model-v1", "stages": 3,
                    "dtype": recipe["options"].get("default_dtype"),
                    "seed": recipe["options"].get("seed"), "note": recipe.get("note")},
         "metrics": {
@@ -105,9 +109,10 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
     m = json.loads(mfile.read_text()) if mfile.is_file() else {}
     cfg, data = recipe["config"], recipe["data"]
     metrics = {k: m.get(k) for k in _METRIC_KEYS if k in m}
+    found = _foundation_name(cfg)
     return {
         "model_name": f"reference-{name}", **_file(model),
-        "description": f"{ref.arm(name).what}: fine-tuned from lidiff-embedded on the study's "
+        "description": f"{ref.arm(name).what}: fine-tuned from {found} on the study's "
                        "ft200 composition",
         "architecture": {**_architecture(model), "heads": recipe["effective"].get("heads")},
         "training_data": {
@@ -130,9 +135,76 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
         "intended_use": "teaching the fine-tuning strategies; the fine-tuned models of the "
                         "quick profile's MD, barriers and bulk validation",
         "known_limits": [
-            "fine-tuned from the small embedded model, not from MACE-MPA-0",
+            f"fine-tuned from the small embedded model {found}, not from MACE-MPA-0",
             "trained within a CPU budget (see recipe.budget), not to the study's 800 epochs",
             "fixed-cell frames only: the bulk equation of state is not constrained (a0, B)"],
+        "study": STUDY}
+
+
+def _foundation_name(cfg: dict) -> str:
+    """How a card names a fine-tuned model's foundation: its spec when still committed
+    (``embedded-v1``...), the file name and SHA256 prefix."""
+    from lidiff_helpers.simulation.models import committed_spec
+
+    sha = str(cfg.get("foundation_sha256"))
+    spec = committed_spec(sha)
+    return f"{spec + ' ' if spec else ''}({Path(cfg['foundation']).name}, {sha[:12]})"
+
+
+def card_embedded_v2(model: Path | None = None) -> dict[str, Any]:
+    """The embedded foundation model v2's card (``embedded``; from
+    ``lidiff-embedded-v2.{recipe,metrics}.json``: :mod:`lidiff_helpers.training.embedded_v2`
+    and :mod:`lidiff_helpers.workflows.embedded_v2_metrics`)."""
+    from lidiff_helpers.training import embedded_v2
+
+    model = Path(model or embedded_v2.MODEL)
+    recipe = json.loads(model.with_suffix(".recipe.json").read_text())
+    mfile = model.with_suffix(".metrics.json")
+    m = json.loads(mfile.read_text()) if mfile.is_file() else {}
+    ts = recipe["training_set"]
+    unmet = [t["quantity"] for t in m.get("targets", []) if t.get("met") is False]
+    return {
+        "model_name": "lidiff-embedded-v2", "spec": "embedded", **_file(model),
+        "description": "small single-head MACE foundation model committed with lidiff (v2), "
+                       "distilled from SevenNet-0 on Li-F configurations: the offline "
+                       "stand-in for MACE-MPA-0 on which every fine-tuning strategy is "
+                       "exercised",
+        "architecture": _architecture(model),
+        "training_data": {
+            "replay_frames": {"train": ts["replay_train"], "valid": ts["replay_valid"],
+                              "source": "the study's MPtrj replay files (PBE, VASP)"},
+            "distillation_frames": {"train": ts["distillation_train"],
+                                    "valid": ts["distillation_valid"],
+                                    "teacher": ts["distillation_teacher"],
+                                    "teacher_sha256": recipe["teacher"].get("sha256"),
+                                    "kinds": ts["distillation_kinds"],
+                                    "frames_sha256": ts["distillation_frames_sha256"]},
+            "study_lif_dft_frames": ts["study_lif_dft_frames"],
+            "study_files_read": _data_files(recipe["data_files"])},
+        "recipe": {"command": "make embedded-model", "stages": 2,
+                   "cpu_budget_s_stage1": recipe.get("cpu_budget_s"),
+                   "stage2_stress_weight": recipe["stage2_options"].get("stress_weight"),
+                   "epochs": recipe["stage2_options"].get("max_num_epochs"),
+                   "dtype": recipe["options"].get("default_dtype"),
+                   "seed": recipe["options"].get("seed")},
+        "metrics": ({k: m.get(k) for k in _METRIC_KEYS if k in m} or
+                    "not measured yet: python -m lidiff_helpers.workflows.embedded_v2_metrics"),
+        "targets_vs_teacher": m.get("targets"),
+        "nvt_checks": [{k: r.get(k) for k in ("temperature_K", "simulated_ps", "status",
+                                               "min_distance_A")}
+                       for r in m.get("stability_long", [])],
+        "licence": LICENCE + "; also trained on labels computed by SevenNet-0, whose "
+                             "weights are GPL-3.0 (whether a distilled model inherits that "
+                             "licence is not settled: check before redistributing it)",
+        "intended_use": "teaching and testing the study's fine-tuning strategies offline; "
+                        "the default foundation (`embedded`, `auto` without MACE-MPA-0)",
+        "known_limits": [
+            "not MACE-MPA-0: 32 channels, ~1000 MPtrj frames and 519 SevenNet-0-labelled "
+            "Li-F configurations",
+            "behaves like SevenNet-0 (its teacher), not like the study's DFT: its errors "
+            "include the teacher's",
+            "targets missed: " + (", ".join(unmet) if unmet else "none") +
+            " (targets_vs_teacher)"],
         "study": STUDY}
 
 
@@ -181,8 +253,12 @@ def cards() -> dict[Path, dict]:
     """Card path -> card, for every committed model with a recipe, and SevenNet-0."""
     from lidiff_helpers.training import reference_models as ref
 
+    from lidiff_helpers.training import embedded_v2
+
     out = {paths.MODELS / "lidiff-embedded.card.yaml": card_embedded(),
            paths.MODELS / "sevennet-0.card.yaml": card_sevennet()}
+    if embedded_v2.MODEL.with_suffix(".recipe.json").is_file():
+        out[embedded_v2.MODEL.with_suffix(".card.yaml")] = card_embedded_v2()
     for a in ref.ARMS:
         if ref.exported(a.name).is_file():
             out[ref.REFERENCE_DIR / f"{a.name}.card.yaml"] = card_reference(a.name)

@@ -4,7 +4,9 @@ under ``data/models/reference/`` so that every profile can use converged models.
 
 The recipe (``make reference-models`` = ``python -m lidiff_helpers.training.reference_models``)
 ----------------------------------------------------------------------------------------------
-* Foundation: the committed embedded model (``data/models/lidiff-embedded.model``).
+* Foundation: :data:`FOUNDATION_SPEC`, the committed embedded model the arms are trained
+  from (``embedded-v1``, ``data/models/lidiff-embedded.model``, until they are retrained
+  from v2; each recipe records the foundation's SHA256).
 * Frames: 10 bulk + 200 interstitial (the study's ft200 composition), a seeded draw
   (``data_seed`` 20260101) from the local DeePMD-derived pool, disjoint from the held-out
   test set; 5 bulk + 45 interstitial validation frames shared by every arm (early stopping).
@@ -40,10 +42,10 @@ from typing import Any
 from lidiff_helpers.core import paths
 from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run_finetune
 
-__all__ = ["Arm", "ARMS", "SADDLE_ARM", "REFERENCE_DIR", "CPU_BUDGET_S", "LEARNING_CURVE_CPU_BUDGET_S",
-           "LEARNING_CURVE_SIZES",
-           "LEARNING_CURVE_ARMS", "config", "learning_curve_configs", "train", "export",
-           "exported", "register_reference", "main"]
+__all__ = ["ARMS", "CPU_BUDGET_S", "FOUNDATION_SPEC", "LEARNING_CURVE_ARMS",
+           "LEARNING_CURVE_CPU_BUDGET_S", "LEARNING_CURVE_SIZES", "REFERENCE_DIR", "SADDLE_ARM",
+           "Arm", "config", "export", "exported", "learning_curve_configs", "main",
+           "register_reference", "train"]
 
 #: where the reference models are committed
 REFERENCE_DIR = paths.MODELS / "reference"
@@ -113,7 +115,12 @@ def arm(name: str) -> Arm:
     return _BY_NAME[name]
 
 
-def config(a: Arm, foundation: str = "embedded") -> FinetuneConfig:
+#: the foundation the committed arms were trained from (a model spec); ``embedded`` once
+#: they are retrained from the embedded model v2
+FOUNDATION_SPEC = "embedded-v1"
+
+
+def config(a: Arm, foundation: str = FOUNDATION_SPEC) -> FinetuneConfig:
     """The arm's :class:`FinetuneConfig` (the recipe above)."""
     from lidiff_helpers.simulation import models
 
@@ -137,31 +144,34 @@ LEARNING_CURVE_ARMS = ("naive", "multihead-pt100", "scratch")
 LEARNING_CURVE_CPU_BUDGET_S = 600.0
 
 
-def learning_curve_configs() -> list[FinetuneConfig]:
+def learning_curve_configs(foundation: str = FOUNDATION_SPEC) -> list[FinetuneConfig]:
     """The learning curve's runs: each of :data:`LEARNING_CURVE_ARMS` on each of
     :data:`LEARNING_CURVE_SIZES`, otherwise the arm's recipe (same validation frames)."""
     import dataclasses
 
-    return [dataclasses.replace(config(arm(n)), n_bulk=b, n_interstitial=i)
+    return [dataclasses.replace(config(arm(n), foundation), n_bulk=b, n_interstitial=i)
             for b, i in LEARNING_CURVE_SIZES for n in LEARNING_CURVE_ARMS]
 
 
 def train(names: Sequence[str], root: str | Path = TRAIN_ROOT,
           cpu_budget_s: float = CPU_BUDGET_S, threads: int = THREADS,
           parallel: int = 2, on_done=None,
-          lc_cpu_budget_s: float = LEARNING_CURVE_CPU_BUDGET_S) -> dict[str, FinetuneResult]:
+          lc_cpu_budget_s: float = LEARNING_CURVE_CPU_BUDGET_S,
+          foundation: str = FOUNDATION_SPEC) -> dict[str, FinetuneResult]:
     """Train the named arms (resumable; ``parallel`` at a time, ``threads`` each), each
-    with ``cpu_budget_s`` CPU seconds; ``learning-curve`` adds the learning-curve runs,
-    each with ``lc_cpu_budget_s``.
+    with ``cpu_budget_s`` CPU seconds, from ``foundation`` (a model spec: another one
+    gets its own run folders); ``learning-curve`` adds the learning-curve runs, each with
+    ``lc_cpu_budget_s``.
 
     ``on_done(name, result)`` is called as each arm finishes (the CLI exports it then,
     not after the last arm)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    cfgs = {n: (config(arm(n)), cpu_budget_s) for n in names if n != "learning-curve"}
+    cfgs = {n: (config(arm(n), foundation), cpu_budget_s) for n in names
+            if n != "learning-curve"}
     if "learning-curve" in names:
         cfgs.update({f"learning-curve:{c.label}": (c, lc_cpu_budget_s)
-                     for c in learning_curve_configs()})
+                     for c in learning_curve_configs(foundation)})
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
         futs = {ex.submit(run_finetune, c, root, None, threads, budget): n
                 for n, (c, budget) in cfgs.items()}
@@ -307,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="CPU seconds per learning-curve run (default %(default)s)")
     ap.add_argument("--threads", type=int, default=THREADS)
     ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--foundation", default=FOUNDATION_SPEC,
+                    help="the arms' foundation (model spec; default %(default)s, the "
+                         "committed arms'); another one needs --no-export until every arm "
+                         "is retrained from it")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
@@ -316,8 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r.ok and not a.no_export and not n.startswith("learning-curve:"):
             print("  ->", export(n, r, overwrite=a.overwrite))
 
+    if a.foundation != FOUNDATION_SPEC and not a.no_export:
+        ap.error(f"--foundation {a.foundation}: the committed arms come from "
+                 f"{FOUNDATION_SPEC}; train with --no-export (export once every arm is "
+                 "retrained and FOUNDATION_SPEC names the new foundation)")
     results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel, on_done=report,
-                    lc_cpu_budget_s=a.lc_cpu_budget_s)
+                    lc_cpu_budget_s=a.lc_cpu_budget_s, foundation=a.foundation)
     return 0 if all(r.ok for r in results.values()) else 1
 
 

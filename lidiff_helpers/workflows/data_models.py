@@ -8,7 +8,7 @@ from typing import Any
 from lidiff_helpers.io import data
 from lidiff_helpers.simulation import models
 
-__all__ = ["data_files", "frame_pools", "foundation", "summary"]
+__all__ = ["data_files", "embedded_quality", "foundation", "frame_pools", "summary"]
 
 
 def data_files(run):
@@ -35,6 +35,18 @@ def foundation(P, run) -> dict[str, Any]:
     identity = models.model_identity(models.resolve_spec(P.foundation_model))
     run.add_model(identity)
     return identity
+
+
+def embedded_quality(identity: dict[str, Any]):
+    """The measured quality of the embedded model the notebooks run on: v1's table
+    (:func:`lidiff_helpers.training.embedded.metrics_table`) when the foundation is
+    ``embedded-v1``, else v2's (:func:`lidiff_helpers.training.embedded_v2.metrics_table`:
+    the default, and the fallback when MACE-MPA-0's weights are absent)."""
+    from lidiff_helpers.training import embedded, embedded_v2
+
+    if identity.get("name") == "embedded-v1":
+        return embedded.metrics_table()
+    return embedded_v2.metrics_table()
 
 
 def summary(pool, held, identity: dict[str, Any]) -> dict[str, Any]:

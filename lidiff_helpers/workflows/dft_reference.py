@@ -60,6 +60,7 @@ __all__ = [
     "LABEL_TARGETS",
     "PATH_FILE",
     "REFEREE_MODELS",
+    "command_for",
     "committed_state",
     "e0_reproduction",
     "label_reproduction",
@@ -92,11 +93,18 @@ STUDY_CUTOFFS_RY = (110.0, 440.0)
 #: targets of the label reproduction: force RMSE (meV/A), stress (GPa), energy (meV/atom)
 LABEL_TARGETS = {"F_rmse_meV_A": 5.0, "S_max_GPa": 0.1, "E_meV_atom": 1.0}
 #: models whose knock-off path DFT referees, in order (the foundations first)
-REFEREE_MODELS = ("sevennet-0", "embedded", "reference-scratch", "reference-naive", "chgnet",
-                  "reference-multihead-pt100", "reference-lora",
+REFEREE_MODELS = ("sevennet-0", "embedded", "embedded-v1", "chgnet", "reference-scratch",
+                  "reference-naive", "reference-multihead-pt100", "reference-lora",
                   "reference-multihead-pt100-pseudolabel",
                   "reference-multihead-pt100-mace-default")
 MECHANISM = "knockoff-collinear"
+
+
+def command_for(path: Path) -> str:
+    """The command that writes the DFT result file ``path`` (a file of :data:`DFT_DIR`)."""
+    what = {"label_reproduction.json": "labels", "path_referee.json": "paths",
+            "neb_knockoff_collinear.json": "neb", "e0_reproduction.json": "e0"}[Path(path).name]
+    return f"python -m lidiff_helpers.workflows.dft_reference {what}"
 
 
 def pw_version(command: str = "pw.x") -> str | None:
@@ -278,7 +286,7 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     (how far the model's saddle is from a DFT stationary point), ``status``.
     """
     from lidiff_helpers.core.errors import ParameterError
-    from lidiff_helpers.simulation.models import model_identity
+    from lidiff_helpers.simulation.models import committed_spec, model_identity
     from lidiff_helpers.training.labelling import LabellingInterrupted, QuantumEspressoLabeller
 
     if images not in ("saddle", "all"):
@@ -286,7 +294,10 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
     lab = labeller or QuantumEspressoLabeller(workdir=Path(workdir) / "pw", command=command,
                                               max_seconds=max_seconds)
     old = json.loads(Path(out).read_text()) if out and Path(out).is_file() else {}
-    rows = {r["model"]: r for r in old.get("rows", [])}
+    # one row per model file (SHA256): a row of a model that is now committed under another
+    # spec (embedded v1 -> embedded-v1) keeps its numbers and takes that name
+    rows = {r["model_sha256"]: {**r, "model": committed_spec(r["model_sha256"]) or r["model"]}
+            for r in old.get("rows", [])}
     res_all = {"what": "DFT single points along each model's collinear knock-off path",
                "referee": lab.source,
                "neb": MECHANISM + ", 65 atoms, study lattice, reference_metrics.NEB",
@@ -314,7 +325,7 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
                               "wall_s": _wall_s(lab, path_image(res, k), t0)}
             except LabellingInterrupted as exc:
                 row["note"] = str(exc)
-                rows[spec] = row
+                rows[row["model_sha256"]] = row
                 write()
                 raise
             e0 = dft[0]["E_eV"]
@@ -329,7 +340,7 @@ def path_referee(models: Sequence[str] = REFEREE_MODELS, workdir: str | Path = W
                        dft_saddle_F_max_eV_A=float(np.linalg.norm(dft[ci]["F"], axis=1).max()),
                        status="done")
             row.pop("note", None)
-            rows[spec] = row
+            rows[row["model_sha256"]] = row
             write()
     return res_all
 

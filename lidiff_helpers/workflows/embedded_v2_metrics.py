@@ -60,7 +60,9 @@ def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
         m["stability_long"] = runs
         m["stability_long_problems"] = [p for r in runs for p in embedded.stability_problems(r)]
     m["targets"] = targets(m, teacher).to_dict("records")
-    m["teacher_metrics"] = {k: teacher.get(k) for k, _, _ in TARGETS}
+    m["teacher_metrics"] = {k: teacher.get(k) for k in (*(t[0] for t in TARGETS),
+                                                        "bulk_S_rmse_GPa",
+                                                        "interstitial_S_rmse_GPa")}
     out.write_text(json.dumps(m, indent=1, default=str) + "\n")
     return m
 

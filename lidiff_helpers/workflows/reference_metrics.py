@@ -64,12 +64,13 @@ def metrics_path(name: str, folder: str | Path = ref.REFERENCE_DIR) -> Path:
 
 
 def _model(name: str, folder: Path) -> str:
-    """The model spec or file of a row: the embedded foundation, a zero-shot baseline's
-    spec, or an exported arm's file."""
+    """The model spec or file of a row: the arms' foundation
+    (:data:`~lidiff_helpers.training.reference_models.FOUNDATION_SPEC`), a zero-shot
+    baseline's spec, or an exported arm's file."""
     if name == FOUNDATION:
         from lidiff_helpers.simulation import models
 
-        return str(models.resolve_spec("embedded").path)
+        return str(models.resolve_spec(ref.FOUNDATION_SPEC).path)
     if name in ZERO_SHOT:
         return name
     return str(ref.exported(name, folder))
@@ -126,7 +127,8 @@ def measure(name: str, folder: str | Path = ref.REFERENCE_DIR,
     wd = workdir / f"{name}-{sha[:12]}"
     wd.mkdir(parents=True, exist_ok=True)
     if what is None:
-        what = (ZERO_SHOT[name] if name in ZERO_SHOT else "zero-shot embedded foundation"
+        what = (ZERO_SHOT[name] if name in ZERO_SHOT else
+                f"zero-shot embedded foundation ({ref.FOUNDATION_SPEC}, the arms' start)"
                 if name == FOUNDATION else ref.arm(name).what)
     m: dict[str, Any] = {"name": name, "model_sha256": sha, "what": what}
     m.update(evaluation.model_row(model, evaluation.test_frames(),
@@ -368,15 +370,34 @@ ZERO_SHOT_COLUMNS = ("name", "what", "bulk_F_rmse_meV_A", "interstitial_F_rmse_m
                      "knockoff_collinear_barrier_eV", "direct_barrier_eV")
 
 
-def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR):
-    """Notebook 00's zero-shot table: the embedded foundation and the real universal
-    potentials (:data:`ZERO_SHOT`) on one footing, from their committed metrics files
-    (held-out force and energy RMSE, equation of state, knock-off and direct-hop barriers),
-    with the DFT reference row."""
+def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR, v2: str | Path | None = None):
+    """Notebook 00's zero-shot table: the embedded foundations (the arms' foundation,
+    ``embedded-v1``; the default ``embedded`` v2, from its metrics file ``v2``, default
+    :data:`lidiff_helpers.training.embedded_v2.METRICS`) and the real universal potentials
+    (:data:`ZERO_SHOT`) on one footing, from their committed metrics files (held-out force
+    and energy RMSE, equation of state, knock-off and direct-hop barriers), with the DFT
+    reference row."""
+    import pandas as pd
+
+    from lidiff_helpers.simulation.models import committed_spec
+    from lidiff_helpers.training import embedded_v2
+
     t = table(folder, references=True)
     heads = [COLUMNS[c] for c in ZERO_SHOT_COLUMNS]
     keep = t[COLUMNS["name"]].isin([FOUNDATION, *ZERO_SHOT, "DFT (PBE)"])
     t = t.loc[keep, heads].reset_index(drop=True)
+    f = metrics_path(FOUNDATION, folder)
+    if f.is_file():   # name the arms' foundation by its spec (embedded-v1)
+        spec = committed_spec(json.loads(f.read_text()).get("model_sha256"))
+        t[COLUMNS["name"]] = t[COLUMNS["name"]].replace(
+            FOUNDATION, f"{FOUNDATION} ({spec})" if spec else FOUNDATION)
+    if v2 is None:
+        v2 = embedded_v2.METRICS
+    if Path(v2).is_file():   # the default embedded model, after the arms' foundation
+        r = json.loads(Path(v2).read_text())
+        row = {COLUMNS[c]: r.get(c) for c in ZERO_SHOT_COLUMNS}
+        row[COLUMNS["name"]] = committed_spec(r.get("model_sha256")) or r.get("name")
+        t = pd.concat([t.iloc[:1], pd.DataFrame([row]), t.iloc[1:]], ignore_index=True)
     for col, digits in DIGITS.items():
         h = COLUMNS[col]
         if h in t:
