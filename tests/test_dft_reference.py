@@ -230,3 +230,43 @@ def test_command_line_passes_each_subcommand_its_own_options(monkeypatch):
     assert dr.main(["neb", "--n-images", "1", "--relax-final"]) == 0
     assert seen["neb"]["n_images"] == 1 and seen["neb"]["symmetric_final"] is False
     assert dr.main(["labels"]) == 0 and "state" in seen["labels"]
+
+
+def test_committed_dft_neb_agrees_with_its_committed_pw_runs():
+    """The committed DFT NEB's barriers are the committed pw.x energies of its images: each
+    image (by content hash) has a finished run at the study's cutoffs in
+    ``data/dft/pw-labels/neb-pw-study`` (110 / 440 Ry in its input) and one at the search's
+    in ``neb-pw-<cutoffs>``; the energies there give the recorded barriers, the climbing
+    image is the highest, the end states agree by symmetry, and the study-level barrier is
+    what tables and figures show."""
+    from ase import Atoms
+
+    from lidiff_helpers.io.data import frame_hash
+
+    n = json.loads(dn.NEB_FILE.read_text()) if dn.NEB_FILE.is_file() else None
+    if not n or n["status"] != "done":
+        pytest.skip("no finished DFT NEB committed yet")
+    search = dr.STATE / "neb-pw-{:g}-{:g}".format(*n["cutoffs_Ry"])
+
+    def energies(folder: Path) -> list[float]:
+        out = []
+        for pos in n["positions"]:
+            at = Atoms(numbers=n["numbers"], positions=pos, cell=n["cell"], pbc=True)
+            at.wrap()                              # as the labeller names its runs
+            h = frame_hash(at)
+            (run,) = folder.glob(f"{h}-*")       # exactly one finished run per image
+            assert (run / "labels.npz").is_file()
+            out.append(float(np.load(run / "labels.npz")["energy_eV"]))
+        return out
+
+    e = energies(dr.STATE / "neb-pw-study")
+    assert all("ecutwfc          = 110.0" in p.read_text()
+               for p in (dr.STATE / "neb-pw-study").glob("*/espresso.pwi"))
+    k = n["climbing_index"]
+    assert e[k] - e[0] == pytest.approx(n["barrier_study_cutoffs_eV"], abs=1e-9)
+    es = energies(search)
+    assert es[k] - es[0] == pytest.approx(n["barrier_eV"], abs=1e-9)
+    assert max(es) == es[k] and abs(es[-1] - es[0]) < 1e-3 and n["converged"]
+    assert n["climbing_fmax_eV_A"] <= n["fmax_eV_A"]
+    own = dn.study_level_barrier()
+    assert own["barrier_eV"] == n["barrier_study_cutoffs_eV"] != n["barrier_eV"]

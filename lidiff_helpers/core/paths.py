@@ -22,6 +22,11 @@ BENCHMARKS = ROOT / "benchmarks"
 CACHE = Path(os.environ.get("LIDIFF_CACHE_DIR", Path.home() / ".cache" / "lidiff"))
 
 
+def read_result(path: Path) -> dict | None:
+    """A result file's JSON body, or None when it does not exist."""
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def data_dir() -> Path | None:
     """The local copy of the study data named by ``LIDIFF_DATA_DIR``, or None."""
     d = os.environ.get("LIDIFF_DATA_DIR")

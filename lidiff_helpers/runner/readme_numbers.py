@@ -40,13 +40,13 @@ edited by hand, or a result file regenerated without updating the page, fails th
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lidiff_helpers.core import paths
+from lidiff_helpers.core.paths import read_result  # re-exported
 
 __all__ = ["BLOCKS", "files", "read_result", "locate", "render", "render_all", "update",
            "check", "main"]
@@ -55,11 +55,6 @@ README = paths.ROOT / "README.md"
 #: the documentation pages, which may hold generated blocks too
 DOCS = paths.ROOT / "docs"
 BENCH = paths.BENCHMARKS
-
-
-def read_result(path: Path) -> dict | None:
-    """A result file's JSON body, or None when it does not exist."""
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _embedded_model() -> str:
@@ -304,7 +299,9 @@ def _dft_reference() -> str:
                 f"image(s), converged: {n['converged']}, climbing-image force "
                 f"{n['climbing_fmax_eV_A']:.3f} eV/A; final state "
                 f"{n.get('final_state', 'relaxed in DFT')}), from {n['start_band']}'s band "
-                f"({n['start_barrier_eV']:.3f} eV); pw.x CPU {n['pw_cpu_s'] / 3600:.1f} h."]
+                f"({n['start_barrier_eV']:.3f} eV); pw.x CPU {n['pw_cpu_s'] / 3600:.1f} h"
+                + (f" for the search, {n['pw_cpu_s_study_cutoffs'] / 3600:.1f} h at 110 / "
+                   "440 Ry" if "pw_cpu_s_study_cutoffs" in n else "") + "."]
     return "\n".join(out)
 
 

@@ -251,9 +251,8 @@ def card_sevennet() -> dict[str, Any]:
 
 def cards() -> dict[Path, dict]:
     """Card path -> card, for every committed model with a recipe, and SevenNet-0."""
-    from lidiff_helpers.training import reference_models as ref
-
     from lidiff_helpers.training import embedded_v2
+    from lidiff_helpers.training import reference_models as ref
 
     out = {paths.MODELS / "lidiff-embedded.card.yaml": card_embedded(),
            paths.MODELS / "sevennet-0.card.yaml": card_sevennet()}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lidiff_helpers.workflows.dft_reference import (
+from lidiff_helpers.workflows.dft_common import (
     DFT_DIR,
     MECHANISM,
     STATE,
@@ -158,7 +158,8 @@ def dft_neb(workdir: str | Path = WORKDIR, out: str | Path | None = NEB_FILE,
                 workdir=Path(workdir) / "neb-pw-study", command=command, max_seconds=max_seconds)
             e = [x.info["REF_energy"] for x in full.label(r.images, progress=True)]
             body.update(barrier_study_cutoffs_eV=float(e[r.climbing_index] - e[0]),
-                        energies_study_cutoffs_eV=[float(x - e[0]) for x in e])
+                        energies_study_cutoffs_eV=[float(x - e[0]) for x in e],
+                        pw_cpu_s_study_cutoffs=_pw_cpu_s(Path(workdir) / "neb-pw-study"))
         write_result(out, body, [])
         return body
 
