@@ -447,15 +447,25 @@ def test_saddle_aware_arm_is_the_naive_recipe_plus_the_dft_path_frames():
 
 
 def test_training_from_another_foundation_is_refused_export_before_any_work(monkeypatch,
-                                                                             capsys):
+                                                                             capsys, tmp_path):
     """Arms from another foundation than the committed ones' cannot be exported over them:
-    the command stops before training (no train call), naming --no-export."""
+    the command stops before training (no train call), naming --no-export and
+    --export-dir; another folder takes them."""
     called = []
     monkeypatch.setattr(ref, "train", lambda *a, **k: called.append(1) or {})
     with pytest.raises(SystemExit):
         ref.main(["--arms", "naive", "--foundation", "embedded"])
-    assert not called and "--no-export" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert not called and "--no-export" in err and "--export-dir" in err
+    with pytest.raises(SystemExit):     # the committed folder by another spelling
+        ref.main(["--arms", "naive", "--foundation", "embedded", "--export-dir",
+                  str(ref.REFERENCE_DIR / ".." / "reference")])
+    assert not called
     assert ref.main(["--arms", "naive", "--foundation", "embedded", "--no-export"]) == 0
+    assert called
+    called.clear()
+    assert ref.main(["--arms", "naive", "--foundation", "embedded", "--export-dir",
+                     str(tmp_path / "reference-v2")]) == 0
     assert called
 
 

@@ -322,18 +322,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "committed arms'); another one needs --no-export until every arm "
                          "is retrained from it")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--export-dir", type=Path, default=REFERENCE_DIR,
+                    help="where finished arms are exported (default %(default)s); arms from "
+                         "another foundation than the committed set's go to their own "
+                         "folder, e.g. data/models/reference-v2, until every arm is retrained")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
     def report(n: str, r: FinetuneResult) -> None:
         print(f"{n}: {r.status} {r.workdir}" + (f" ({r.message[-300:]})" if r.message else ""),
               flush=True)
         if r.ok and not a.no_export and not n.startswith("learning-curve:"):
-            print("  ->", export(n, r, overwrite=a.overwrite))
+            print("  ->", export(n, r, a.export_dir, overwrite=a.overwrite))
 
-    if a.foundation != FOUNDATION_SPEC and not a.no_export:
-        ap.error(f"--foundation {a.foundation}: the committed arms come from "
-                 f"{FOUNDATION_SPEC}; train with --no-export (export once every arm is "
-                 "retrained and FOUNDATION_SPEC names the new foundation)")
+    same_dir = Path(a.export_dir).resolve() == REFERENCE_DIR.resolve()
+    if a.foundation != FOUNDATION_SPEC and not a.no_export and same_dir:
+        ap.error(f"--foundation {a.foundation}: the committed arms in {REFERENCE_DIR} come "
+                 f"from {FOUNDATION_SPEC}; export to another folder (--export-dir) or train "
+                 "with --no-export until every arm is retrained and FOUNDATION_SPEC names "
+                 "the new foundation")
     results = train(a.arms, a.root, a.cpu_budget_s, a.threads, a.parallel, on_done=report,
                     lc_cpu_budget_s=a.lc_cpu_budget_s, foundation=a.foundation)
     return 0 if all(r.ok for r in results.values()) else 1

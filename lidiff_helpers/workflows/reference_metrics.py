@@ -413,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"baselines {', '.join(ZERO_SHOT)} and every exported arm)")
     ap.add_argument("--stability-ps", type=float, default=STABILITY_PS)
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--folder", type=Path, default=ref.REFERENCE_DIR,
+                    help="the exported arms' folder (default %(default)s); the foundation "
+                         "and zero-shot rows are measured only for the default one")
     ap.add_argument("--learning-curve", action="store_true",
                     help="only evaluate the learning-curve runs and write "
                          "data/models/reference/learning_curve.json")
@@ -420,13 +423,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.learning_curve:
         print(learning_curve().to_string(index=False))
         return 0
-    names = a.arms or [FOUNDATION, *ZERO_SHOT] + [x.name for x in ref.ARMS
-                                                  if ref.exported(x.name).is_file()]
+    default = Path(a.folder).resolve() == ref.REFERENCE_DIR.resolve()
+    arms = [x.name for x in (*ref.ARMS, ref.SADDLE_ARM)
+            if ref.exported(x.name, a.folder).is_file()]
+    names = a.arms or ([FOUNDATION, *ZERO_SHOT] if default else []) + arms
     for n in names:
-        m = measure(n, stability_ps=a.stability_ps, overwrite=a.overwrite)
+        m = measure(n, a.folder, stability_ps=a.stability_ps, overwrite=a.overwrite)
         print(f"{n}: interstitial F RMSE {m['interstitial_F_rmse_meV_A']:.1f} meV/A, "
               f"a0 {m['a0_A']} A, knock-off {m['knockoff_collinear_barrier_eV']:.3f} eV")
-    print(table().to_string(index=False))
+    print(table(a.folder, references=default).to_string(index=False))
     return 0
 
 
