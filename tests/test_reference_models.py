@@ -488,3 +488,25 @@ def test_zero_shot_table_has_both_embedded_versions_named_by_their_files(tmp_pat
     assert names[0] == f"{rm.FOUNDATION} ({ref.FOUNDATION_SPEC})" and names[1] == "embedded"
     assert names[2:] == ["sevennet-0", "DFT (PBE)"]
     assert t.loc[1, "knock-off barrier (eV)"] == 0.212 and t.loc[1, "a0 (A)"] == 4.0
+
+
+def test_foundation_contrast_says_whether_each_arm_keeps_raises_or_lowers_the_barrier():
+    """Known answers: against a soft foundation (0.04 eV) an arm at 0.15 raises the barrier
+    and one at 0.05 keeps it; against a good one (0.20 eV) an arm at 0.15 lowers it and one
+    at 0.215 keeps it (within BARRIER_KEPT_EV); zero-shot baselines are left out."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    def rec(name, b, f=100.0):
+        return {"name": name, "knockoff_collinear_barrier_eV": b,
+                "interstitial_F_rmse_meV_A": f}
+
+    t = rm.foundation_contrast({
+        "soft": [rec("foundation", 0.04, 156.0), rec("sevennet-0", 0.24), rec("naive", 0.15),
+                 rec("lora", 0.05)],
+        "good": [rec("embedded-v2", 0.20, 121.0), rec("naive", 0.15), rec("lora", 0.215)],
+        "empty": []})
+    assert list(t["model"]) == ["(the foundation)", "naive", "lora"] * 2
+    assert list(t["barrier"]) == ["", "raises", "keeps", "", "lowers", "keeps"]
+    assert t["barrier_change_eV"].tolist() == pytest.approx([0, 0.11, 0.01, 0, -0.05, 0.015])
+    assert t.loc[0, "interstitial_F_rmse_meV_A"] == 156.0
+    assert rm.BARRIER_KEPT_EV == 0.02

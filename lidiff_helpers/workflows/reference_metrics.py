@@ -42,7 +42,7 @@ from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "ZERO_SHOT", "measure", "zero_shot_table", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
-           "learning_curve_table",
+           "learning_curve_table", "BARRIER_KEPT_EV", "foundation_contrast",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
@@ -197,7 +197,7 @@ def _eos(calc) -> dict:
 
 def load(folder: str | Path = ref.REFERENCE_DIR) -> list[dict]:
     """Every metrics file in ``folder``: the foundation first, then the arms' order."""
-    order = [FOUNDATION, *ZERO_SHOT] + [a.name for a in ref.ARMS]
+    order = [FOUNDATION, *ZERO_SHOT] + [a.name for a in (*ref.ARMS, ref.SADDLE_ARM)]
     have = {p.name[:-len(".metrics.json")]: p for p in Path(folder).glob("*.metrics.json")}
     return [json.loads(have[n].read_text()) for n in order if n in have]
 
@@ -403,6 +403,44 @@ def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR, v2: str | Path | Non
         if h in t:
             t[h] = [round(v, digits) if isinstance(v, float) else v for v in t[h]]
     return t
+
+
+#: a fine-tuned arm whose knock-off barrier lies within this of its foundation's keeps it
+#: (eV; about the spread of CI-NEB barriers between NEB settings on one model)
+BARRIER_KEPT_EV = 0.02
+
+
+def foundation_contrast(sets: dict[str, Sequence[dict]]):
+    """Fine-tuning a soft foundation against fine-tuning a good one.
+
+    ``sets``: foundation label -> metrics records (:func:`load`), the foundation's first,
+    then its arms. Returns a pandas table, one row per foundation and per arm: held-out
+    interstitial force RMSE (meV/A), collinear knock-off barrier (eV), the barrier's change
+    from that set's foundation (eV) and whether the arm ``keeps`` it (within
+    :data:`BARRIER_KEPT_EV`), ``raises`` or ``lowers`` it. Records of zero-shot baselines
+    are left out."""
+    import pandas as pd
+
+    rows = []
+    for label, recs in sets.items():
+        recs = [r for r in recs if r.get("name") not in ZERO_SHOT]
+        if not recs:
+            continue
+        found, arms = recs[0], recs[1:]
+        fb = found["knockoff_collinear_barrier_eV"]
+        rows.append({"foundation": label, "model": "(the foundation)",
+                     "interstitial_F_rmse_meV_A": found["interstitial_F_rmse_meV_A"],
+                     "knockoff_barrier_eV": fb, "barrier_change_eV": 0.0, "barrier": ""})
+        for m in arms:
+            b = m["knockoff_collinear_barrier_eV"]
+            d = b - fb
+            rows.append({"foundation": label, "model": m["name"],
+                         "interstitial_F_rmse_meV_A": m["interstitial_F_rmse_meV_A"],
+                         "knockoff_barrier_eV": b, "barrier_change_eV": d,
+                         "barrier": "keeps" if abs(d) <= BARRIER_KEPT_EV else
+                         "raises" if d > 0 else "lowers"})
+    return pd.DataFrame(rows, columns=["foundation", "model", "interstitial_F_rmse_meV_A",
+                                       "knockoff_barrier_eV", "barrier_change_eV", "barrier"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
