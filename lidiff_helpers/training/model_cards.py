@@ -111,7 +111,8 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
     metrics = {k: m.get(k) for k in _METRIC_KEYS if k in m}
     found = _foundation_name(cfg)
     return {
-        "model_name": f"reference-{name}", **_file(model),
+        "model_name": f"reference-{name}" + ("" if folder.resolve() == ref.REFERENCE_DIR.resolve()
+                                             else f" ({folder.name})"), **_file(model),
         "description": f"{ref.arm(name).what}: fine-tuned from {found} on the study's "
                        "ft200 composition",
         "architecture": {**_architecture(model), "heads": recipe["effective"].get("heads")},
@@ -120,6 +121,8 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
             "selection": f"{cfg['selection']} (data_seed {cfg['data_seed']}), disjoint from "
                          "the held-out test set",
             "n_valid": len(data.get("valid_hashes", [])),
+            **({"extra_train": {k: data["extra_train"].get(k) for k in ("what", "n", "hashes")}}
+               if data.get("extra_train") else {}),
             "replay": {k: (f"{len(v)} elements" if k == "elements_filter" else v)
                        for k, v in (data.get("replay") or {}).items()} or None,
             "study_files_read": _data_files(data.get("data_files", {}))},
@@ -258,9 +261,12 @@ def cards() -> dict[Path, dict]:
            paths.MODELS / "sevennet-0.card.yaml": card_sevennet()}
     if embedded_v2.MODEL.with_suffix(".recipe.json").is_file():
         out[embedded_v2.MODEL.with_suffix(".card.yaml")] = card_embedded_v2()
-    for a in ref.ARMS:
-        if ref.exported(a.name).is_file():
-            out[ref.REFERENCE_DIR / f"{a.name}.card.yaml"] = card_reference(a.name)
+    # the committed set, and sets staged in their own folder (reference-v2 while the arms
+    # are retrained from another foundation)
+    for folder in [ref.REFERENCE_DIR, *sorted(paths.MODELS.glob("reference-*/"))]:
+        for a in (*ref.ARMS, ref.SADDLE_ARM):
+            if ref.exported(a.name, folder).is_file():
+                out[folder / f"{a.name}.card.yaml"] = card_reference(a.name, folder)
     return out
 
 
