@@ -323,12 +323,35 @@ def _al_selection_findings() -> str:
     return al_comparison.findings()
 
 
+def _reference_v2() -> str:
+    """The arms retrained from v2 so far beside v1's: does each keep its foundation's
+    barrier (``reference_metrics.foundation_contrast``)."""
+    from lidiff_helpers.training import embedded_v2
+    from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    staged, v2 = rm.load(ref.STAGED_DIR), read_result(embedded_v2.METRICS)
+    cmd = f"python -m lidiff_helpers.workflows.reference_metrics --folder {_rel(ref.STAGED_DIR)}"
+    if not (staged and v2):
+        return f"No arm retrained from v2 measured yet (`{cmd}`)."
+    t = rm.foundation_contrast({ref.FOUNDATION_SPEC: rm.load(),
+                                "embedded (v2)": [v2, *staged]})
+    t = t.rename(columns={"interstitial_F_rmse_meV_A": "held-out interstitial F RMSE (meV/A)",
+                          "knockoff_barrier_eV": "knock-off barrier (eV)",
+                          "barrier_change_eV": "change from its foundation (eV)",
+                          "barrier": f"barrier (kept within {rm.BARRIER_KEPT_EV:g} eV)"})
+    return (f"Retrained from v2 so far ({len(staged)} of {len(ref.ARMS) + 1} arms, "
+            f"`{cmd}`), beside the committed arms from {ref.FOUNDATION_SPEC}:\n\n"
+            + t.to_markdown(index=False, floatfmt=("", "", ".1f", ".3f", "+.3f", "")))
+
+
 #: block name -> renderer
 BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
                                         "embedded-model": _embedded_model,
                                         "embedded-model-v2": _embedded_model_v2,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
+                                        "reference-v2": _reference_v2,
                                         "learning-curve": _learning_curve,
                                         "md-engines": _md_engines,
                                         "dft-reference": _dft_reference,

@@ -44,6 +44,7 @@ from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run
 
 __all__ = ["ARMS", "CPU_BUDGET_S", "FOUNDATION_SPEC", "LEARNING_CURVE_ARMS",
            "LEARNING_CURVE_CPU_BUDGET_S", "LEARNING_CURVE_SIZES", "REFERENCE_DIR", "SADDLE_ARM",
+           "STAGED_DIR",
            "Arm", "config", "export", "exported", "learning_curve_configs", "main",
            "register_reference", "train"]
 
@@ -51,6 +52,9 @@ __all__ = ["ARMS", "CPU_BUDGET_S", "FOUNDATION_SPEC", "LEARNING_CURVE_ARMS",
 REFERENCE_DIR = paths.MODELS / "reference"
 #: where they are trained (run folders, checkpoints; not committed)
 TRAIN_ROOT = paths.RESULTS / "reference-models"
+#: arms retrained from the embedded model v2, staged here until the set is complete
+#: (``--export-dir``); then they become :data:`REFERENCE_DIR`
+STAGED_DIR = paths.MODELS / "reference-v2"
 #: CPU seconds per arm, all sessions together (1 CPU-hour)
 CPU_BUDGET_S = 3600.0
 #: OMP threads per arm
