@@ -340,9 +340,22 @@ def _reference_v2() -> str:
                           "knockoff_barrier_eV": "knock-off barrier (eV)",
                           "barrier_change_eV": "change from its foundation (eV)",
                           "barrier": f"barrier (kept within {rm.BARRIER_KEPT_EV:g} eV)"})
+    from lidiff_helpers.workflows import dft_neb
+    from lidiff_helpers.workflows.dft_common import command_for
+
+    own = dft_neb.study_level_barrier()
+    saddle = ref.STAGED_DIR / f"{ref.SADDLE_ARM.name}.recipe.json"
+    n_dft = (read_result(saddle)["data"].get("extra_train") or {}).get("n") \
+        if saddle.is_file() else None
+    tail = ([f"DFT at the study's level of theory: {own['barrier_eV']:.3f} eV "
+             f"(`{command_for(dft_neb.NEB_FILE)}`)"] if own else []) + \
+        ([f"{ref.SADDLE_ARM.name} trained on {n_dft} DFT-labelled path frames besides the "
+          f"{ref.N_BULK + ref.N_INTERSTITIAL} study frames"] if n_dft else [])
     return (f"Retrained from v2 so far ({len(staged)} of {len(ref.ARMS) + 1} arms, "
             f"`{cmd}`), beside the committed arms from {ref.FOUNDATION_SPEC}:\n\n"
-            + t.to_markdown(index=False, floatfmt=("", "", ".1f", ".3f", "+.3f", "")))
+            + t.to_markdown(index=False, floatfmt=("", "", ".1f", ".3f", "+.3f", ""))
+            + ("\n\n" + "; ".join(tail) + "." if tail else ""))
+
 
 
 #: block name -> renderer
