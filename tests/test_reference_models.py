@@ -109,13 +109,16 @@ def test_lif_replay_frames_are_li_and_f_only():
 
 
 COMMITTED = sorted(ref.REFERENCE_DIR.glob("*.model"))
+#: the first set, fine-tuned from embedded-v1 (kept for the soft-vs-good contrast)
+COMMITTED_V1 = sorted(ref.V1_DIR.glob("*.model"))
 
 
 def test_reference_models_are_committed():
     assert {p.stem for p in COMMITTED} >= {"naive", "multihead-pt100"}
 
 
-@pytest.mark.parametrize("model", COMMITTED, ids=[p.stem for p in COMMITTED])
+@pytest.mark.parametrize("model", COMMITTED + COMMITTED_V1,
+                         ids=[f"{p.parent.name}/{p.stem}" for p in COMMITTED + COMMITTED_V1])
 def test_committed_model_matches_its_records(model):
     from lidiff_helpers.core.provenance import sha256_file
     from lidiff_helpers.io.data import frame_hash
@@ -124,7 +127,7 @@ def test_committed_model_matches_its_records(model):
     sha = sha256_file(model)
     assert model.stat().st_size <= ref.MAX_MODEL_MB * 1e6
     recipe = json.loads(model.with_suffix(".recipe.json").read_text())
-    metrics = json.loads(rm.metrics_path(model.stem).read_text())
+    metrics = json.loads(rm.metrics_path(model.stem, model.parent).read_text())
     assert recipe["model_sha256"] == sha
     assert metrics["model_sha256"] == sha
     # the recorded test RMSE is this file's: recomputed on the fixed subset
@@ -136,23 +139,44 @@ def test_committed_model_matches_its_records(model):
             assert fresh[kind][key] == pytest.approx(v, rel=1e-6, abs=1e-6), (kind, key)
 
 
-def test_committed_arms_and_their_foundation_row_come_from_the_stated_foundation():
-    """Every committed arm's recipe, the zero-shot foundation row and every card name the
-    same foundation file: the model FOUNDATION_SPEC resolves to (embedded-v1 until the arms
-    are retrained from v2), never the default embedded model when that is another file."""
+@pytest.mark.parametrize("folder", [ref.REFERENCE_DIR, ref.V1_DIR], ids=["v2", "v1"])
+def test_committed_arms_and_their_foundation_row_come_from_the_stated_foundation(folder):
+    """In each set, every arm's recipe, the zero-shot foundation row and every card name the
+    same foundation file: the committed set's is FOUNDATION_SPEC's (the embedded model v2,
+    its row being v2's own metrics file), the first set's embedded-v1's."""
     from lidiff_helpers.simulation import models
     from lidiff_helpers.training import model_cards
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    sha = models.model_identity(models.resolve_spec(ref.FOUNDATION_SPEC))["sha256"]
-    assert json.loads(rm.metrics_path(rm.FOUNDATION).read_text())["model_sha256"] == sha
-    for model in COMMITTED:
+    spec = ref.foundation_spec(folder)
+    assert spec == ("embedded" if folder == ref.REFERENCE_DIR else "embedded-v1")
+    sha = models.model_identity(models.resolve_spec(spec))["sha256"]
+    row = rm.metrics_path(rm.FOUNDATION, folder)
+    assert json.loads(row.read_text())["model_sha256"] == sha
+    assert rm.load(folder)[0]["name"] == rm.FOUNDATION
+    models_in = sorted(folder.glob("*.model"))
+    # the first set is complete; the committed one holds at least what the notebooks use
+    # (the README's findings name any arm not yet retrained)
+    assert {p.stem for p in models_in} >= ({a.name for a in ref.ARMS} if folder == ref.V1_DIR
+                                           else {"naive", "multihead-pt100"})
+    for model in models_in:
         cfg = json.loads(model.with_suffix(".recipe.json").read_text())["config"]
         assert cfg["foundation_sha256"] == sha, model.stem
-        card = model_cards.card_reference(model.stem)
-        assert f"{ref.FOUNDATION_SPEC} (" in card["description"] and sha[:12] in \
+        card = model_cards.card_reference(model.stem, folder)
+        assert f"{spec} (" in card["description"] and sha[:12] in \
             card["description"], card["description"]
-    assert ref.config(ref.ARMS[0]).foundation_sha256 == sha
+    assert ref.config(ref.ARMS[0], spec).foundation_sha256 == sha
+
+
+def test_the_committed_foundation_row_is_v2s_own_metrics_file():
+    """One file per set of numbers: the committed set's foundation row is the embedded model
+    v2's metrics file, another folder's is its own foundation.metrics.json."""
+    from lidiff_helpers.training import embedded_v2
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    assert rm.metrics_path(rm.FOUNDATION) == embedded_v2.METRICS
+    assert rm.metrics_path(rm.FOUNDATION, ref.V1_DIR) == ref.V1_DIR / "foundation.metrics.json"
+    assert not (ref.REFERENCE_DIR / "foundation.metrics.json").exists()
 
 
 def test_committed_learning_curve_matches_the_committed_models():
@@ -160,7 +184,7 @@ def test_committed_learning_curve_matches_the_committed_models():
     210-frame points are the committed reference models (same hash and test RMSE)."""
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    lc = rm.load_learning_curve()
+    lc, source = rm.committed_learning_curve()
     assert not lc.empty, "learning_curve.json is not committed (make reference-models)"
     assert set(lc["status"]) == {"trained"}
     assert sorted(set(lc["n_frames"])) == [10, 30, 110, 210]
@@ -169,7 +193,7 @@ def test_committed_learning_curve_matches_the_committed_models():
     small = lc[lc["n_frames"] < 210]
     assert set(small["cpu_budget_s"]) == {ref.LEARNING_CURVE_CPU_BUDGET_S}
     for r in lc[lc["n_frames"] == 210].to_dict("records"):
-        m = json.loads(rm.metrics_path(r["method"]).read_text())
+        m = json.loads(rm.metrics_path(r["method"], source).read_text())
         assert r["model_sha256"] == m["model_sha256"]
         assert r["interstitial_F_rmse_meV_A"] == m["interstitial_F_rmse_meV_A"]
 
@@ -200,9 +224,13 @@ def test_reference_spec_resolves_to_the_committed_file():
 
     with pytest.raises(ModelUnavailableError, match="make reference-models"):
         models.resolve_spec("reference-no-such-arm")
-    for p in COMMITTED:
-        spec = models.resolve_spec(f"reference-{p.stem}")
-        assert spec.path == p and spec.name == f"reference-{p.stem}"
+    for prefix, files in (("reference-", COMMITTED), ("reference-v1-", COMMITTED_V1)):
+        for p in files:
+            spec = models.resolve_spec(f"{prefix}{p.stem}")
+            assert spec.path == p and spec.name == f"{prefix}{p.stem}"
+            assert models.committed_spec(models.model_identity(spec)["sha256"]) == spec.name
+    with pytest.raises(ModelUnavailableError, match="reference-v1"):
+        models.resolve_spec("reference-v1-no-such-arm")
 
 
 def test_learning_curve_keeps_the_evaluation_before_training():
@@ -367,7 +395,7 @@ def test_learning_curve_evaluates_real_runs(monkeypatch, tmp_path, tiny_runs):
     from lidiff_helpers.workflows import reference_metrics as rm
 
     test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
-    monkeypatch.setattr(ref, "learning_curve_configs", lambda: tiny_runs["cfgs"])
+    monkeypatch.setattr(ref, "learning_curve_configs", lambda foundation: tiny_runs["cfgs"])
     one_each = [next(a for a in test if len(a) == 216), next(a for a in test if len(a) == 217)]
     monkeypatch.setattr(evaluation, "test_frames", lambda: one_each)   # bulk, interstitial
     monkeypatch.setattr(evaluation, "replay_validation_frames", lambda: rv[:2])
@@ -454,40 +482,87 @@ def test_training_from_another_foundation_is_refused_export_before_any_work(monk
     called = []
     monkeypatch.setattr(ref, "train", lambda *a, **k: called.append(1) or {})
     with pytest.raises(SystemExit):
-        ref.main(["--arms", "naive", "--foundation", "embedded"])
+        ref.main(["--arms", "naive", "--foundation", "embedded-v1"])
     err = capsys.readouterr().err
     assert not called and "--no-export" in err and "--export-dir" in err
     with pytest.raises(SystemExit):     # the committed folder by another spelling
-        ref.main(["--arms", "naive", "--foundation", "embedded", "--export-dir",
+        ref.main(["--arms", "naive", "--foundation", "embedded-v1", "--export-dir",
                   str(ref.REFERENCE_DIR / ".." / "reference")])
     assert not called
-    assert ref.main(["--arms", "naive", "--foundation", "embedded", "--no-export"]) == 0
+    assert ref.main(["--arms", "naive", "--foundation", "embedded-v1", "--no-export"]) == 0
     assert called
     called.clear()
-    assert ref.main(["--arms", "naive", "--foundation", "embedded", "--export-dir",
-                     str(tmp_path / "reference-v2")]) == 0
+    assert ref.main(["--arms", "naive", "--foundation", "embedded-v1", "--export-dir",
+                     str(tmp_path / "reference-again")]) == 0
     assert called
 
 
 def test_zero_shot_table_has_both_embedded_versions_named_by_their_files(tmp_path):
-    """Notebook 00's zero-shot table: the arms' foundation row named by its committed spec,
-    then v2's row from its metrics file (its own numbers), then the universal potentials."""
-    import shutil
-
+    """Notebook 00's zero-shot table: the committed arms' foundation (v2) named by its
+    committed spec, then the first set's (embedded-v1), each with its own file's numbers,
+    then the universal potentials and DFT."""
     from lidiff_helpers.simulation import models
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    for name in (rm.FOUNDATION, "sevennet-0"):
-        shutil.copy(rm.metrics_path(name), tmp_path)
-    sha2 = models.model_identity(models.resolve_spec("embedded"))["sha256"]
-    v2 = tmp_path / "v2.metrics.json"
-    v2.write_text(json.dumps({"name": "embedded-v2", "model_sha256": sha2, "what": "v2",
-                              "knockoff_collinear_barrier_eV": 0.2123, "a0_A": 4.0}))
-    t = rm.zero_shot_table(tmp_path, v2=v2)
-    names = list(t["model"])
-    assert names[0] == f"{rm.FOUNDATION} ({ref.FOUNDATION_SPEC})" and names[1] == "embedded"
-    assert names[2:] == ["sevennet-0", "DFT (PBE)"]
-    assert t.loc[1, "knock-off barrier (eV)"] == 0.212 and t.loc[1, "a0 (A)"] == 4.0
+    sha = {v: models.model_identity(models.resolve_spec(v))["sha256"]
+           for v in ("embedded", "embedded-v1")}
+    folder, v1 = tmp_path / "reference", tmp_path / "reference-v1"
+    for f, spec, b in ((folder, "embedded", 0.2123), (v1, "embedded-v1", 0.0361)):
+        f.mkdir()
+        (f / "foundation.metrics.json").write_text(json.dumps(
+            {"name": "foundation", "model_sha256": sha[spec], "what": spec,
+             "knockoff_collinear_barrier_eV": b, "a0_A": 4.0}))
+    (folder / "sevennet-0.metrics.json").write_text(json.dumps(
+        {"name": "sevennet-0", "model_sha256": "x", "knockoff_collinear_barrier_eV": 0.243}))
+    t = rm.zero_shot_table(folder, v1=v1)
+    assert list(t["model"]) == ["embedded", "embedded-v1", "sevennet-0", "DFT (PBE)"]
+    assert list(t["knock-off barrier (eV)"][:3]) == [0.212, 0.036, 0.243]
+    assert list(rm.zero_shot_table(folder, v1=tmp_path / "none")["model"]) == \
+        ["embedded", "sevennet-0", "DFT (PBE)"]
+
+
+def test_the_committed_learning_curve_falls_back_to_the_first_sets(monkeypatch, tmp_path):
+    """Until the committed set's learning-curve runs are trained, its learning curve is the
+    first set's, and the caller is told which folder (so which foundation) it comes from."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    now, v1 = tmp_path / "reference", tmp_path / "reference-v1"
+    now.mkdir(), v1.mkdir()
+    monkeypatch.setattr(ref, "REFERENCE_DIR", now)
+    monkeypatch.setattr(ref, "V1_DIR", v1)
+    row = {"method": "naive", "selection": "random", "n_frames": 10, "status": "trained"}
+    (v1 / "learning_curve.json").write_text(json.dumps({"rows": [row]}))
+    lc, source = rm.committed_learning_curve(now)
+    assert source == v1 and list(lc["n_frames"]) == [10]
+    assert ref.foundation_spec(source) == "embedded-v1"
+    (now / "learning_curve.json").write_text(json.dumps({"rows": [row | {"n_frames": 30}]}))
+    lc, source = rm.committed_learning_curve(now)
+    assert source == now and list(lc["n_frames"]) == [30]
+    lc, source = rm.committed_learning_curve(tmp_path / "elsewhere")   # no fallback there
+    assert lc.empty and source == tmp_path / "elsewhere"
+
+
+def test_foundation_contrast_figure_draws_each_arms_barrier_per_foundation():
+    """A bar per arm and foundation at its barrier, each foundation's zero-shot barrier and
+    DFT as horizontal lines."""
+    from lidiff_helpers.figures.finetune import foundation_contrast as figure
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    def rec(name, b):
+        return {"name": name, "knockoff_collinear_barrier_eV": b,
+                "interstitial_F_rmse_meV_A": 50.0}
+
+    t = rm.foundation_contrast({"soft": [rec("foundation", 0.04), rec("naive", 0.15)],
+                                "good": [rec("foundation", 0.20), rec("naive", 0.19),
+                                         rec("lora", 0.21)]})
+    ax = figure(t, dft_eV=0.157).axes[0]
+    bars = {c.get_label(): [round(r.get_height(), 3) for r in c] for c in ax.containers}
+    assert bars["fine-tuned from soft"][0] == 0.15 and bars["fine-tuned from good"] == [0.19,
+                                                                                      0.21]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["naive", "lora"]
+    lines = {ln.get_label(): ln.get_ydata()[0] for ln in ax.get_lines()}
+    assert lines == {"soft zero-shot": 0.04, "good zero-shot": 0.20,
+                     "DFT, the study's level of theory": 0.157}
 
 
 def test_foundation_contrast_says_whether_each_arm_keeps_raises_or_lowers_the_barrier():
@@ -503,10 +578,13 @@ def test_foundation_contrast_says_whether_each_arm_keeps_raises_or_lowers_the_ba
     t = rm.foundation_contrast({
         "soft": [rec("foundation", 0.04, 156.0), rec("sevennet-0", 0.24), rec("naive", 0.15),
                  rec("lora", 0.05)],
-        "good": [rec("embedded-v2", 0.20, 121.0), rec("naive", 0.15), rec("lora", 0.215)],
+        "good": [rec("embedded-v2", 0.20, 121.0), rec("naive", 0.15), rec("lora", 0.215),
+                 rec("scratch", 0.30)],
         "empty": []})
-    assert list(t["model"]) == ["(the foundation)", "naive", "lora"] * 2
-    assert list(t["barrier"]) == ["", "raises", "keeps", "", "lowers", "keeps"]
-    assert t["barrier_change_eV"].tolist() == pytest.approx([0, 0.11, 0.01, 0, -0.05, 0.015])
+    assert list(t["model"]) == ["(the foundation)", "naive", "lora"] * 2 + ["scratch"]
+    assert list(t["barrier"]) == ["", "raises", "keeps", "", "lowers", "keeps",
+                                  rm.RANDOM_START]   # random weights: no verdict
+    assert t["barrier_change_eV"].tolist() == pytest.approx([0, 0.11, 0.01, 0, -0.05, 0.015,
+                                                             0.10])
     assert t.loc[0, "interstitial_F_rmse_meV_A"] == 156.0
     assert rm.BARRIER_KEPT_EV == 0.02

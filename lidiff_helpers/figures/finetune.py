@@ -11,7 +11,8 @@ import numpy as np
 
 from lidiff_helpers.figures.ticks import plain_log_ticks
 
-__all__ = ["error_vs_size", "learning_curves", "reference_learning_curves", "strategy_bars",
+__all__ = ["error_vs_size", "foundation_contrast", "learning_curves", "reference_learning_curves",
+           "strategy_bars",
            "validation_by_size"]
 
 _METHOD_STYLE = {"naive": ("C0", "o"), "scratch": ("C3", "s")}
@@ -174,5 +175,36 @@ def validation_by_size(table):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6)
     axes[0].set_ylabel("validation force RMSE / meV/A")
+    fig.tight_layout()
+    return fig
+
+
+def foundation_contrast(table, dft_eV: float | None = None):
+    """Fine-tuning a soft foundation vs a good one: the collinear knock-off barrier (eV)
+    of each arm, one bar per foundation, each foundation's zero-shot barrier as a dashed
+    line of its colour and DFT at the study's level of theory (``dft_eV``) as a black one.
+
+    ``table``: :func:`lidiff_helpers.workflows.reference_metrics.foundation_contrast`."""
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(table["foundation"]))
+    arms = list(dict.fromkeys(m for m in table["model"] if m != "(the foundation)"))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(arms), 3.6))
+    width = 0.8 / max(1, len(labels))
+    x = np.arange(len(arms))
+    for k, label in enumerate(labels):
+        g = table[table["foundation"] == label]
+        colour = f"C{k}"
+        ax.axhline(g["knockoff_barrier_eV"].iloc[0], color=colour, ls="--", lw=1,
+                   label=f"{label} zero-shot")
+        by = dict(zip(g["model"], g["knockoff_barrier_eV"]))
+        ax.bar(x + (k - (len(labels) - 1) / 2) * width, [by.get(a, np.nan) for a in arms],
+               width, color=colour, label=f"fine-tuned from {label}")
+    if dft_eV is not None:
+        ax.axhline(dft_eV, color="k", lw=1.2, label="DFT, the study's level of theory")
+    ax.set_xticks(x, arms, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("collinear knock-off barrier (eV)")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig

@@ -1,7 +1,7 @@
 """The README's "What it finds" block (``findings``): the strategy table and its sentences,
 rendered from the reference models' metrics files (``data/models/reference/*.metrics.json``,
 ``make reference-models``), ``benchmarks/RESULTS_barriers.json``, the DFT results under
-``data/dft/`` and, while the arms start from v1, the embedded model v2's metrics. Part of
+``data/dft/`` and the first set's (``data/models/reference-v1/``, from ``embedded-v1``). Part of
 :mod:`lidiff_helpers.runner.readme_numbers` (which checks and rewrites the block).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from lidiff_helpers.core.paths import BENCHMARKS as BENCH
+from lidiff_helpers.core.paths import ROOT
 from lidiff_helpers.core.paths import read_result
 from lidiff_helpers.workflows.dft_reference import command_for
 
@@ -40,6 +41,7 @@ def _eos_kept(m: dict, found: dict | None) -> str:
 def _findings_rows(ms: list[dict], bar: dict, referee: dict) -> list[dict]:
     """One row per measured model (metrics files), then the zero-shot models measured only
     by the barrier benchmark (study lattice, collinear knock-off)."""
+    from lidiff_helpers.simulation.models import committed_spec
     from lidiff_helpers.workflows import reference_metrics as rm
 
     found = next((m for m in ms if m["name"] == rm.FOUNDATION), None)
@@ -60,8 +62,9 @@ def _findings_rows(ms: list[dict], bar: dict, referee: dict) -> list[dict]:
                 or r["lattice"] != "study"):
             continue
         ref = referee.get(r["sha256"], {})
-        rows.append({"model": r["model"], "strategy": (rm.ZERO_SHOT.get(r["model"]) or
-                                                      "zero-shot") + "; barrier only "
+        name = committed_spec(r["sha256"]) or r["model"]   # embedded-v1, not "embedded"
+        rows.append({"model": name, "strategy": (rm.ZERO_SHOT.get(name) or
+                                                 "zero-shot") + "; barrier only "
                      "(`benchmarks/RESULTS_barriers.json`)", "F": "",
                      "barrier": _num(r["barrier_eV"], 3), "a0": "", "B": "", "eos": "",
                      "dft": _num(ref.get("dft_barrier_along_path_eV"), 3),
@@ -137,11 +140,12 @@ def _findings_sentences(ms: list[dict], referee: dict, others: list[dict]) -> li
             f"eV (DFT {dft[0]:.2f}-{dft[-1]:.2f}{_own_dft_clause()}) and "
             f"{r['interstitial_F_rmse_meV_A']:.1f} "
             f"meV/A on the held-out interstitial frames, as the study found for MACE-MPA-0; "
-            f"the embedded foundation these arms start from ({ref.FOUNDATION_SPEC}, "
+            f"the embedded foundation these arms start from ({ref.foundation_label()}, "
             f"{found['knockoff_collinear_barrier_eV']:.3f} eV) "
             + ("does not, so here fine-tuning looks like a rescue"
                if found["knockoff_collinear_barrier_eV"] < dft[0] - 0.1 else "does too")
-            + _v2_note(ref.FOUNDATION_SPEC) + ".")
+            + ".")
+    out += _contrast_sentence()
     out.append(_eos_sentence(found, arms))
     d, mh = by.get("multihead-pt100-mace-default"), by.get("multihead-pt100")
     if d and mh:
@@ -197,19 +201,30 @@ def _barrier_sentence(found: dict, bars: list[float], others: list[dict], dft: l
 
 
 def _eos_sentence(found: dict, arms: list[dict]) -> str:
+    """Which arms keep the foundation's bulk equation of state, with experiment's bulk
+    modulus beside the arms' (a foundation whose own B is far from it is corrected, not
+    lost, by an arm that moves)."""
+    from lidiff_helpers.core import reference
+
     kept = [m["name"] for m in arms if _eos_kept(m, found).startswith("yes")]
     lost = [m for m in arms if m["name"] not in kept and m.get("a0_A") is not None]
     none = [m["name"] for m in arms if m.get("a0_A") is None]
+    b_exp = reference.BULK_LIF["B_exp"]
+    tol = EOS_KEPT["B_GPa"]
+    found_off = not (b_exp.low * (1 - tol) <= found["B_GPa"] <= b_exp.high * (1 + tol))
     head = ("Only " + kept[0] + " keeps" if len(kept) == 1 else
-            ", ".join(kept) + " keep" if kept else "No arm keeps")
-    text = (f"- **{head} the bulk equation of state** (a0 within "
-            f"{100 * EOS_KEPT['a0_A']:.0f} % and B within {100 * EOS_KEPT['B_GPa']:.0f} % of the "
-            f"foundation's {found['a0_A']:.3f} A and {found['B_GPa']:.1f} GPa)")
+            ", ".join(kept) + " keep" if kept else
+            "Fine-tuning replaces" if found_off else "No arm keeps")
+    text = (f"- **{head} the bulk equation of state** (the foundation's: a0 "
+            f"{found['a0_A']:.3f} A, B {found['B_GPa']:.1f} GPa; kept: a0 within "
+            f"{100 * EOS_KEPT['a0_A']:.0f} % and B within {100 * EOS_KEPT['B_GPa']:.0f} % of "
+            "them)")
     if lost:
         bs = [m["B_GPa"] for m in lost]
         db = [100 * (b / found["B_GPa"] - 1) for b in bs]
         text += (f": {', '.join(m['name'] for m in lost)} end at B = {min(bs):.1f}-"
-                 f"{max(bs):.1f} GPa ({min(db):+.0f} to {max(db):+.0f} %)")
+                 f"{max(bs):.1f} GPa ({min(db):+.0f} to {max(db):+.0f} %; experiment "
+                 f"{b_exp.low:g}-{b_exp.high:g} GPa)")
     if none:
         text += (f"{';' if lost else ':'} {', '.join(none)} "
                  f"{'has' if len(none) == 1 else 'have'} no energy minimum near PBE's a0")
@@ -229,26 +244,54 @@ def findings() -> str:
     referee = {r.get("model_sha256"): r for r in (read_result(PATH_FILE) or {}).get("rows", [])
                if r.get("status") == "done" and "dft_barrier_along_path_eV" in r}
     rows = _findings_rows(ms, read_result(BENCH / "RESULTS_barriers.json") or {}, referee)
+    found = next((m for m in ms if m["name"] == rm.FOUNDATION), None)
     head = (f"One committed model per fine-tuning strategy (`data/models/reference/`, "
-            f"`make reference-models`), each from the embedded foundation on {ref.N_BULK} "
+            f"`make reference-models`), each from the "
+            + (found.get("what", "").removeprefix("zero-shot ") if found else "foundation")
+            + f", spec `{ref.FOUNDATION_SPEC}`, on {ref.N_BULK} "
             f"bulk + {ref.N_INTERSTITIAL} interstitial study frames within "
             f"{ref.CPU_BUDGET_S / 3600:g} CPU-hour: reduced settings on 2 CPU cores, not the "
             "study's MACE-MPA-0 numbers. Force error on the held-out frames no model trained "
             "on; collinear knock-off barrier by CI-NEB (65 atoms, study lattice); a0 and B "
             "from an 8-atom Birch-Murnaghan fit.")
+    missing = [a.name for a in ref.ARMS if a.name not in {m["name"] for m in ms}]
+    if missing:
+        head += (f" Not yet retrained from {ref.foundation_label()}: {', '.join(missing)} "
+                 f"(the first set's, from {ref.foundation_label(ref.V1_DIR)}, are in "
+                 f"`{ref.V1_DIR.relative_to(ROOT)}/`).")
     others = [r for r in rows if "barrier_eV" in r]
     return "\n".join([head, "", *findings_table(rows, bool(referee)), "",
                       *_findings_sentences(ms, referee, others)])
 
 
-def _v2_note(arms_foundation: str) -> str:
-    """The findings' clause on the default embedded model v2 while the arms start from v1."""
-    from lidiff_helpers.training import embedded_v2
+def _contrast_sentence() -> list[str]:
+    """The finding "fine-tuning a soft foundation vs a good one", from both sets' metrics
+    (:func:`lidiff_helpers.workflows.reference_metrics.foundation_contrast`): the barrier
+    change of every arm that starts from its foundation's weights, per foundation."""
+    from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import reference_metrics as rm
 
-    if arms_foundation != "embedded-v1" or not embedded_v2.METRICS.is_file():
-        return ""
-    v2 = json.loads(embedded_v2.METRICS.read_text())
-    return (f"; the default embedded model is now v2, distilled from SevenNet-0 "
-            f"({v2['knockoff_collinear_barrier_eV']:.3f} eV, "
-            f"{v2['interstitial_F_rmse_meV_A']:.1f} meV/A), and these arms are not yet "
-            "retrained from it")
+    folders = (ref.V1_DIR, ref.REFERENCE_DIR)
+    t = rm.foundation_contrast({ref.foundation_label(f): rm.load(f) for f in folders})
+    if len(set(t["foundation"])) < 2:
+        return []
+    parts, verdicts = [], {}
+    for label, g in t.groupby("foundation", sort=False):
+        fb = g["knockoff_barrier_eV"].iloc[0]
+        arms = g.iloc[1:]
+        own = arms[arms["barrier"] != rm.RANDOM_START]
+        d = own["barrier_change_eV"]
+        counts = own["barrier"].value_counts()
+        verdicts[label] = set(counts.index)
+        said = ", ".join(("both" if n == len(own) == 2 else f"all {n}" if n == len(own) > 2
+                          else f"{n}") + " " + (v if n == 1 else v[:-1]) + " it"
+                         for v, n in counts.items())
+        parts.append(f"from {label} ({fb:.3f} eV) the {len(own)} arms that start from its "
+                     f"weights change the knock-off barrier by {d.min():+.3f} to "
+                     f"{d.max():+.3f} eV ({said})")
+    soft, good = (verdicts[ref.foundation_label(f)] for f in folders)
+    head = ("A good foundation's barrier survives fine-tuning; a soft one's is rebuilt"
+            if soft == {"raises"} and good == {"keeps"} else
+            "Fine-tuning a soft foundation vs a good one")
+    return [f"- **{head}.** With the same recipe, " + "; ".join(parts)
+            + f" (kept: within {rm.BARRIER_KEPT_EV:g} eV; docs/reference-models.md)."]

@@ -20,8 +20,11 @@ rendered here from one or more result files:
   ``benchmarks/bench_barriers.py`` (part of ``make benchmarks``);
 * ``reference-models``: ``data/models/reference/*.metrics.json``, written by
   ``make reference-models``;
-* ``learning-curve``: ``data/models/reference/learning_curve.json``, written by
+* ``learning-curve``: ``data/models/reference/learning_curve.json`` (until computed for
+  the committed set, the first set's, ``data/models/reference-v1/``), written by
   ``make reference-models``;
+* ``foundation-contrast``: the metrics files of both sets, ``data/models/reference-v1/``
+  (from ``embedded-v1``) and ``data/models/reference/`` (from v2);
 * ``md-engines``: ``benchmarks/RESULTS_md_batched[_gpu].json``, written by
   ``benchmarks/bench_md_batched.py`` (part of ``make benchmarks``).
 
@@ -157,6 +160,10 @@ def _barriers() -> str:
         return ("Not measured yet: `python benchmarks/bench_barriers.py` writes "
                 "`benchmarks/RESULTS_barriers.json`.")
     from lidiff_helpers.core import reference
+    from lidiff_helpers.simulation.models import committed_spec
+
+    def name(r: dict) -> str:   # the committed spec, which stays true (embedded-v1)
+        return committed_spec(r["sha256"]) or r["model"]
 
     dft = reference.BARRIERS
     cmds = "`, `".join(c.strip() for c in d.get("commands", []))
@@ -167,13 +174,13 @@ def _barriers() -> str:
              "| model | lattice | a (A) | mechanism | barrier (eV) | converged | NEB wall (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in d["rows"]:
-        lines.append(f"| {r['model']} ({str(r['sha256'])[:8]}) | {r['lattice']} | "
+        lines.append(f"| {name(r)} ({str(r['sha256'])[:8]}) | {r['lattice']} | "
                      f"{r['a_A']:.3f} | {r['mechanism']} | {r['barrier_eV']:.3f} | "
                      f"{r['converged']} | {r['wall_s']:.0f} |")
     for r in d["rows"]:
         h = r.get("htst")
         if h and "prefactor_THz" in h:
-            lines.append(f"\nHarmonic TST of {r['model']}'s collinear knock-off (study "
+            lines.append(f"\nHarmonic TST of {name(r)}'s collinear knock-off (study "
                          f"lattice, {h['hessian_atoms']} atoms in the Hessian): Vineyard "
                          f"prefactor {h['prefactor_THz']:.2f} THz, imaginary mode "
                          f"{h['imaginary_THz']:.2f} THz.")
@@ -202,14 +209,20 @@ def _learning_curve() -> str:
     """``learning-curve``: ``data/models/reference/learning_curve.json``."""
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    lc = rm.load_learning_curve()
+    from lidiff_helpers.training import reference_models as ref
+
+    lc, source = rm.committed_learning_curve()
     if lc.empty:
         return ("Not computed yet: `make reference-models` trains the runs and "
                 "`python -m lidiff_helpers.workflows.reference_metrics --learning-curve` "
                 "writes `data/models/reference/learning_curve.json`.")
-    return ("Held-out interstitial force RMSE (meV/A) against the number of fine-tuning "
-            "frames (10 bulk + 0, 20, 100, 200 interstitial), with the training CPU time; "
-            + rm.budget_note(lc) + ".\n\n"
+    first = ("" if source == ref.REFERENCE_DIR else
+             f"From the first set's foundation, {ref.foundation_label(source)} "
+             f"(`{_rel(source)}/learning_curve.json`): the runs from "
+             f"{ref.foundation_label()} are not trained yet. ")
+    return (first + "Held-out interstitial force RMSE (meV/A) against the number of "
+            "fine-tuning frames (10 bulk + 0, 20, 100, 200 interstitial), with the training "
+            "CPU time; " + rm.budget_note(lc) + ".\n\n"
             + rm.learning_curve_table(lc).to_markdown(index=False))
 
 
@@ -323,39 +336,36 @@ def _al_selection_findings() -> str:
     return al_comparison.findings()
 
 
-def _reference_v2() -> str:
-    """The arms retrained from v2 so far beside v1's: does each keep its foundation's
+def _foundation_contrast() -> str:
+    """``foundation-contrast``: fine-tuning the soft foundation (``embedded-v1``, the first
+    set) against the good one (v2, the committed set): does each arm keep its foundation's
     barrier (``reference_metrics.foundation_contrast``)."""
-    from lidiff_helpers.training import embedded_v2
     from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import dft_neb
     from lidiff_helpers.workflows import reference_metrics as rm
+    from lidiff_helpers.workflows.dft_common import command_for
 
-    staged, v2 = rm.load(ref.STAGED_DIR), read_result(embedded_v2.METRICS)
-    cmd = f"python -m lidiff_helpers.workflows.reference_metrics --folder {_rel(ref.STAGED_DIR)}"
-    if not (staged and v2):
-        return f"No arm retrained from v2 measured yet (`{cmd}`)."
-    t = rm.foundation_contrast({ref.FOUNDATION_SPEC: rm.load(),
-                                "embedded (v2)": [v2, *staged]})
+    sets = {ref.foundation_label(f): rm.load(f) for f in (ref.V1_DIR, ref.REFERENCE_DIR)}
+    t = rm.foundation_contrast(sets)
+    if t.empty or len(set(t["foundation"])) < 2:
+        return ("Needs both sets measured: `python -m lidiff_helpers.workflows."
+                f"reference_metrics --folder {_rel(ref.V1_DIR)}` and the committed one.")
     t = t.rename(columns={"interstitial_F_rmse_meV_A": "held-out interstitial F RMSE (meV/A)",
                           "knockoff_barrier_eV": "knock-off barrier (eV)",
                           "barrier_change_eV": "change from its foundation (eV)",
                           "barrier": f"barrier (kept within {rm.BARRIER_KEPT_EV:g} eV)"})
-    from lidiff_helpers.workflows import dft_neb
-    from lidiff_helpers.workflows.dft_common import command_for
-
     own = dft_neb.study_level_barrier()
-    saddle = ref.STAGED_DIR / f"{ref.SADDLE_ARM.name}.recipe.json"
+    saddle = ref.REFERENCE_DIR / f"{ref.SADDLE_ARM.name}.recipe.json"
     n_dft = (read_result(saddle)["data"].get("extra_train") or {}).get("n") \
         if saddle.is_file() else None
     tail = ([f"DFT at the study's level of theory: {own['barrier_eV']:.3f} eV "
              f"(`{command_for(dft_neb.NEB_FILE)}`)"] if own else []) + \
         ([f"{ref.SADDLE_ARM.name} trained on {n_dft} DFT-labelled path frames besides the "
           f"{ref.N_BULK + ref.N_INTERSTITIAL} study frames"] if n_dft else [])
-    return (f"Retrained from v2 so far ({len(staged)} of {len(ref.ARMS) + 1} arms, "
-            f"`{cmd}`), beside the committed arms from {ref.FOUNDATION_SPEC}:\n\n"
+    return (f"The same recipe from each foundation (`{_rel(ref.V1_DIR)}/`, "
+            f"`{_rel(ref.REFERENCE_DIR)}/`):\n\n"
             + t.to_markdown(index=False, floatfmt=("", "", ".1f", ".3f", "+.3f", ""))
             + ("\n\n" + "; ".join(tail) + "." if tail else ""))
-
 
 
 #: block name -> renderer
@@ -364,7 +374,7 @@ BLOCKS: dict[str, Callable[[], str]] = {"findings": _findings,
                                         "embedded-model-v2": _embedded_model_v2,
                                         "benchmarks": _benchmarks, "barriers": _barriers,
                                         "reference-models": _reference_models,
-                                        "reference-v2": _reference_v2,
+                                        "foundation-contrast": _foundation_contrast,
                                         "learning-curve": _learning_curve,
                                         "md-engines": _md_engines,
                                         "dft-reference": _dft_reference,

@@ -31,7 +31,9 @@ fine-tuned from it stay reproducible. ``auto``: MACE-MPA-0
 when its weights are in the cache (or downloadable), else ``embedded``; which one was
 taken is printed and recorded in :func:`model_identity`. ``reference-<arm>`` (e.g.
 ``reference-naive``): a committed reference fine-tuned model
-(``data/models/reference/<arm>.model``, :mod:`lidiff_helpers.training.reference_models`).
+(``data/models/reference/<arm>.model``, :mod:`lidiff_helpers.training.reference_models`);
+``reference-v1-<arm>``: the same arm fine-tuned from ``embedded-v1``
+(``data/models/reference-v1/<arm>.model``).
 Anything else is a path to a ``.model`` file.
 
 Model files are code
@@ -112,6 +114,8 @@ EMBEDDED = paths.MODELS / "lidiff-embedded-v2.model"
 EMBEDDED_VERSIONS = {"embedded-v1": EMBEDDED_V1, "embedded-v2": EMBEDDED}
 #: the committed reference fine-tuned models (spec ``reference-<arm>``)
 REFERENCE_MODELS = paths.MODELS / "reference"
+#: the first set, fine-tuned from ``embedded-v1`` (spec ``reference-v1-<arm>``)
+REFERENCE_V1_MODELS = paths.MODELS / "reference-v1"
 #: SHA256 of every committed model file (``sha256sum`` format, paths relative to MODELS)
 COMMITTED_SHA256SUMS = paths.MODELS / "SHA256SUMS"
 #: first bytes of a file torch.save wrote: a zip archive (torch >= 1.6) or a raw pickle
@@ -316,13 +320,16 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
                          f"SevenNet-0 (sevenn {sevennet.SEVENN_VERSION} wheel; checkpoint "
                          "SHA256 checked, loaded weights-only)")
     if low.startswith("reference-"):
-        f = REFERENCE_MODELS / f"{s[len('reference-'):]}.model"
+        v1 = low.startswith("reference-v1-")
+        folder = REFERENCE_V1_MODELS if v1 else REFERENCE_MODELS
+        f = folder / f"{s[len('reference-v1-' if v1 else 'reference-'):]}.model"
         if not f.is_file():
-            have = sorted(p.stem for p in REFERENCE_MODELS.glob("*.model"))
+            have = sorted(p.stem for p in folder.glob("*.model"))
             raise ModelUnavailableError(f"reference model {s!r}: {f} is not committed "
                                         f"(committed: {have}; make reference-models)")
         _check_model_file(f)
-        return ModelSpec(s, s, "mace", f, "reference fine-tuned model (committed)")
+        return ModelSpec(s, s, "mace", f, "reference fine-tuned model (committed"
+                         + (", from embedded-v1)" if v1 else ")"))
     if low in FOUNDATION_MODELS:
         return _foundation(low, s, allow_download)
     p = Path(s).expanduser()
@@ -333,7 +340,8 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
         return ModelSpec(s, p.stem, "mace", p.resolve())
     raise ValueError(f"unknown model spec {s!r}: use auto, embedded, embedded-v1, chgnet, "
                      "sevennet-0, "
-                     f"{', '.join(FOUNDATION_MODELS)}, reference-<arm> or a path to a "
+                     f"{', '.join(FOUNDATION_MODELS)}, reference-<arm>, reference-v1-<arm> or a "
+                     "path to a "
                      ".model file")
 
 
@@ -352,14 +360,15 @@ def committed_hashes(sums: Path | None = None) -> dict[str, str]:
 
 def committed_spec(sha256: str | None) -> str | None:
     """The spec of the committed model file with this SHA256 (``embedded``, ``embedded-v1``,
-    ``reference-<arm>``), or None: how a stored result names the model it was measured on
+    ``reference-<arm>``, ``reference-v1-<arm>``), or None: how a stored result names the model it was measured on
     when that model is still committed under another name."""
     by_sha = {sha: rel for rel, sha in committed_hashes().items()}
     rel = by_sha.get(str(sha256))
     if rel is None:
         return None
-    if rel.startswith("reference/") and rel.endswith(".model"):
-        return "reference-" + rel[len("reference/"):-len(".model")]
+    for folder in ("reference", "reference-v1"):
+        if rel.startswith(f"{folder}/") and rel.endswith(".model"):
+            return f"{folder}-" + rel[len(folder) + 1:-len(".model")]
     for spec, f in (("embedded", EMBEDDED), *EMBEDDED_VERSIONS.items()):
         if f.name == rel:
             return spec

@@ -98,6 +98,17 @@ def card_embedded(model: Path = paths.MODELS / "lidiff-embedded.model") -> dict[
         "study": STUDY}
 
 
+def _reference_spec(name: str, folder: Path) -> str:
+    """How a reference arm is named to :func:`~lidiff_helpers.simulation.models.get_calculator`
+    (``reference-<arm>``, ``reference-v1-<arm>``; another folder's in brackets)."""
+    from lidiff_helpers.training import reference_models as ref
+
+    for f, prefix in ((ref.REFERENCE_DIR, "reference-"), (ref.V1_DIR, "reference-v1-")):
+        if folder.resolve() == f.resolve():
+            return prefix + name
+    return f"reference-{name} ({folder.name})"
+
+
 def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
     """A reference fine-tuned model's card (from its recipe and metrics files)."""
     from lidiff_helpers.training import reference_models as ref
@@ -111,8 +122,7 @@ def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:
     metrics = {k: m.get(k) for k in _METRIC_KEYS if k in m}
     found = _foundation_name(cfg)
     return {
-        "model_name": f"reference-{name}" + ("" if folder.resolve() == ref.REFERENCE_DIR.resolve()
-                                             else f" ({folder.name})"), **_file(model),
+        "model_name": _reference_spec(name, folder), **_file(model),
         "description": f"{ref.arm(name).what}: fine-tuned from {found} on the study's "
                        "ft200 composition",
         "architecture": {**_architecture(model), "heads": recipe["effective"].get("heads")},
@@ -261,8 +271,7 @@ def cards() -> dict[Path, dict]:
            paths.MODELS / "sevennet-0.card.yaml": card_sevennet()}
     if embedded_v2.MODEL.with_suffix(".recipe.json").is_file():
         out[embedded_v2.MODEL.with_suffix(".card.yaml")] = card_embedded_v2()
-    # the committed set, and sets staged in their own folder (reference-v2 while the arms
-    # are retrained from another foundation)
+    # the committed set, the first set (reference-v1) and any set staged in its own folder
     for folder in [ref.REFERENCE_DIR, *sorted(paths.MODELS.glob("reference-*/"))]:
         for a in (*ref.ARMS, ref.SADDLE_ARM):
             if ref.exported(a.name, folder).is_file():

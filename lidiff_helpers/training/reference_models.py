@@ -5,8 +5,12 @@ under ``data/models/reference/`` so that every profile can use converged models.
 The recipe (``make reference-models`` = ``python -m lidiff_helpers.training.reference_models``)
 ----------------------------------------------------------------------------------------------
 * Foundation: :data:`FOUNDATION_SPEC`, the committed embedded model the arms are trained
-  from (``embedded-v1``, ``data/models/lidiff-embedded.model``, until they are retrained
-  from v2; each recipe records the foundation's SHA256).
+  from (``embedded``: v2, distilled from SevenNet-0, ``data/models/lidiff-embedded-v2.model``;
+  each recipe records the foundation's SHA256). The first set, trained the same way from
+  the soft ``embedded-v1`` (knock-off barrier 0.04 eV), stays under :data:`V1_DIR` for the
+  contrast "fine-tuning a soft foundation vs a good one"
+  (:func:`lidiff_helpers.workflows.reference_metrics.foundation_contrast`; spec
+  ``reference-v1-<arm>``).
 * Frames: 10 bulk + 200 interstitial (the study's ft200 composition), a seeded draw
   (``data_seed`` 20260101) from the local DeePMD-derived pool, disjoint from the held-out
   test set; 5 bulk + 45 interstitial validation frames shared by every arm (early stopping).
@@ -44,7 +48,7 @@ from lidiff_helpers.training.finetune import FinetuneConfig, FinetuneResult, run
 
 __all__ = ["ARMS", "CPU_BUDGET_S", "FOUNDATION_SPEC", "LEARNING_CURVE_ARMS",
            "LEARNING_CURVE_CPU_BUDGET_S", "LEARNING_CURVE_SIZES", "REFERENCE_DIR", "SADDLE_ARM",
-           "STAGED_DIR",
+           "V1_DIR", "V1_FOUNDATION_SPEC", "foundation_label", "foundation_spec",
            "Arm", "config", "export", "exported", "learning_curve_configs", "main",
            "register_reference", "train"]
 
@@ -52,9 +56,10 @@ __all__ = ["ARMS", "CPU_BUDGET_S", "FOUNDATION_SPEC", "LEARNING_CURVE_ARMS",
 REFERENCE_DIR = paths.MODELS / "reference"
 #: where they are trained (run folders, checkpoints; not committed)
 TRAIN_ROOT = paths.RESULTS / "reference-models"
-#: arms retrained from the embedded model v2, staged here until the set is complete
-#: (``--export-dir``); then they become :data:`REFERENCE_DIR`
-STAGED_DIR = paths.MODELS / "reference-v2"
+#: the first set, trained from the soft foundation :data:`V1_FOUNDATION_SPEC` with the same
+#: recipe (kept for the soft-vs-good foundation contrast)
+V1_DIR = paths.MODELS / "reference-v1"
+V1_FOUNDATION_SPEC = "embedded-v1"
 #: CPU seconds per arm, all sessions together (1 CPU-hour)
 CPU_BUDGET_S = 3600.0
 #: OMP threads per arm
@@ -104,9 +109,9 @@ ARMS: tuple[Arm, ...] = (
         extra={"pseudolabel_replay": True}),
 )
 #: issue 26's saddle-aware arm: naive plus the DFT-labelled knock-off path frames (every
-#: finished pw.x run at the study's settings in data/dft/pw-labels). Trained on request
-#: (``--arms naive-dft-path``) and joins :data:`ARMS` (tables, cards, figures) once its
-#: DFT frames include the DFT NEB's band
+#: finished pw.x run at the study's settings in data/dft/pw-labels: the DFT NEB's band and
+#: the referee's images). Trained on request (``--arms naive-dft-path``); the tables and
+#: cards show it after the arms of :data:`ARMS`
 SADDLE_ARM = Arm("naive-dft-path", "naive",
                  "naive + the DFT-labelled knock-off path frames (110 / 440 Ry)",
                  extra_train="dft-path")
@@ -119,9 +124,24 @@ def arm(name: str) -> Arm:
     return _BY_NAME[name]
 
 
-#: the foundation the committed arms were trained from (a model spec); ``embedded`` once
-#: they are retrained from the embedded model v2
-FOUNDATION_SPEC = "embedded-v1"
+#: the foundation the committed arms were trained from (a model spec: the embedded model v2)
+FOUNDATION_SPEC = "embedded"
+
+
+def foundation_spec(folder: str | Path = REFERENCE_DIR) -> str:
+    """The foundation (model spec) the arms in ``folder`` were trained from:
+    :data:`V1_FOUNDATION_SPEC` for :data:`V1_DIR`, else :data:`FOUNDATION_SPEC`."""
+    return V1_FOUNDATION_SPEC if Path(folder).resolve() == V1_DIR.resolve() else FOUNDATION_SPEC
+
+
+def foundation_label(folder: str | Path = REFERENCE_DIR) -> str:
+    """The versioned name of that foundation for tables (``embedded-v2`` rather than
+    ``embedded``, which names whichever version is the default)."""
+    from lidiff_helpers.simulation import models
+
+    spec = foundation_spec(folder)
+    path = models.resolve_spec(spec).path
+    return next((v for v, f in models.EMBEDDED_VERSIONS.items() if f == path), spec)
 
 
 def config(a: Arm, foundation: str = FOUNDATION_SPEC) -> FinetuneConfig:
@@ -329,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--export-dir", type=Path, default=REFERENCE_DIR,
                     help="where finished arms are exported (default %(default)s); arms from "
                          "another foundation than the committed set's go to their own "
-                         "folder, e.g. data/models/reference-v2, until every arm is retrained")
+                         "folder (e.g. data/models/reference-next) until every arm is "
+                         "retrained")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
     def report(n: str, r: FinetuneResult) -> None:

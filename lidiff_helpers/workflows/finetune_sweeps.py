@@ -14,7 +14,7 @@ from lidiff_helpers.training import evaluation, sweeps
 from lidiff_helpers.training.finetune import TABLE1_COLUMNS
 
 __all__ = ["plan", "train", "evaluate", "table1", "register", "reference_models",
-           "summary_values"]
+           "foundation_contrast", "summary_values"]
 
 
 def plan(P, run):
@@ -128,11 +128,17 @@ def reference_error_vs_frames(run, folder: Path):
     from lidiff_helpers.figures import finetune as figures
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    lc = rm.load_learning_curve(folder / "learning_curve.json")
+    from lidiff_helpers.training import reference_models as ref
+
+    lc, source = rm.committed_learning_curve(folder)
     if lc.empty:
         print("no learning curve computed yet: make reference-models")
         return rm.learning_curve_table(lc)
-    base = next((r for r in rm.load(folder) if r["name"] == rm.FOUNDATION), None)
+    if source != folder:
+        print(f"the learning curve of the first set, trained from "
+              f"{ref.foundation_label(source)} ({source}): the runs from "
+              f"{ref.foundation_label(folder)} are not trained yet (make reference-models)")
+    base = next((r for r in rm.load(source) if r["name"] == rm.FOUNDATION), None)
     run.save_table(lc, "reference_error_vs_frames")
     run.save_figure(figures.error_vs_size(lc, base, note=rm.budget_note(lc)),
                     "reference_error_vs_frames")
@@ -140,6 +146,31 @@ def reference_error_vs_frames(run, folder: Path):
     compact = rm.learning_curve_table(lc)
     run.save_table(compact, "reference_learning_curve")
     return compact
+
+
+def foundation_contrast(run, folder: Path):
+    """Fine-tuning a soft foundation vs a good one: the same recipe's arms from
+    ``embedded-v1`` (the first set, ``data/models/reference-v1/``) beside those in
+    ``folder`` (from its foundation), with each arm's knock-off barrier change and whether
+    it keeps, raises or lowers its foundation's
+    (:func:`lidiff_helpers.workflows.reference_metrics.foundation_contrast`); saved as the
+    table and figure ``foundation_contrast``. Empty when either set is missing."""
+    from lidiff_helpers.figures import finetune as figures
+    from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import dft_neb
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    sets = {ref.foundation_label(f): rm.load(f) for f in (ref.V1_DIR, folder)}
+    t = rm.foundation_contrast(sets)
+    if len(set(t["foundation"])) < 2:
+        print("needs both sets of reference models: data/models/reference-v1 and "
+              f"{folder}")
+        return t
+    own = dft_neb.study_level_barrier()
+    run.save_table(t, "foundation_contrast")
+    run.save_figure(figures.foundation_contrast(t, own["barrier_eV"] if own else None),
+                    "foundation_contrast")
+    return t
 
 
 def summary_values(table, baseline: Mapping[str, Any] | None = None, flags=None) -> dict:

@@ -42,7 +42,7 @@ from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "ZERO_SHOT", "measure", "zero_shot_table", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
-           "learning_curve_table", "BARRIER_KEPT_EV", "foundation_contrast",
+           "learning_curve_table", "committed_learning_curve", "BARRIER_KEPT_EV", "RANDOM_START", "foundation_contrast",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
@@ -60,17 +60,28 @@ NEB = {"n_images": 3, "fmax_eV_A": 0.05, "max_steps": 300}
 
 
 def metrics_path(name: str, folder: str | Path = ref.REFERENCE_DIR) -> Path:
-    return Path(folder) / f"{name}.metrics.json"
+    """``<folder>/<name>.metrics.json``; the committed set's foundation row is the
+    foundation model's own metrics file when it has one (the embedded model v2's,
+    ``data/models/lidiff-embedded-v2.metrics.json``, measured by :func:`measure`), so that
+    its numbers live in one file."""
+    folder = Path(folder)
+    if name == FOUNDATION and folder.resolve() == ref.REFERENCE_DIR.resolve():
+        from lidiff_helpers.simulation import models
+
+        own = models.resolve_spec(ref.FOUNDATION_SPEC).path.with_suffix(".metrics.json")
+        if own.is_file() and "knockoff_collinear_barrier_eV" in json.loads(own.read_text()):
+            return own
+    return folder / f"{name}.metrics.json"
 
 
 def _model(name: str, folder: Path) -> str:
-    """The model spec or file of a row: the arms' foundation
-    (:data:`~lidiff_helpers.training.reference_models.FOUNDATION_SPEC`), a zero-shot
+    """The model spec or file of a row: the foundation the folder's arms were trained from
+    (:func:`~lidiff_helpers.training.reference_models.foundation_spec`), a zero-shot
     baseline's spec, or an exported arm's file."""
     if name == FOUNDATION:
         from lidiff_helpers.simulation import models
 
-        return str(models.resolve_spec(ref.FOUNDATION_SPEC).path)
+        return str(models.resolve_spec(ref.foundation_spec(folder)).path)
     if name in ZERO_SHOT:
         return name
     return str(ref.exported(name, folder))
@@ -199,7 +210,13 @@ def load(folder: str | Path = ref.REFERENCE_DIR) -> list[dict]:
     """Every metrics file in ``folder``: the foundation first, then the arms' order."""
     order = [FOUNDATION, *ZERO_SHOT] + [a.name for a in (*ref.ARMS, ref.SADDLE_ARM)]
     have = {p.name[:-len(".metrics.json")]: p for p in Path(folder).glob("*.metrics.json")}
-    return [json.loads(have[n].read_text()) for n in order if n in have]
+    if metrics_path(FOUNDATION, folder).is_file():
+        have[FOUNDATION] = metrics_path(FOUNDATION, folder)
+    out = []
+    for n in (n for n in order if n in have):
+        r = json.loads(have[n].read_text())
+        out.append({**r, "name": n})   # v2's own metrics file names itself embedded-v2
+    return out
 
 
 def train_logs(folder: str | Path = ref.REFERENCE_DIR) -> dict[str, list[dict]]:
@@ -216,14 +233,15 @@ def train_logs(folder: str | Path = ref.REFERENCE_DIR) -> dict[str, list[dict]]:
 LEARNING_CURVE_FILE = ref.REFERENCE_DIR / "learning_curve.json"
 
 
-def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING_CURVE_FILE,
+def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path | None = None,
                    folder: str | Path = ref.REFERENCE_DIR):
     """Test-set errors against the number of fine-tuning frames (10, 30, 110, 210) for
     naive, multihead and scratch: the smaller sets' runs (trained by
     ``make reference-models`` under ``root``) evaluated on all 120 held-out frames
     (float64), plus the reference arms as the 210-frame points; each row also keeps its
-    validation force RMSE per epoch (``valid_curve``). Written to ``out``
-    (JSON) and returned as a table in the shape of
+    validation force RMSE per epoch (``valid_curve``). The runs start from the foundation
+    of ``folder``'s arms. Written to ``out`` (default ``<folder>/learning_curve.json``,
+    JSON) and returned as a table in the shape of
     :func:`lidiff_helpers.figures.finetune.error_vs_size`'s input."""
     import pandas as pd
 
@@ -234,7 +252,8 @@ def learning_curve(root: str | Path = ref.TRAIN_ROOT, out: str | Path = LEARNING
 
     test, rv = evaluation.test_frames(), evaluation.replay_validation_frames()
     rows = []
-    for c in ref.learning_curve_configs():
+    out = Path(out) if out is not None else Path(folder) / LEARNING_CURVE_FILE.name
+    for c in ref.learning_curve_configs(ref.foundation_spec(folder)):
         name = f"multihead-pt{c.n_pt}" if c.strategy == "multihead" else c.strategy
         row = {"method": name, "selection": c.selection, "n_bulk": c.n_bulk,
                "n_interstitial": c.n_interstitial, "n_frames": c.n_frames}
@@ -317,6 +336,21 @@ def learning_curve_table(lc, metric: str = "interstitial_F_rmse_meV_A"):
                          for m, row in cells.items()])
 
 
+def committed_learning_curve(folder: str | Path = ref.REFERENCE_DIR):
+    """``(table, folder it comes from)``: ``folder``'s learning curve; for the committed
+    set, until its learning-curve runs are trained from its foundation, the first set's
+    (:data:`~lidiff_helpers.training.reference_models.V1_DIR`, trained from
+    ``embedded-v1``), so that callers can name the foundation it belongs to
+    (:func:`~lidiff_helpers.training.reference_models.foundation_spec` of that folder)."""
+    folder = Path(folder)
+    own = folder / LEARNING_CURVE_FILE.name
+    v1 = ref.V1_DIR / LEARNING_CURVE_FILE.name
+    if (not own.is_file() and folder.resolve() == ref.REFERENCE_DIR.resolve()
+            and v1.is_file()):
+        return load_learning_curve(v1), ref.V1_DIR
+    return load_learning_curve(own), folder
+
+
 def load_learning_curve(path: str | Path = LEARNING_CURVE_FILE):
     """The committed learning curve (pandas; empty when not computed)."""
     import pandas as pd
@@ -370,34 +404,34 @@ ZERO_SHOT_COLUMNS = ("name", "what", "bulk_F_rmse_meV_A", "interstitial_F_rmse_m
                      "knockoff_collinear_barrier_eV", "direct_barrier_eV")
 
 
-def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR, v2: str | Path | None = None):
-    """Notebook 00's zero-shot table: the embedded foundations (the arms' foundation,
-    ``embedded-v1``; the default ``embedded`` v2, from its metrics file ``v2``, default
-    :data:`lidiff_helpers.training.embedded_v2.METRICS`) and the real universal potentials
+def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR, v1: str | Path = ref.V1_DIR):
+    """Notebook 00's zero-shot table: the embedded foundations (the committed arms'
+    foundation, ``embedded`` v2, from ``folder``; the soft ``embedded-v1``, the foundation
+    of the first set in ``v1``, where committed) and the real universal potentials
     (:data:`ZERO_SHOT`) on one footing, from their committed metrics files (held-out force
-    and energy RMSE, equation of state, knock-off and direct-hop barriers), with the DFT
-    reference row."""
+    and energy RMSE, equation of state, knock-off and direct-hop barriers), each named by
+    its committed model spec, with the DFT reference row."""
     import pandas as pd
 
     from lidiff_helpers.simulation.models import committed_spec
-    from lidiff_helpers.training import embedded_v2
 
     t = table(folder, references=True)
     heads = [COLUMNS[c] for c in ZERO_SHOT_COLUMNS]
     keep = t[COLUMNS["name"]].isin([FOUNDATION, *ZERO_SHOT, "DFT (PBE)"])
     t = t.loc[keep, heads].reset_index(drop=True)
+
+    def spec_of(f: Path) -> str:
+        return committed_spec(json.loads(f.read_text()).get("model_sha256")) or FOUNDATION
+
     f = metrics_path(FOUNDATION, folder)
-    if f.is_file():   # name the arms' foundation by its spec (embedded-v1)
-        spec = committed_spec(json.loads(f.read_text()).get("model_sha256"))
-        t[COLUMNS["name"]] = t[COLUMNS["name"]].replace(
-            FOUNDATION, f"{FOUNDATION} ({spec})" if spec else FOUNDATION)
-    if v2 is None:
-        v2 = embedded_v2.METRICS
-    if Path(v2).is_file():   # the default embedded model, after the arms' foundation
-        r = json.loads(Path(v2).read_text())
-        row = {COLUMNS[c]: r.get(c) for c in ZERO_SHOT_COLUMNS}
-        row[COLUMNS["name"]] = committed_spec(r.get("model_sha256")) or r.get("name")
-        t = pd.concat([t.iloc[:1], pd.DataFrame([row]), t.iloc[1:]], ignore_index=True)
+    if f.is_file():
+        t[COLUMNS["name"]] = t[COLUMNS["name"]].replace(FOUNDATION, spec_of(f))
+    f1 = metrics_path(FOUNDATION, v1)
+    if f1.is_file():   # the soft foundation, after the committed arms' one
+        r = json.loads(f1.read_text())
+        row = {COLUMNS[c]: r.get(c) for c in ZERO_SHOT_COLUMNS} | {COLUMNS["name"]: spec_of(f1)}
+        at = 1 if f.is_file() else 0
+        t = pd.concat([t.iloc[:at], pd.DataFrame([row]), t.iloc[at:]], ignore_index=True)
     for col, digits in DIGITS.items():
         h = COLUMNS[col]
         if h in t:
@@ -408,6 +442,10 @@ def zero_shot_table(folder: str | Path = ref.REFERENCE_DIR, v2: str | Path | Non
 #: a fine-tuned arm whose knock-off barrier lies within this of its foundation's keeps it
 #: (eV; about the spread of CI-NEB barriers between NEB settings on one model)
 BARRIER_KEPT_EV = 0.02
+#: the contrast's verdict for an arm that starts from random weights (scratch: only the
+#: foundation's architecture), whose barrier owes nothing to the foundation's
+RANDOM_START = "(random start)"
+_ARM_NAMES = {a.name for a in (*ref.ARMS, ref.SADDLE_ARM)}
 
 
 def foundation_contrast(sets: dict[str, Sequence[dict]]):
@@ -417,8 +455,8 @@ def foundation_contrast(sets: dict[str, Sequence[dict]]):
     then its arms. Returns a pandas table, one row per foundation and per arm: held-out
     interstitial force RMSE (meV/A), collinear knock-off barrier (eV), the barrier's change
     from that set's foundation (eV) and whether the arm ``keeps`` it (within
-    :data:`BARRIER_KEPT_EV`), ``raises`` or ``lowers`` it. Records of zero-shot baselines
-    are left out."""
+    :data:`BARRIER_KEPT_EV`), ``raises`` or ``lowers`` it (:data:`RANDOM_START` for an
+    arm trained from random weights). Records of zero-shot baselines are left out."""
     import pandas as pd
 
     rows = []
@@ -434,10 +472,12 @@ def foundation_contrast(sets: dict[str, Sequence[dict]]):
         for m in arms:
             b = m["knockoff_collinear_barrier_eV"]
             d = b - fb
+            random_start = m["name"] in _ARM_NAMES and ref.arm(m["name"]).strategy == "scratch"
             rows.append({"foundation": label, "model": m["name"],
                          "interstitial_F_rmse_meV_A": m["interstitial_F_rmse_meV_A"],
                          "knockoff_barrier_eV": b, "barrier_change_eV": d,
-                         "barrier": "keeps" if abs(d) <= BARRIER_KEPT_EV else
+                         "barrier": RANDOM_START if random_start else
+                         "keeps" if abs(d) <= BARRIER_KEPT_EV else
                          "raises" if d > 0 else "lowers"})
     return pd.DataFrame(rows, columns=["foundation", "model", "interstitial_F_rmse_meV_A",
                                        "knockoff_barrier_eV", "barrier_change_eV", "barrier"])
