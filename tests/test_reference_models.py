@@ -155,10 +155,7 @@ def test_committed_arms_and_their_foundation_row_come_from_the_stated_foundation
     assert json.loads(row.read_text())["model_sha256"] == sha
     assert rm.load(folder)[0]["name"] == rm.FOUNDATION
     models_in = sorted(folder.glob("*.model"))
-    # the first set is complete; the committed one holds at least what the notebooks use
-    # (the README's findings name any arm not yet retrained)
-    assert {p.stem for p in models_in} >= ({a.name for a in ref.ARMS} if folder == ref.V1_DIR
-                                           else {"naive", "multihead-pt100"})
+    assert {p.stem for p in models_in} >= {a.name for a in ref.ARMS}   # both sets complete
     for model in models_in:
         cfg = json.loads(model.with_suffix(".recipe.json").read_text())["config"]
         assert cfg["foundation_sha256"] == sha, model.stem
