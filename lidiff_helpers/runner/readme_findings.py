@@ -271,9 +271,8 @@ def _contrast_sentence() -> list[str]:
     from lidiff_helpers.training import reference_models as ref
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    folders = (ref.V1_DIR, ref.REFERENCE_DIR)
-    t = rm.foundation_contrast({ref.foundation_label(f): rm.load(f) for f in folders})
-    if len(set(t["foundation"])) < 2:
+    t = rm.contrast()
+    if t.empty:
         return []
     parts, verdicts = [], {}
     for label, g in t.groupby("foundation", sort=False):
@@ -289,7 +288,7 @@ def _contrast_sentence() -> list[str]:
         parts.append(f"from {label} ({fb:.3f} eV) the {len(own)} arms that start from its "
                      f"weights change the knock-off barrier by {d.min():+.3f} to "
                      f"{d.max():+.3f} eV ({said})")
-    soft, good = (verdicts[ref.foundation_label(f)] for f in folders)
+    soft, good = (verdicts[ref.foundation_label(f)] for f in (ref.V1_DIR, ref.REFERENCE_DIR))
     head = ("A good foundation's barrier survives fine-tuning; a soft one's is rebuilt"
             if soft == {"raises"} and good == {"keeps"} else
             "Fine-tuning a soft foundation vs a good one")

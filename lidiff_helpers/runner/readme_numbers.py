@@ -345,9 +345,8 @@ def _foundation_contrast() -> str:
     from lidiff_helpers.workflows import reference_metrics as rm
     from lidiff_helpers.workflows.dft_common import command_for
 
-    sets = {ref.foundation_label(f): rm.load(f) for f in (ref.V1_DIR, ref.REFERENCE_DIR)}
-    t = rm.foundation_contrast(sets)
-    if t.empty or len(set(t["foundation"])) < 2:
+    t = rm.contrast()
+    if t.empty:
         return ("Needs both sets measured: `python -m lidiff_helpers.workflows."
                 f"reference_metrics --folder {_rel(ref.V1_DIR)}` and the committed one.")
     t = t.rename(columns={"interstitial_F_rmse_meV_A": "held-out interstitial F RMSE (meV/A)",

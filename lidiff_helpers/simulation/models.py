@@ -83,6 +83,7 @@ __all__ = [
     "mace_cache_path",
     "model_identity",
     "record_committed",
+    "reference_spec",
     "resolve_spec",
     "warm_up",
 ]
@@ -320,16 +321,16 @@ def resolve_spec(spec: str | os.PathLike = "auto", allow_download: bool = True) 
                          f"SevenNet-0 (sevenn {sevennet.SEVENN_VERSION} wheel; checkpoint "
                          "SHA256 checked, loaded weights-only)")
     if low.startswith("reference-"):
-        v1 = low.startswith("reference-v1-")
-        folder = REFERENCE_V1_MODELS if v1 else REFERENCE_MODELS
-        f = folder / f"{s[len('reference-v1-' if v1 else 'reference-'):]}.model"
+        prefix, folder = next((p, f) for p, f in _reference_sets().items()
+                              if low.startswith(p))
+        f = folder / f"{s[len(prefix):]}.model"
         if not f.is_file():
             have = sorted(p.stem for p in folder.glob("*.model"))
             raise ModelUnavailableError(f"reference model {s!r}: {f} is not committed "
                                         f"(committed: {have}; make reference-models)")
         _check_model_file(f)
         return ModelSpec(s, s, "mace", f, "reference fine-tuned model (committed"
-                         + (", from embedded-v1)" if v1 else ")"))
+                         + (", from embedded-v1)" if folder == REFERENCE_V1_MODELS else ")"))
     if low in FOUNDATION_MODELS:
         return _foundation(low, s, allow_download)
     p = Path(s).expanduser()
@@ -358,6 +359,22 @@ def committed_hashes(sums: Path | None = None) -> dict[str, str]:
     return out
 
 
+def _reference_sets() -> dict[str, Path]:
+    """Spec prefix -> folder of each committed set of reference models, longest prefix
+    first (read when called, so that a test may point the folders elsewhere)."""
+    return {"reference-v1-": REFERENCE_V1_MODELS, "reference-": REFERENCE_MODELS}
+
+
+def reference_spec(path: str | os.PathLike) -> str | None:
+    """The spec of a model file in the folder of a committed set of reference models
+    (``reference-<arm>``, ``reference-v1-<arm>``), else None."""
+    p = Path(path).resolve()
+    for prefix, folder in _reference_sets().items():
+        if p.suffix == ".model" and p.parent == folder.resolve():
+            return prefix + p.stem
+    return None
+
+
 def committed_spec(sha256: str | None) -> str | None:
     """The spec of the committed model file with this SHA256 (``embedded``, ``embedded-v1``,
     ``reference-<arm>``, ``reference-v1-<arm>``), or None: how a stored result names the model it was measured on
@@ -366,9 +383,9 @@ def committed_spec(sha256: str | None) -> str | None:
     rel = by_sha.get(str(sha256))
     if rel is None:
         return None
-    for folder in ("reference", "reference-v1"):
-        if rel.startswith(f"{folder}/") and rel.endswith(".model"):
-            return f"{folder}-" + rel[len(folder) + 1:-len(".model")]
+    spec = reference_spec(paths.MODELS / rel)
+    if spec:
+        return spec
     for spec, f in (("embedded", EMBEDDED), *EMBEDDED_VERSIONS.items()):
         if f.name == rel:
             return spec

@@ -100,13 +100,12 @@ def card_embedded(model: Path = paths.MODELS / "lidiff-embedded.model") -> dict[
 
 def _reference_spec(name: str, folder: Path) -> str:
     """How a reference arm is named to :func:`~lidiff_helpers.simulation.models.get_calculator`
-    (``reference-<arm>``, ``reference-v1-<arm>``; another folder's in brackets)."""
+    (:func:`~lidiff_helpers.simulation.models.reference_spec`; another folder's in brackets)."""
+    from lidiff_helpers.simulation import models
     from lidiff_helpers.training import reference_models as ref
 
-    for f, prefix in ((ref.REFERENCE_DIR, "reference-"), (ref.V1_DIR, "reference-v1-")):
-        if folder.resolve() == f.resolve():
-            return prefix + name
-    return f"reference-{name} ({folder.name})"
+    return (models.reference_spec(ref.exported(name, folder))
+            or f"reference-{name} ({folder.name})")
 
 
 def card_reference(name: str, folder: Path | None = None) -> dict[str, Any]:

@@ -156,13 +156,11 @@ def foundation_contrast(run, folder: Path):
     (:func:`lidiff_helpers.workflows.reference_metrics.foundation_contrast`); saved as the
     table and figure ``foundation_contrast``. Empty when either set is missing."""
     from lidiff_helpers.figures import finetune as figures
-    from lidiff_helpers.training import reference_models as ref
     from lidiff_helpers.workflows import dft_neb
     from lidiff_helpers.workflows import reference_metrics as rm
 
-    sets = {ref.foundation_label(f): rm.load(f) for f in (ref.V1_DIR, folder)}
-    t = rm.foundation_contrast(sets)
-    if len(set(t["foundation"])) < 2:
+    t = rm.contrast(folder)
+    if t.empty:
         print("needs both sets of reference models: data/models/reference-v1 and "
               f"{folder}")
         return t

@@ -42,7 +42,7 @@ from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "ZERO_SHOT", "measure", "zero_shot_table", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
-           "learning_curve_table", "committed_learning_curve", "BARRIER_KEPT_EV", "RANDOM_START", "foundation_contrast",
+           "learning_curve_table", "committed_learning_curve", "BARRIER_KEPT_EV", "RANDOM_START", "foundation_contrast", "contrast",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
@@ -210,8 +210,9 @@ def load(folder: str | Path = ref.REFERENCE_DIR) -> list[dict]:
     """Every metrics file in ``folder``: the foundation first, then the arms' order."""
     order = [FOUNDATION, *ZERO_SHOT] + [a.name for a in (*ref.ARMS, ref.SADDLE_ARM)]
     have = {p.name[:-len(".metrics.json")]: p for p in Path(folder).glob("*.metrics.json")}
-    if metrics_path(FOUNDATION, folder).is_file():
-        have[FOUNDATION] = metrics_path(FOUNDATION, folder)
+    found = metrics_path(FOUNDATION, folder)
+    if found.is_file():
+        have[FOUNDATION] = found
     out = []
     for n in (n for n in order if n in have):
         r = json.loads(have[n].read_text())
@@ -481,6 +482,16 @@ def foundation_contrast(sets: dict[str, Sequence[dict]]):
                          "raises" if d > 0 else "lowers"})
     return pd.DataFrame(rows, columns=["foundation", "model", "interstitial_F_rmse_meV_A",
                                        "knockoff_barrier_eV", "barrier_change_eV", "barrier"])
+
+
+def contrast(folder: str | Path = ref.REFERENCE_DIR):
+    """:func:`foundation_contrast` of the first set
+    (:data:`~lidiff_helpers.training.reference_models.V1_DIR`, from ``embedded-v1``) and
+    ``folder``'s, each labelled by its foundation's versioned name
+    (:func:`~lidiff_helpers.training.reference_models.foundation_label`); empty unless both
+    sets have metrics."""
+    t = foundation_contrast({ref.foundation_label(f): load(f) for f in (ref.V1_DIR, folder)})
+    return t if t["foundation"].nunique() == 2 else t.iloc[:0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
