@@ -8,7 +8,10 @@ LiF + 1 Li (65 atoms) at the study's lattice constant (20.41714 A / 5) and, for 
 models, at the model's own relaxed lattice constant; the harmonic-TST prefactor of the
 lowest knock-off (partial Hessian within 2.6 A of the moving Li). Wall time of every NEB
 (2 threads; the issue's target: one MACE knock-off in at most 3 minutes). Resumable: a
-finished (model, mechanism, lattice) is read back from the JSON.
+finished (model file's SHA256, mechanism, lattice) is read back from the JSON, so rows of
+a model that has since been replaced under the same spec (``embedded`` was v1 before
+v2) stay, and the new file is measured beside them; the README names each row by the
+committed spec of its hash (``embedded-v1``).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     out = Path(a.out)
     body = json.loads(out.read_text()) if out.is_file() else {"rows": []}
-    done = {(r["model"], r["mechanism"], r["lattice"]) for r in body["rows"]}
+    done = {(r["sha256"], r["mechanism"], r["lattice"]) for r in body["rows"]}
     s = neb.NEBSettings(n_images=a.images, fmax_eV_A=a.fmax)
     cmd = " ".join(["python benchmarks/bench_barriers.py", *(argv or sys.argv[1:])])
     body["commands"] = list(dict.fromkeys([*body.get("commands", []), cmd]))
@@ -71,7 +74,7 @@ def main(argv=None) -> int:
         for lat, a_A in lattices.items():
             ini = None
             for mech in a.mechanisms:
-                if (spec, mech, lat) in done:
+                if (ident.get("sha256"), mech, lat) in done:
                     continue
                 t0 = time.time()
                 if ini is None:

@@ -338,6 +338,47 @@ def test_learning_curve_table_has_a_cell_per_method_and_size():
     assert learning_curve_table(lc.iloc[0:0]).empty
 
 
+def _lc(values: dict, budget_210: float = 3600.0, stopped: str = "budget"):
+    """A learning curve with set errors {(method, n_frames): F RMSE (meV/A)}."""
+    import pandas as pd
+
+    return pd.DataFrame([{"method": m, "n_frames": n, "status": "trained",
+                          "interstitial_F_rmse_meV_A": v, "epochs_run": n // 10,
+                          "cpu_budget_s": budget_210 if n == 210 else 600.0,
+                          "stopped_by": stopped} for (m, n), v in values.items()])
+
+
+def test_learning_curve_reading_compares_at_equal_cpu_only():
+    """Set errors give a known reading: the 210-frame column (more CPU) is left out even
+    where scratch wins there; ratios are scratch over the better fine-tune."""
+    from lidiff_helpers.workflows.reference_metrics import learning_curve_reading
+
+    lc = _lc({("naive", 10): 50.0, ("multihead-pt100", 10): 60.0, ("scratch", 10): 150.0,
+              ("naive", 110): 40.0, ("multihead-pt100", 110): 44.0, ("scratch", 110): 80.0,
+              ("naive", 210): 30.0, ("multihead-pt100", 210): 35.0, ("scratch", 210): 10.0})
+    text = learning_curve_reading(lc, foundation_F_meV_A=55.0)
+    assert text.startswith("At equal CPU (10 CPU-minutes per run, the 10-110 frame columns):")
+    assert "the from-scratch error is 2.0-3.0 times the better fine-tune's" in text
+    assert "naive beats multihead-pt100 at every size" in text
+    assert "every size improves on the zero-shot foundation's 55.0 meV/A (10 frames " \
+           "already reach 50.0)." in text
+    assert text.endswith("(all stopped by the budget; 1-11 epochs).")
+    # a foundation already better than the small fine-tunes: said, not hidden
+    text = learning_curve_reading(lc, foundation_F_meV_A=45.0)
+    assert "only 110 frames improve on the zero-shot foundation's 45.0 meV/A." in text
+    assert "no fine-tune at these sizes improves" in learning_curve_reading(lc, 30.0)
+    # scratch ahead at one size, multihead ahead of naive at one size; runs not all stopped
+    lc2 = _lc({("naive", 10): 50.0, ("multihead-pt100", 10): 45.0, ("scratch", 10): 40.0,
+               ("naive", 110): 40.0, ("multihead-pt100", 110): 44.0, ("scratch", 110): 80.0},
+              stopped="converged")
+    text = learning_curve_reading(lc2)
+    assert "training from scratch matches or beats every fine-tune at 10 frames (its " \
+           "error is 0.9-2.0 times" in text
+    assert "naive beats multihead-pt100 at 110 frames only." in text
+    assert "converged" not in text
+    assert learning_curve_reading(lc2.iloc[0:0]) == ""
+
+
 def test_reference_error_vs_frames_draws_the_points_and_states_the_budgets(tmp_path):
     """Notebook 02's learning-curve section from a learning_curve.json: one line per
     method through its sizes, the budgets under the axes, the compact table returned."""

@@ -206,24 +206,42 @@ def _reference_models() -> str:
 
 
 def _learning_curve() -> str:
-    """``learning-curve``: ``data/models/reference/learning_curve.json``."""
-    from lidiff_helpers.workflows import reference_metrics as rm
-
+    """``learning-curve``: ``data/models/reference/learning_curve.json`` with its reading at
+    equal CPU (:func:`~lidiff_helpers.workflows.reference_metrics.learning_curve_reading`);
+    when that is the committed set's own, the first set's curve (from ``embedded-v1``)
+    follows it, for the soft-vs-good foundation contrast."""
     from lidiff_helpers.training import reference_models as ref
+    from lidiff_helpers.workflows import reference_metrics as rm
 
     lc, source = rm.committed_learning_curve()
     if lc.empty:
         return ("Not computed yet: `make reference-models` trains the runs and "
                 "`python -m lidiff_helpers.workflows.reference_metrics --learning-curve` "
                 "writes `data/models/reference/learning_curve.json`.")
-    first = ("" if source == ref.REFERENCE_DIR else
+    own = source == ref.REFERENCE_DIR
+    first = ("" if own else
              f"From the first set's foundation, {ref.foundation_label(source)} "
              f"(`{_rel(source)}/learning_curve.json`): the runs from "
              f"{ref.foundation_label()} are not trained yet. ")
-    return (first + "Held-out interstitial force RMSE (meV/A) against the number of "
-            "fine-tuning frames (10 bulk + 0, 20, 100, 200 interstitial), with the training "
-            "CPU time; " + rm.budget_note(lc) + ".\n\n"
-            + rm.learning_curve_table(lc).to_markdown(index=False))
+    out = [first + "Held-out interstitial force RMSE (meV/A) against the number of "
+           "fine-tuning frames (10 bulk + 0, 20, 100, 200 interstitial), with the training "
+           "CPU time; " + rm.budget_note(lc) + ".", "", _curve_and_reading(lc, source)]
+    v1 = ref.V1_DIR / rm.LEARNING_CURVE_FILE.name
+    if own and v1.is_file():
+        out += ["", f"The same runs from the first set's foundation, "
+                f"{ref.foundation_label(ref.V1_DIR)} (`{_rel(v1)}`):", "",
+                _curve_and_reading(rm.load_learning_curve(v1), ref.V1_DIR)]
+    return "\n".join(out)
+
+
+def _curve_and_reading(lc, folder: Path) -> str:
+    """A learning curve's table and its reading against its own foundation's error."""
+    from lidiff_helpers.workflows import reference_metrics as rm
+
+    f = (read_result(rm.metrics_path(rm.FOUNDATION, folder)) or {}).get(
+        "interstitial_F_rmse_meV_A")
+    return (rm.learning_curve_table(lc).to_markdown(index=False) + "\n\n"
+            + rm.learning_curve_reading(lc, f)).rstrip()
 
 
 def _md_engines() -> str:

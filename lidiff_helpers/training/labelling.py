@@ -205,7 +205,9 @@ class QuantumEspressoLabeller:
         reaches it stops cleanly, saves its wavefunctions and charge density, and
         :meth:`label` raises :class:`LabellingInterrupted`; the next :meth:`label` of the
         same frame continues that SCF (``restart_mode='restart'``) instead of starting
-        over. For SCFs of hours (217 atoms) split over several sessions.
+        over. For SCFs of hours (217 atoms) split over several calls on the same machine:
+        the restart files stay in the run's folder (over a GB for 216 atoms) and are not
+        part of the committed state, so another machine starts the frame over.
     """
 
     pseudo_dir: str | os.PathLike | None = None

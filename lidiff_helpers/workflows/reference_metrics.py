@@ -42,7 +42,7 @@ from lidiff_helpers.training import reference_models as ref
 
 __all__ = ["FOUNDATION", "ZERO_SHOT", "measure", "zero_shot_table", "check_subset", "check_values", "metrics_path", "load",
            "train_logs", "table", "learning_curve", "load_learning_curve", "budget_note",
-           "learning_curve_table", "committed_learning_curve", "BARRIER_KEPT_EV", "RANDOM_START", "foundation_contrast", "contrast",
+           "learning_curve_table", "learning_curve_reading", "committed_learning_curve", "BARRIER_KEPT_EV", "RANDOM_START", "foundation_contrast", "contrast",
            "main"]
 
 #: the row of the zero-shot foundation model (its metrics file sits beside the arms')
@@ -335,6 +335,81 @@ def learning_curve_table(lc, metric: str = "interstitial_F_rmse_meV_A"):
     sizes = sorted({n for row in cells.values() for n in row})
     return pd.DataFrame([{"model": m, **{f"{n} frames": row.get(n, "") for n in sizes}}
                          for m, row in cells.items()])
+
+
+def learning_curve_reading(lc, foundation_F_meV_A: float | None = None,
+                           metric: str = "interstitial_F_rmse_meV_A") -> str:
+    """What the learning curve says at equal CPU, in sentences with every number from ``lc``
+    (:func:`load_learning_curve`): the sizes trained with the smallest CPU budget are
+    compared (the largest size usually had more CPU, which mixes data with training time).
+
+    Per size: the from-scratch run's error over the better fine-tune's (fine-tuning "beats
+    training from scratch" where that ratio is above 1), which fine-tune is ahead, and,
+    with ``foundation_F_meV_A`` (the zero-shot foundation's error on the same frames), at
+    which sizes the fine-tunes improve on the foundation at all. Empty when fewer than two
+    methods were trained at an equal-CPU size.
+    """
+    if lc.empty or "cpu_budget_s" not in lc:
+        return ""
+    ok = lc[(lc["status"] == "trained") & lc[metric].notna()]
+    if ok.empty:
+        return ""
+    budget = ok["cpu_budget_s"].min()
+    eq = ok[ok["cpu_budget_s"] == budget]
+    f = {(r["method"], int(r["n_frames"])): float(r[metric]) for r in eq.to_dict("records")}
+    sizes = sorted({n for _, n in f})
+    tunes = [m for m in dict.fromkeys(eq["method"]) if m != "scratch"]
+    out = []
+    ratios = {n: f[("scratch", n)] / min(f[(m, n)] for m in tunes if (m, n) in f)
+              for n in sizes if ("scratch", n) in f and any((m, n) in f for m in tunes)}
+    if not ratios and len(tunes) < 2:
+        return ""
+    cols = f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else f"{sizes[0]}"
+    out.append(f"At equal CPU ({budget / 60:g} CPU-minutes per run, the {cols} frame "
+               "columns):")
+    if ratios:
+        lo, hi = min(ratios.values()), max(ratios.values())
+        rng = f"{lo:.1f}-{hi:.1f}" if f"{lo:.1f}" != f"{hi:.1f}" else f"{lo:.1f}"
+        if lo > 1:
+            out.append(f"fine-tuning beats training from scratch at every size (the "
+                       f"from-scratch error is {rng} times the better fine-tune's);")
+        else:
+            won = [n for n, r in ratios.items() if r <= 1]
+            out.append(f"training from scratch matches or beats every fine-tune at "
+                       f"{', '.join(map(str, won))} frames (its error is {rng} times the "
+                       "better fine-tune's);")
+    if len(tunes) >= 2:
+        a, b = tunes[:2]
+        both = [n for n in sizes if (a, n) in f and (b, n) in f]
+        wins = [n for n in both if f[(a, n)] < f[(b, n)]]
+        if len(wins) == len(both):
+            out.append(f"{a} beats {b} at every size;")
+        elif not wins:
+            out.append(f"{b} beats {a} at every size;")
+        else:
+            out.append(f"{a} beats {b} at {', '.join(map(str, wins))} frames only;")
+    if foundation_F_meV_A is not None and tunes:
+        better = [n for n in sizes if any(f.get((m, n), float("inf")) < foundation_F_meV_A
+                                          for m in tunes)]
+        best = min(f[(m, sizes[0])] for m in tunes if (m, sizes[0]) in f) \
+            if any((m, sizes[0]) in f for m in tunes) else None
+        if better == sizes:
+            out.append(f"every size improves on the zero-shot foundation's "
+                       f"{foundation_F_meV_A:.1f} meV/A" + (
+                           f" ({sizes[0]} frames already reach {best:.1f})"
+                           if best is not None else "") + ".")
+        elif better:
+            out.append(f"only {', '.join(map(str, better))} frames improve on the zero-shot "
+                       f"foundation's {foundation_F_meV_A:.1f} meV/A.")
+        else:
+            out.append(f"no fine-tune at these sizes improves on the zero-shot "
+                       f"foundation's {foundation_F_meV_A:.1f} meV/A.")
+    out[-1] = out[-1].rstrip(";") + ("" if out[-1].endswith(".") else ".")
+    ep = eq["epochs_run"].dropna() if "epochs_run" in eq else []
+    if len(ep) and "stopped_by" in eq and (eq["stopped_by"] == "budget").all():
+        out.append(f"None of these runs converged (all stopped by the budget; "
+                   f"{int(ep.min())}-{int(ep.max())} epochs).")
+    return " ".join(out)
 
 
 def committed_learning_curve(folder: str | Path = ref.REFERENCE_DIR):
