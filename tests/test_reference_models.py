@@ -360,8 +360,8 @@ def test_learning_curve_reading_compares_at_equal_cpu_only():
     assert text.startswith("At equal CPU (10 CPU-minutes per run, the 10-110 frame columns):")
     assert "the from-scratch error is 2.0-3.0 times the better fine-tune's" in text
     assert "naive beats multihead-pt100 at every size" in text
-    assert "every size improves on the zero-shot foundation's 55.0 meV/A (10 frames " \
-           "already reach 50.0)." in text
+    assert "the better fine-tune improves on the zero-shot foundation's 55.0 meV/A at " \
+           "every size (10 frames already reach 50.0)." in text
     assert text.endswith("(all stopped by the budget; 1-11 epochs).")
     # a foundation already better than the small fine-tunes: said, not hidden
     text = learning_curve_reading(lc, foundation_F_meV_A=45.0)

@@ -394,8 +394,8 @@ def learning_curve_reading(lc, foundation_F_meV_A: float | None = None,
         best = min(f[(m, sizes[0])] for m in tunes if (m, sizes[0]) in f) \
             if any((m, sizes[0]) in f for m in tunes) else None
         if better == sizes:
-            out.append(f"every size improves on the zero-shot foundation's "
-                       f"{foundation_F_meV_A:.1f} meV/A" + (
+            out.append(f"the better fine-tune improves on the zero-shot foundation's "
+                       f"{foundation_F_meV_A:.1f} meV/A at every size" + (
                            f" ({sizes[0]} frames already reach {best:.1f})"
                            if best is not None else "") + ".")
         elif better:
