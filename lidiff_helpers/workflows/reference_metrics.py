@@ -359,9 +359,15 @@ def learning_curve_reading(lc, foundation_F_meV_A: float | None = None,
     f = {(r["method"], int(r["n_frames"])): float(r[metric]) for r in eq.to_dict("records")}
     sizes = sorted({n for _, n in f})
     tunes = [m for m in dict.fromkeys(eq["method"]) if m != "scratch"]
+
+    def best_tune(n: int) -> float | None:
+        """The better fine-tune's error at ``n`` frames (None: no fine-tune there)."""
+        v = [f[(m, n)] for m in tunes if (m, n) in f]
+        return min(v) if v else None
+
     out = []
-    ratios = {n: f[("scratch", n)] / min(f[(m, n)] for m in tunes if (m, n) in f)
-              for n in sizes if ("scratch", n) in f and any((m, n) in f for m in tunes)}
+    ratios = {n: f[("scratch", n)] / best_tune(n) for n in sizes
+              if ("scratch", n) in f and best_tune(n) is not None}
     if not ratios and len(tunes) < 2:
         return ""
     cols = f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else f"{sizes[0]}"
@@ -389,10 +395,9 @@ def learning_curve_reading(lc, foundation_F_meV_A: float | None = None,
         else:
             out.append(f"{a} beats {b} at {', '.join(map(str, wins))} frames only;")
     if foundation_F_meV_A is not None and tunes:
-        better = [n for n in sizes if any(f.get((m, n), float("inf")) < foundation_F_meV_A
-                                          for m in tunes)]
-        best = min(f[(m, sizes[0])] for m in tunes if (m, sizes[0]) in f) \
-            if any((m, sizes[0]) in f for m in tunes) else None
+        better = [n for n in sizes
+                  if best_tune(n) is not None and best_tune(n) < foundation_F_meV_A]
+        best = best_tune(sizes[0])
         if better == sizes:
             out.append(f"the better fine-tune improves on the zero-shot foundation's "
                        f"{foundation_F_meV_A:.1f} meV/A at every size" + (
