@@ -11,7 +11,8 @@ lowest knock-off (partial Hessian within 2.6 A of the moving Li). Wall time of e
 finished (model file's SHA256, mechanism, lattice) is read back from the JSON, so rows of
 a model that has since been replaced under the same spec (``embedded`` was v1 before
 v2) stay, and the new file is measured beside them; the README names each row by the
-committed spec of its hash (``embedded-v1``).
+committed spec of its hash (``embedded-v1``). Each row records the date and commit it was
+measured at.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ def main(argv=None) -> int:
     s = neb.NEBSettings(n_images=a.images, fmax_eV_A=a.fmax)
     cmd = " ".join(["python benchmarks/bench_barriers.py", *(argv or sys.argv[1:])])
     body["commands"] = list(dict.fromkeys([*body.get("commands", []), cmd]))
+    measured = {"date": time.strftime("%Y-%m-%d"), "commit": git_commit().get("commit")}
+    # the body's date and commit are the last run's; each row keeps its own (rows of
+    # several runs, days apart, live in one file)
     body.update(settings=vars(s), threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0),
                 machine=platform.processor() or platform.machine(),
-                commit=git_commit().get("commit"), versions=package_versions(),
-                date=time.strftime("%Y-%m-%d"))
+                versions=package_versions(), **measured)
     for spec in a.models:
         calc = get_calculator(spec, dtype="float64", verbose=False)
         ident = model_identity(spec)
@@ -82,6 +85,7 @@ def main(argv=None) -> int:
                 r = neb.barrier(mech, calc, 2, a_A, s, relaxed_initial=ini)
                 row = {"model": spec, "sha256": ident.get("sha256"), "mechanism": mech,
                        "lattice": lat, "a_A": a_A, "wall_s": round(time.time() - t0, 1),
+                       **measured,
                        **{k: v for k, v in r.summary().items()
                           if k not in ("energies_eV", "path_A", "moving")}}
                 if mech == "knockoff-collinear" and lat == "study" and spec != "chgnet":

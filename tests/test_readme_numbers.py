@@ -100,6 +100,19 @@ def test_findings_are_the_metrics_files_numbers():
             assert rows[name][3] == f"{b['barrier_eV']:.3f}"
 
 
+def test_each_barrier_row_says_when_and_at_which_commit_it_was_measured():
+    """Rows of several runs live in RESULTS_barriers.json: each carries its own date and
+    commit, and the table shows them (the body's date is only the last run's)."""
+    from lidiff_helpers.runner import readme_numbers
+
+    bench = json.loads((paths.BENCHMARKS / "RESULTS_barriers.json").read_text())
+    table = readme_numbers._barriers()
+    for r in bench["rows"]:
+        assert r["date"] and len(str(r["commit"])) == 40, r
+        assert f"{r['date']} ({r['commit'][:7]})" in table
+    assert len({r["date"] for r in bench["rows"]}) > 1   # v1's and v2's runs, days apart
+
+
 def test_readme_is_a_short_front_door():
     """At most ~200 lines; its first 60 say what to run and what the compendium found."""
     lines = (paths.ROOT / "README.md").read_text().splitlines()

@@ -167,16 +167,18 @@ def _barriers() -> str:
 
     dft = reference.BARRIERS
     cmds = "`, `".join(c.strip() for c in d.get("commands", []))
-    lines = [f"`{cmds}` ({d['date']}, {d['threads']} threads, "
+    lines = [f"`{cmds}` ({d['threads']} threads, "
              f"{d['settings']['n_images']} images, fmax {d['settings']['fmax_eV_A']} eV/A; "
              f"65 atoms). DFT: {dft['dft-cineb-zheng'].Ea_eV} eV (Zheng et al., CI-NEB) and "
              f"{dft['dft-neb-yildirim'].Ea_eV} eV (Yildirim et al., NEB).", "",
-             "| model | lattice | a (A) | mechanism | barrier (eV) | converged | NEB wall (s) |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | lattice | a (A) | mechanism | barrier (eV) | converged | NEB wall (s) "
+             "| measured (commit) |", "|---|---|---|---|---|---|---|---|"]
     for r in d["rows"]:
+        when = (f"{r['date']} ({str(r.get('commit'))[:7]})" if r.get("date")
+                else f"{d['date']} or earlier")
         lines.append(f"| {name(r)} ({str(r['sha256'])[:8]}) | {r['lattice']} | "
                      f"{r['a_A']:.3f} | {r['mechanism']} | {r['barrier_eV']:.3f} | "
-                     f"{r['converged']} | {r['wall_s']:.0f} |")
+                     f"{r['converged']} | {r['wall_s']:.0f} | {when} |")
     for r in d["rows"]:
         h = r.get("htst")
         if h and "prefactor_THz" in h:
