@@ -178,3 +178,28 @@ def test_lammps_dump_in_a_manifest_uses_its_recorded_timestep(tmp_path):
     assert got.table["D_cm2_s"].iloc[0] > 0
     missing = wf.analyse_runs([entry], n_blocks=2, min_start_ps=5.0)
     assert len(missing.table) == 0 and "timestep_fs" in missing.skipped[0][1]
+
+
+def test_a_model_without_a_fit_gets_a_row_saying_why():
+    """Known answer (quick on the embedded model v2 hit it: 1 ps runs at 65 atoms see
+    few hops): a model whose D is <= 0 at all but one temperature cannot be fitted; Table
+    3 still has its fit columns (NaN) and a row naming the model and the reason, and a
+    fitted model beside it keeps its Ea."""
+    import pandas as pd
+
+    from lidiff_helpers.analysis import arrhenius
+
+    T = [800.0, 900.0, 1000.0]
+    D_ok = [arrhenius.arrhenius_D_cm2_s(t, 0.2, 1e-3) for t in T]
+    table = pd.DataFrame({"model": ["good"] * 3 + ["short"] * 3, "temperature_K": T * 2,
+                          "replica": 0, "purpose": "arrhenius",
+                          "D_cm2_s": D_ok + [-1e-6, 2e-6, -3e-7],
+                          "D_err_cm2_s": [1e-7] * 3 + [1e-6] * 3})
+    t3 = wf.arrhenius_tables(SimpleNamespace(table=table)).table3
+    rows = t3.set_index("model")
+    assert rows.loc["good", "Ea_eV"] == pytest.approx(0.2, abs=1e-6)
+    assert rows.loc["short", "Ea"].startswith("no fit: D > 0 at 1 of 3 temperature(s)")
+    assert math.isnan(rows.loc["short", "Ea_eV"])
+    assert list(t3["model"])[:2] == ["good", "short"]   # before the study's rows
+    only = wf.arrhenius_tables(SimpleNamespace(table=table[table["model"] == "short"])).table3
+    assert "Ea_eV" in only and only["model"].iloc[0] == "short"

@@ -217,8 +217,8 @@ def fit_by_model(table, *, model_col: str = "model", T_col: str = "temperature_K
     """
     fits = {}
     for model, g in table.groupby(model_col, sort=False):
-        g = g[g[D_col] > 0]
-        if g[T_col].nunique() < 2:
+        g, _ = _fittable(g, T_col, D_col)
+        if g is None:
             continue
         err = None
         if err_col is not None and err_col in g and np.all(np.isfinite(g[err_col])) \
@@ -226,6 +226,27 @@ def fit_by_model(table, *, model_col: str = "model", T_col: str = "temperature_K
             err = g[err_col].to_numpy()
         fits[str(model)] = fit_arrhenius(g[T_col].to_numpy(), g[D_col].to_numpy(), err)
     return fits
+
+
+def _fittable(g, T_col: str, D_col: str):
+    """(the rows of one model that :func:`fit_by_model` fits, None), or (None, why not)."""
+    kept = g[g[D_col] > 0]
+    n = kept[T_col].nunique()
+    if n < 2:
+        return None, (f"no fit: D > 0 at {n} of {g[T_col].nunique()} temperature(s); ln D "
+                      "needs D > 0 at two or more (a short run's MSD slope can be <= 0)")
+    return kept, None
+
+
+def unfitted(table, *, model_col: str = "model", T_col: str = "temperature_K",
+             D_col: str = "D_cm2_s") -> dict[str, str]:
+    """The models :func:`fit_by_model` leaves out of a table, with the reason."""
+    out = {}
+    for model, g in table.groupby(model_col, sort=False):
+        _, why = _fittable(g, T_col, D_col)
+        if why:
+            out[str(model)] = why
+    return out
 
 
 @dataclass(frozen=True)
@@ -330,7 +351,15 @@ def table3(fits: Mapping[str, ArrheniusFit], reference: Mapping | None = None,
     for key, r in ref.items():
         if key not in matched:
             rows.append({"model": "", "study_model": r.model, **_study_cols(r, temperatures_K)})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for col in FIT_COLUMNS:   # also when no model could be fitted
+        if col not in out:
+            out.insert(min(len(out.columns), 1 + FIT_COLUMNS.index(col)), col, float("nan"))
+    return out
+
+
+#: the fit's columns of :func:`table3` (present even when no model was fitted)
+FIT_COLUMNS = ("Ea_eV", "Ea_err_eV", "D0_cm2_s", "D0_err_cm2_s")
 
 
 def _study_cols(r, temperatures_K) -> dict:

@@ -549,11 +549,20 @@ def arrhenius_tables(analyses: RunAnalyses) -> ArrheniusTables:
     rep_all = replica_table(tab)
     runs_arr = tab[tab["purpose"] == "arrhenius"] if len(tab) else tab
     rep_arr = replica_table(runs_arr) if len(tab) else rep_all
+    import pandas as pd
+
     fits = arrhenius.fit_by_model(rep_arr)
     t3 = arrhenius.table3(fits, aliases={SYNTHETIC_MODEL: reference.TABLE3_REFERENCE_MODEL},
                           replicas=runs_arr)
     if len(t3):
         t3.insert(1, "Ea", [resolved_Ea(e, s) for e, s in zip(t3["Ea_eV"], t3["Ea_err_eV"])])
+        # a model with runs but no fit gets a row saying why, after the fitted ones
+        why = arrhenius.unfitted(rep_arr) if len(rep_arr) else {}
+        if why:
+            n_fit = len(fits)
+            t3 = pd.concat([t3.iloc[:n_fit], pd.DataFrame([{"model": m, "Ea": w}
+                                                           for m, w in why.items()]),
+                            t3.iloc[n_fit:]], ignore_index=True)
     return ArrheniusTables(by_temperature=rep_all, arrhenius_runs=rep_arr, fits=fits,
                            table3=with_data_source(t3, data_source_of(tab)))
 
