@@ -235,3 +235,32 @@ def test_e0s_follow_the_energy_reference_of_the_labels(tmp_path):
     opts = member_options("embedded", "x" * 64, 1, 1, {"train": "t.xyz", "valid": "v.xyz"}, 1,
                           e0s=fit)
     assert json.loads(json.dumps(opts["E0s"])) == {"3": fit[3], "9": fit[9]}
+
+
+def test_committed_comparison_is_shown_only_for_its_own_settings_and_foundation(tmp_path):
+    """compare_source committed/auto: the committed result replaces the live run only when
+    every recorded setting and the foundation file's SHA256 match this run's; otherwise
+    the reason names what differs (and a missing file, the command that writes it)."""
+    import json
+
+    from lidiff_helpers.runner import profiles
+    from lidiff_helpers.simulation import models
+    from lidiff_helpers.workflows import al_comparison
+
+    params = profiles.resolve("03_active_learning", "quick", {})
+    assert params["compare_source"] == "auto"
+    spec = models.resolve_spec("embedded")
+    rows = [{"method": "random", "round": 0, "n_labelled": 0, "bulk_F_rmse_meV_A": 30.0,
+             "interstitial_F_rmse_meV_A": 60.0}]
+    body = {"settings": {k: params.get(k) for k in al_comparison.SETTINGS}, "rows": rows,
+            "foundation_sha256": models.model_identity(spec)["sha256"]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(body))
+    table, rec = al_comparison.committed(params, spec, path)
+    assert list(table["interstitial_F_rmse_meV_A"]) == [60.0] and rec["rows"] == rows
+    table, why = al_comparison.committed({**params, "seed": 7}, spec, path)
+    assert table is None and "other settings (seed)" in why
+    table, why = al_comparison.committed(params, models.resolve_spec("embedded-v1"), path)
+    assert table is None and "not this run's embedded-v1" in why
+    table, why = al_comparison.committed(params, spec, tmp_path / "missing.json")
+    assert table is None and "python -m lidiff_helpers.runner.al_comparison" in why

@@ -158,17 +158,42 @@ def extrapolation(run, lives: dict):
 def compare(P, run, spec):
     """Committee, extrapolation grade and random selection on one candidate pool and label
     budget (:mod:`lidiff_helpers.training.al_compare`); saves ``al_selection_comparison``
-    and its figure; a message when ``compare_methods`` is empty."""
+    and its figure; a message when ``compare_methods`` is empty.
+
+    ``compare_source``: ``live`` runs it; ``committed`` shows the committed result
+    (:func:`lidiff_helpers.workflows.al_comparison.committed`: made by its command with the
+    same settings from the same foundation file, labels by SevenNet-0) and refuses when it
+    does not match; ``auto`` shows it when it matches, else runs it live."""
     if not P.compare_methods:
         return "compare_methods is empty in this profile: no comparison"
+    if P.compare_source not in ("live", "committed", "auto"):
+        raise ParameterError(f"compare_source: {P.compare_source!r}; give live, committed "
+                             "or auto")
+    if P.compare_source != "live":
+        table, rec = al_comparison.committed(run.params, spec)
+        if table is not None:
+            print(f"the committed comparison ({al_comparison.RESULT.name}, "
+                  f"{rec['provenance']['created_utc'][:10]}, `{rec['command']}`): the same "
+                  f"settings and foundation as this run, labels by {rec['labeller']}; "
+                  "-p compare_source live reruns it here")
+            run.add_model(rec["labeller_identity"])
+            _save_comparison(run, table, [rec["label_source"]])
+            return table
+        if P.compare_source == "committed":
+            raise ParameterError(f"compare_source committed: {rec}")
+        print(f"compare_source auto: {rec}; running the comparison live")
     labeller = _labeller(P, run, spec)
     table = al_comparison.comparison(run.params, spec, labeller,
                                      run.work("active_learning/compare"),
                                      step0_dir=run.work("active_learning/live") / "step_0")
+    _save_comparison(run, table, [labeller.source])
+    return table
+
+
+def _save_comparison(run, table, label_sources) -> None:
     run.save_table(table, "al_selection_comparison")
     run.save_figure(figures_al.plot_selection_comparison(
-        table, figures_al.label_note([labeller.source])), "al_selection_comparison")
-    return table
+        table, figures_al.label_note(label_sources)), "al_selection_comparison")
 
 
 def register(run, lives: dict, replay_models, replay_table) -> list[dict]:

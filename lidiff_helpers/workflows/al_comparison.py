@@ -21,7 +21,7 @@ from typing import Any
 
 from lidiff_helpers.core import paths
 
-__all__ = ["RESULT", "SETTINGS", "WORKDIR", "block", "comparison", "findings"]
+__all__ = ["RESULT", "SETTINGS", "WORKDIR", "block", "committed", "comparison", "findings"]
 
 RESULT = paths.DATA / "al" / "selection_comparison.json"
 WORKDIR = paths.RESULTS / "al-comparison"
@@ -57,6 +57,31 @@ def comparison(params: Mapping[str, Any], spec, labeller, workdir: Path,
         if n_img else None, progress=progress)
 
 
+def committed(params: Mapping[str, Any], spec, path: Path | None = None):
+    """The committed comparison (:data:`RESULT`) in place of a live one: ``(table, record)``
+    when it was made with these notebook-03 ``params`` (every key of :data:`SETTINGS`)
+    from this foundation file (SHA256 of the resolved ``spec``), else ``(None, reason)``.
+    The table has the live comparison's rows and columns; its labels are the record's
+    labeller's (``label_source``), not the notebook's ``labeller``."""
+    import pandas as pd
+
+    from lidiff_helpers.simulation import models
+
+    where = Path(path or RESULT)
+    d = _load(where)
+    if d is None:
+        return None, (f"{where} not computed yet (python -m lidiff_helpers.runner."
+                      "al_comparison)")
+    sha = models.model_identity(spec)["sha256"]
+    if d.get("foundation_sha256") != sha:
+        return None, (f"{where} was made from foundation {str(d.get('foundation_sha256'))[:12]}"
+                      f", not this run's {spec.name} ({str(sha)[:12]})")
+    diff = [k for k in SETTINGS if d["settings"].get(k) != params.get(k)]
+    if diff:
+        return None, f"{where} was made with other settings ({', '.join(diff)})"
+    return pd.DataFrame(d["rows"]), d
+
+
 def _load(path: Path | None) -> dict | None:
     path = Path(path or RESULT)
     return json.loads(path.read_text()) if path.is_file() else None
@@ -84,8 +109,11 @@ def block(path: Path | None = None) -> str:
         return ("Not computed yet: `python -m lidiff_helpers.runner.al_comparison` "
                 f"writes `{RESULT.relative_to(paths.ROOT)}`.")
     s = d["settings"]
+    from lidiff_helpers.simulation.models import committed_spec
+
+    name = committed_spec(d["foundation"]["sha256"]) or d["foundation"]["name"]
     lines = [f"`{d['command']}` ({d['provenance']['created_utc'][:10]}, profile "
-             f"`{d['profile']}`): foundation {d['foundation']['name']} "
+             f"`{d['profile']}`): foundation {name} "
              f"(`{d['foundation']['sha256'][:12]}`), labels by {d['labeller']} as a stand-in "
              f"for DFT, pool of foundation-model MD at {s['temperatures_K']} K, "
              f"{s['compare_rounds']} rounds of at most {s['compare_labels_per_round']} "
