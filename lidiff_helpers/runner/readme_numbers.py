@@ -93,7 +93,10 @@ def _md(d: dict) -> str:
                      for x in d["rows"])
     one = (f"; 217 atoms on 1 thread {d['one_thread_ms']:.0f} ms/step"
            if d.get("one_thread_ms") else "")
-    return (f"- **MD throughput** (`{d['command'].strip()}`, model `{d['model']}` "
+    from lidiff_helpers.simulation.models import committed_spec
+
+    name = committed_spec(d.get("sha256")) or d["model"]   # the name that stays true
+    return (f"- **MD throughput** (`{d['command'].strip()}`, model `{name}` "
             f"{d['sha256'][:12]}, float32, {d['threads']} threads, {d['date']}, load average "
             f"{d['load_before']:.1f}): {rows}{one}.")
 
@@ -106,10 +109,13 @@ def _finetune(d: dict) -> str:
         check_benchmark_model(d, "benchmarks/RESULTS_finetune.json")
     except StaleResultError as exc:
         return f"- **Fine-tuning strategies**: stale, not shown ({exc})."
+    from lidiff_helpers.simulation.models import committed_spec
+
     rows = ", ".join(f"{r['run'].split('-')[0]} {r['interstitial_F_rmse_meV_A']:.1f}"
                      for r in d["rows"])
     st, f = d["settings"], d["foundation"]
-    return (f"- **Fine-tuning strategies** (`{d['command'].strip()}`, foundation `{f['name']}` "
+    name = committed_spec(f.get("sha256")) or f["name"]   # the name that stays true (embedded-v1)
+    return (f"- **Fine-tuning strategies** (`{d['command'].strip()}`, foundation `{name}` "
             f"{str(f['sha256'])[:12]}): {st['n_bulk']} bulk + {st['n_interstitial']} "
             f"interstitial frames, {st['epochs']} epochs per arm; held-out interstitial force "
             f"RMSE {rows} meV/A (zero-shot "
