@@ -277,7 +277,7 @@ def test_slow_models_get_their_own_mechanisms_images_cells_and_no_own_lattice(tm
                         neb_large_cell_mechanisms=None, neb_own_lattice=True,
                         neb_slow_models=["sevennet-0"],
                         neb_slow_mechanisms=["knockoff-collinear"], neb_slow_n_images=1,
-                        neb_dtype="float64", device="cpu")
+                        neb_large_cell_n_images=None, neb_dtype="float64", device="cpu")
     run = SimpleNamespace(work=lambda name: tmp_path)
     fast = ModelEntry("embedded", "embedded", "foundation", {"name": "embedded", "sha256": "e"})
     slow = ModelEntry("sevennet-0", "sevennet-0", "extra", {"name": "sevennet-0", "sha256": "s"})
@@ -293,6 +293,11 @@ def test_slow_models_get_their_own_mechanisms_images_cells_and_no_own_lattice(tm
     wb.compute(P, run, [slow], progress=False)
     assert sorted(calls) == [("s", "direct", 2, 4.083428, 3),
                              ("s", "knockoff-collinear", 2, 4.083428, 3)]
+    # the 217-atom NEBs with their own image count (the 65-atom ones unchanged)
+    P.neb_large_cell_n_images = 1
+    calls.clear()
+    wb.compute(P, run, [fast], progress=False)
+    assert {(c[2], c[4]) for c in calls if c[0] == "e"} == {(2, 3), (3, 1)}
 
 
 def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_path,

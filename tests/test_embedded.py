@@ -60,8 +60,37 @@ def test_short_nvt_stability_900K(tmp_path):
     (r,) = embedded.stability_check(workdir=tmp_path, temperatures_K=(_T900,),
                                     production_ps=0.5)
     assert r["status"] == "done", r
+    assert r["done_ps"] == pytest.approx(0.5)
     assert not embedded.stability_problems(r), r
     assert units.STABILITY_MAX_TEMPERATURE_DEVIATION == 0.10  # the documented criterion
+    # the committed model is named by its spec, not by this checkout's path: the run
+    # folder (committed for v2's 20 ps runs) continues in another clone
+    (folder,) = (tmp_path / sha256_file(embedded.EMBEDDED_MODEL)[:12]).iterdir()
+    assert json.loads((folder / "run.json").read_text())["model_spec"] == "embedded-v1"
+
+
+def test_stability_record_of_an_unfinished_run_reports_how_far_it_got(tmp_path):
+    """Known answers from a hand-written run folder (status ``running``, 5 saved steps):
+    time reached, smallest pair over the saved steps, mean T of the second half of the
+    rows; stability_progress finds it by the model's SHA256 and skips runs never started."""
+    import pandas as pd
+
+    model = embedded.EMBEDDED_MODEL
+    folder = tmp_path / sha256_file(model)[:12] / "stability-600K-20ps"
+    folder.mkdir(parents=True)
+    (folder / "status.json").write_text(json.dumps({
+        "run": {"temperature_K": 600.0, "production_ps": 20.0, "equilibration_ps": 0.0},
+        "status": "running", "failure": None, "ms_per_step": 380.0, "n_atoms": 217,
+        "min_distance_A": 1.9}))
+    pd.DataFrame({"step": [0, 100, 200, 300, 400], "phase": ["production"] * 5,
+                  "time_ps": [0.0, 0.1, 0.2, 0.3, 0.4],
+                  "temperature_K": [600.0, 300.0, 500.0, 700.0, 580.0],
+                  "min_distance_A": [1.8, 1.6, 1.45, 1.7, 1.5]}).to_csv(folder / "thermo.csv",
+                                                                       index=False)
+    (r,) = embedded.stability_progress(model, tmp_path, (300.0, 600.0), 20.0)
+    assert r["status"] == "running" and r["done_ps"] == pytest.approx(0.4)
+    assert r["simulated_ps"] == 20.0 and r["min_distance_A"] == pytest.approx(1.45)
+    assert r["mean_T_second_half_K"] == pytest.approx((500.0 + 700.0 + 580.0) / 3)
 
 
 @pytest.mark.slow

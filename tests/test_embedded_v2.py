@@ -47,8 +47,8 @@ def test_every_recorded_stability_run_passes_the_criteria():
     from lidiff_helpers.training.embedded import stability_problems
 
     m = _metrics()
-    runs = m.get("stability_long", [])
-    assert m.get("stability_long_problems", []) == [p for r in runs
+    finished = [r for r in m.get("stability_long", []) if r["status"] != "running"]
+    assert m.get("stability_long_problems", []) == [p for r in finished
                                                     for p in stability_problems(r)]
     assert m.get("stability_long_problems", []) == []
 
@@ -75,4 +75,11 @@ def test_metrics_table_shows_each_target_and_flags_failures(tmp_path):
     assert t.loc["held-out bulk frames: stress RMSE (GPa)", "sevennet-0 (teacher)"] == "4.200"
     nvt = t.loc["NVT 20 ps at 900 K, 217 atoms"]
     assert nvt["met"] == "no" and nvt["value"].startswith("FAILED: 900 K: closest pair 0.9")
+    # an unfinished run is in progress: neither met nor failed
+    rec["stability_long"] = [{"temperature_K": 300.0, "simulated_ps": 20.0, "n_atoms": 217,
+                              "status": "running", "done_ps": 7.3, "min_distance_A": 1.62,
+                              "mean_T_second_half_K": 301.0}]
+    f.write_text(json.dumps(rec))
+    nvt = embedded_v2.metrics_table(f).set_index("quantity").loc["NVT 20 ps at 300 K, 217 atoms"]
+    assert nvt["met"] == "" and nvt["value"].startswith("in progress: 7.3 of 20 ps")
     assert t.loc["model SHA256", "value"] == "a" * 12

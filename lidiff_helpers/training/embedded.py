@@ -67,6 +67,7 @@ from lidiff_helpers.training import mace_train as training
 __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
            "pretraining_options", "train_embedded", "close_contact_frames",
            "build_short_range_set", "dimer_curves", "stability_check", "stability_problems",
+           "stability_record", "stability_progress",
            "measure", "record_stability", "metrics_table"]
 
 #: replay frames with any |F| above this (eV/A) are excluded from pretraining
@@ -334,39 +335,77 @@ def stability_check(model: str | Path = EMBEDDED_MODEL, workdir: Path | None = N
                     temperatures_K=(300.0, 600.0, 900.0), production_ps: float = 20.0,
                     equilibration_ps: float = 0.0,
                     min_distance_A: float = units.STABILITY_MIN_PAIR_DISTANCE_A,
-                    seed: int = 0, dtype: str = "float32", progress: bool = False) -> list[dict]:
+                    seed: int = 0, dtype: str = "float32", progress: bool = False,
+                    checkpoint_every_s: float = 120.0) -> list[dict]:
     """NVT (Nose-Hoover chain, 1 fs, 100 fs damping) of 3x3x3 LiF + 1 interstitial Li.
 
-    One run per temperature through :func:`lidiff_helpers.simulation.md.run_md` (guarded, resumable),
-    with the guard's minimum-distance threshold at ``min_distance_A``. Returns per run:
-    temperature, simulated ps, status, smallest pair distance seen (A), mean temperature
-    over the second half of the run (K, from the thermo log) and ms per MD step.
+    One run per temperature through :func:`lidiff_helpers.simulation.md.run_md` (guarded,
+    resumable: a checkpoint every ``checkpoint_every_s`` of wall time), with the guard's
+    minimum-distance threshold at ``min_distance_A``. A committed model is named by its
+    spec (``embedded``, ...) rather than its path, so that a run folder stays valid when
+    the repository moves (its SHA256 still refuses another file). Returns per run
+    :func:`stability_record`.
     """
     import tempfile
 
     from lidiff_helpers.simulation import md
+    from lidiff_helpers.simulation.models import committed_spec
 
     sha = sha256_file(model)
     # one folder per model file: a finished run of another model is never reported
     workdir = Path(workdir or tempfile.mkdtemp(prefix="lidiff-stability-")) / sha[:12]
     out = []
     for T in temperatures_K:
-        run = md.MDRun(name=f"stability-{int(T)}K-{production_ps:g}ps", model_spec=str(model),
+        run = md.MDRun(name=_stability_name(T, production_ps),
+                       model_spec=committed_spec(sha) or str(model),
                        model=Path(model).stem, start_structure="lif:3", temperature_K=float(T),
                        seed=seed, production_ps=production_ps, model_sha256=sha,
                        equilibration_ps=equilibration_ps, save_every=100, dtype=dtype,
+                       checkpoint_every_s=checkpoint_every_s,
                        guard=md.GuardSettings(min_distance_A=min_distance_A))
-        rec = md.run_md(run, workdir, raise_on_failure=False, progress=progress)
-        thermo = md.read_thermo(workdir / run.name / "thermo.csv")
-        tcol = [c for c in thermo.columns if c.lower().startswith("t[") or
-                c.lower().startswith("temperature")][0]
-        half = thermo[tcol].to_numpy()[len(thermo) // 2:]
-        out.append({"temperature_K": float(T), "simulated_ps": production_ps + equilibration_ps,
-                    "status": rec["status"], "failure": rec.get("failure"),
-                    "min_distance_A": rec["min_distance_A"],
-                    "mean_T_second_half_K": float(np.mean(half)) if len(half) else None,
-                    "ms_per_step": rec["ms_per_step"], "n_atoms": rec["n_atoms"]})
+        md.run_md(run, workdir, raise_on_failure=False, progress=progress)
+        out.append(stability_record(workdir / run.name))
     return out
+
+
+def _stability_name(temperature_K: float, production_ps: float) -> str:
+    return f"stability-{int(temperature_K)}K-{production_ps:g}ps"
+
+
+def stability_record(folder: Path) -> dict:
+    """One stability run's record, read from its folder (``status.json``, ``thermo.csv``;
+    finished or not): temperature (K), simulated ps asked for and ``done_ps`` reached,
+    status (``done``, ``failed``, or ``running`` for an unfinished or interrupted run),
+    smallest pair distance seen at the saved steps (A), mean temperature over the second
+    half of what was run (K), ms per MD step and atoms."""
+    from lidiff_helpers.simulation import md
+
+    folder = Path(folder)
+    st = json.loads((folder / "status.json").read_text())
+    run = st["run"]
+    thermo = md.read_thermo(folder / "thermo.csv")
+    prod = thermo[thermo["phase"] == "production"]
+    half = thermo["temperature_K"].to_numpy()[len(thermo) // 2:]
+    return {"temperature_K": float(run["temperature_K"]),
+            "simulated_ps": float(run["production_ps"]) + float(run["equilibration_ps"]),
+            "done_ps": float(prod["time_ps"].max()) if len(prod) else 0.0,
+            "status": st["status"], "failure": st.get("failure"),
+            "min_distance_A": (float(thermo["min_distance_A"].min()) if len(thermo)
+                               else st.get("min_distance_A")),
+            "mean_T_second_half_K": float(np.mean(half)) if len(half) else None,
+            "ms_per_step": st.get("ms_per_step"), "n_atoms": st.get("n_atoms")}
+
+
+def stability_progress(model: str | Path, workdir: Path,
+                       temperatures_K=(300.0, 600.0, 900.0),
+                       production_ps: float = 20.0) -> list[dict]:
+    """The records (:func:`stability_record`) of the stability runs of ``model`` under
+    ``workdir`` as far as they got, without running anything: the runs' state after a
+    session ended or a run was killed (a run never started is left out)."""
+    folder = Path(workdir) / sha256_file(model)[:12]
+    return [stability_record(folder / _stability_name(T, production_ps))
+            for T in temperatures_K
+            if (folder / _stability_name(T, production_ps) / "status.json").is_file()]
 
 
 def stability_problems(run: dict,

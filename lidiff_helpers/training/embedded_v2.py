@@ -300,13 +300,17 @@ def metrics_table(metrics_path: Path = METRICS):
                          _fmt((rec.get("teacher_metrics") or {}).get(f"{kind}_S_rmse_GPa")),
                          "", ""))
     for r in rec.get("stability", []) + rec.get("stability_long", []):
-        bad = stability_problems(r)
         atoms = f", {r['n_atoms']} atoms" if r.get("n_atoms") else ", 217 atoms (3x3x3 + Li)"
-        rows.append((f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K{atoms}",
-                     ("ok" if not bad else "FAILED: " + "; ".join(bad))
-                     + f" (closest pair {r['min_distance_A']:.2f} A)", "",
-                     f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
-                     f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %",
+        crit = (f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
+                f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %")
+        name = f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K{atoms}"
+        if r.get("status") == "running":   # unfinished (continues from its checkpoint)
+            rows.append((name, f"in progress: {r['done_ps']:.1f} of {r['simulated_ps']:g} ps "
+                         f"run, closest pair so far {r['min_distance_A']:.2f} A", "", crit, ""))
+            continue
+        bad = stability_problems(r)
+        rows.append((name, ("ok" if not bad else "FAILED: " + "; ".join(bad))
+                     + f" (closest pair {r['min_distance_A']:.2f} A)", "", crit,
                      "yes" if not bad else "no"))
     return pd.DataFrame(rows, columns=["quantity", "value", f"{distillation.TEACHER} "
                                        "(teacher)", "target", "met"])

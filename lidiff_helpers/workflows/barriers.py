@@ -62,8 +62,13 @@ def slow(P, m: ModelEntry) -> bool:
     return m.label in P.neb_slow_models or m.identity.get("name") in P.neb_slow_models
 
 
-def _settings(P, m: ModelEntry) -> neb.NEBSettings:
+def _settings(P, m: ModelEntry, n_cells: int = 2) -> neb.NEBSettings:
+    """NEB settings of a model's NEBs on ``n_cells`` cells per edge: ``neb_n_images``, or
+    ``neb_slow_n_images`` for a slow model, or ``neb_large_cell_n_images`` beyond 2 cells
+    (each None: ``neb_n_images``)."""
     n = P.neb_slow_n_images if slow(P, m) and P.neb_slow_n_images else P.neb_n_images
+    if n_cells > 2 and P.neb_large_cell_n_images:
+        n = P.neb_large_cell_n_images
     return neb.NEBSettings(n_images=n, fmax_eV_A=P.neb_fmax_eV_A, max_steps=P.neb_max_steps)
 
 
@@ -106,7 +111,7 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
             if (c == 2 or m.foundation or P.neb_large_cell_all_models)
             and not (c > 2 and slow(P, m))]
     for m, n_cells in tqdm(jobs, desc="NEB (model, cell)", disable=not progress):
-        s = _settings(P, m)
+        s = _settings(P, m, n_cells)
         mechanisms = (P.neb_mechanisms if n_cells == 2 or P.neb_large_cell_mechanisms is None
                       else [x for x in P.neb_mechanisms if x in P.neb_large_cell_mechanisms])
         if slow(P, m) and P.neb_slow_mechanisms is not None:

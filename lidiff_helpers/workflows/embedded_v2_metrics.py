@@ -9,6 +9,19 @@ within 1.2x SevenNet-0's, barriers within 0.03 eV, a0 within 1 %, B within 15 %)
 ``<model>.metrics.json``.
 
     python -m lidiff_helpers.workflows.embedded_v2_metrics [--model ...] [--stability-ps 20]
+
+The stability runs cost about an hour of both cores each (20 000 steps of 217 atoms at
+~0.2 s): more than a session leaves beside other work. Their folders therefore live in
+the committed :data:`STABILITY_DIR` (checkpoint, thermo log, trajectory every 0.1 ps:
+~0.6 MB per run), so that a run killed at the end of a session continues in the next
+from its last checkpoint (at most 2 minutes lost):
+
+    OMP_NUM_THREADS=1 python -m lidiff_helpers.workflows.embedded_v2_metrics \
+        --stability-only --temperatures 300        # (one per core; kill it any time)
+    python -m lidiff_helpers.workflows.embedded_v2_metrics --stability-record
+
+``--stability-record`` writes the runs as far as they got into the metrics file (an
+unfinished run is shown as in progress, never as passed).
 """
 
 from __future__ import annotations
@@ -30,22 +43,24 @@ from lidiff_helpers.training.embedded_v2 import (
 from lidiff_helpers.training.mace_train import newest_epoch
 from lidiff_helpers.workflows import reference_metrics as rm
 
-__all__ = ["PROGRESS", "STABILITY_PS", "STABILITY_TEMPERATURES_K", "main", "measure",
-           "measure_state"]
+__all__ = ["PROGRESS", "STABILITY_DIR", "STABILITY_PS", "STABILITY_TEMPERATURES_K", "main",
+           "measure", "measure_state", "record_stability"]
 
 
 #: the issue's NVT stability runs: 3x3x3 LiF + 1 Li, 20 ps at each temperature (K)
 STABILITY_TEMPERATURES_K = (300.0, 600.0, 900.0)
 STABILITY_PS = 20.0
+#: where the stability runs live (committed, so that they continue across sessions)
+STABILITY_DIR = STATE.parent / "embedded-v2-stability"
 
 
 def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
             temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
-            workdir: Path = WORKDIR / "metrics") -> dict:
+            workdir: Path = WORKDIR / "metrics", stability_dir: Path = STABILITY_DIR) -> dict:
     """Measure v2 on the reference models' footing (held-out test set, EOS, knock-off and
     direct-hop CI-NEB with the same settings as SevenNet-0's row; cached by SHA256), run
-    the NVT stability checks (``stability_ps`` at ``temperatures_K``; resumable; 0 skips
-    them), compare with the teacher (:func:`targets`) and write
+    the NVT stability checks (``stability_ps`` at ``temperatures_K`` in ``stability_dir``;
+    resumable; 0 skips them), compare with the teacher (:func:`targets`) and write
     ``<model>.metrics.json``."""
     from lidiff_helpers.training import embedded
 
@@ -55,16 +70,46 @@ def measure(model: Path = MODEL, stability_ps: float = STABILITY_PS,
                    what="zero-shot embedded foundation v2 (distilled from SevenNet-0)")
     teacher = rm.measure(distillation.TEACHER)
     if stability_ps > 0:
-        runs = embedded.stability_check(model, workdir / "stability", tuple(temperatures_K),
+        runs = embedded.stability_check(model, stability_dir, tuple(temperatures_K),
                                         stability_ps, progress=True)
-        m["stability_long"] = runs
-        m["stability_long_problems"] = [p for r in runs for p in embedded.stability_problems(r)]
+        _set_stability(m, runs)
     m["targets"] = targets(m, teacher).to_dict("records")
     m["teacher_metrics"] = {k: teacher.get(k) for k in (*(t[0] for t in TARGETS),
                                                         "bulk_S_rmse_GPa",
                                                         "interstitial_S_rmse_GPa")}
     out.write_text(json.dumps(m, indent=1, default=str) + "\n")
     return m
+
+
+def _set_stability(m: dict, runs: list[dict]) -> None:
+    """Put stability records into a metrics dict: ``stability_long`` (every run, finished or
+    not) and ``stability_long_problems`` (the criteria's failures of the finished ones)."""
+    from lidiff_helpers.training import embedded
+
+    m["stability_long"] = runs
+    m["stability_long_problems"] = [p for r in runs if r["status"] != "running"
+                                    for p in embedded.stability_problems(r)]
+
+
+def record_stability(model: Path = MODEL, stability_ps: float = STABILITY_PS,
+                     temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
+                     stability_dir: Path = STABILITY_DIR) -> list[dict]:
+    """Write the stability runs of ``model`` as far as they got (finished or not; nothing
+    is run) into ``<model>.metrics.json``. Refuses a metrics file of another model file."""
+    from lidiff_helpers.core.provenance import sha256_file
+    from lidiff_helpers.training import embedded
+
+    model = Path(model)
+    out = model.with_suffix(".metrics.json")
+    m = json.loads(out.read_text())
+    if m.get("model_sha256") != sha256_file(model):
+        raise ValueError(f"{out} describes model {str(m.get('model_sha256'))[:12]}, not "
+                         f"{model} ({sha256_file(model)[:12]}): measure it first")
+    runs = embedded.stability_progress(model, stability_dir, tuple(temperatures_K),
+                                       stability_ps)
+    _set_stability(m, runs)
+    out.write_text(json.dumps(m, indent=1, default=str) + "\n")
+    return runs
 
 
 #: measured checkpoints of the unfinished v2 training, one row each (committed)
@@ -112,6 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", default=str(MODEL))
     ap.add_argument("--stability-ps", type=float, default=STABILITY_PS,
                     help="NVT stability runs, ps (0: skip)")
+    ap.add_argument("--temperatures", type=float, nargs="+",
+                    default=list(STABILITY_TEMPERATURES_K), help="stability runs' temperatures, K")
+    ap.add_argument("--stability-only", action="store_true",
+                    help=f"only advance the NVT stability runs (in {STABILITY_DIR}; resumable, "
+                         "also across sessions once committed), then record them")
+    ap.add_argument("--stability-record", action="store_true",
+                    help="write the stability runs as far as they got into the metrics file "
+                         "(runs nothing)")
     ap.add_argument("--state", action="store_true",
                     help=f"measure the committed checkpoint of the unfinished training "
                          f"({STATE}) into its progress.json instead")
@@ -119,7 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.state:
         print(json.dumps(measure_state(), indent=1, default=str))
         return 0
-    m = measure(Path(a.model), a.stability_ps)
+    if a.stability_only:
+        from lidiff_helpers.training import embedded
+
+        embedded.stability_check(Path(a.model), STABILITY_DIR, tuple(a.temperatures),
+                                 a.stability_ps, progress=True)
+    if a.stability_only or a.stability_record:
+        runs = record_stability(Path(a.model), a.stability_ps)
+        print(json.dumps(runs, indent=1, default=str))
+        return 0
+    m = measure(Path(a.model), a.stability_ps, tuple(a.temperatures))
     print(targets(m, m["teacher_metrics"]).to_string(index=False))
     return 0
 
