@@ -277,7 +277,8 @@ def test_slow_models_get_their_own_mechanisms_images_cells_and_no_own_lattice(tm
                         neb_large_cell_mechanisms=None, neb_own_lattice=True,
                         neb_slow_models=["sevennet-0"],
                         neb_slow_mechanisms=["knockoff-collinear"], neb_slow_n_images=1,
-                        neb_large_cell_n_images=None, neb_dtype="float64", device="cpu")
+                        neb_large_cell_n_images=None, neb_committed=False,
+                        neb_dtype="float64", device="cpu")
     run = SimpleNamespace(work=lambda name: tmp_path)
     fast = ModelEntry("embedded", "embedded", "foundation", {"name": "embedded", "sha256": "e"})
     slow = ModelEntry("sevennet-0", "sevennet-0", "extra", {"name": "sevennet-0", "sha256": "s"})
@@ -342,3 +343,65 @@ def test_the_compendiums_own_dft_barrier_becomes_the_softening_reference(tmp_pat
     fig = fb.plot_profiles(paths, own_dft=dn.study_level_barrier())
     labels = [ln.get_label() for ln in fig.axes[0].lines]
     assert any(lb.startswith(dn.STUDY_LEVEL_LABEL) and "0.200 eV" in lb for lb in labels)
+
+
+def test_committed_neb_is_read_only_for_its_own_key_and_says_so(tmp_path, monkeypatch):
+    """neb_committed: a committed cache file with this NEB's key replaces the computation
+    (the row's source names the file); without the flag, or for another key, the NEB is
+    computed. commit() refuses files that are not NEB results of a committed model."""
+    import json
+    from types import SimpleNamespace
+
+    from lidiff_helpers.core.cache import key_hash
+    from lidiff_helpers.simulation.model_set import ModelEntry
+    from lidiff_helpers.simulation.sevennet import CHECKPOINT_SHA256
+    from lidiff_helpers.workflows import barriers as wb
+
+    committed = tmp_path / "committed"
+    monkeypatch.setattr(wb, "COMMITTED_NEB", committed)
+    computed = []
+
+    def fake_one(calc, mech, n_cells, a, s, relaxed):
+        computed.append(mech)
+        return {"numbers": [3] * 65, "barrier_eV": 0.3, "reverse_barrier_eV": 0.3,
+                "endpoint_asymmetry_eV": 0.0, "converged": True, "climbing_fmax_eV_A": 0.01,
+                "n_steps": 9}
+
+    monkeypatch.setattr(wb, "_one", fake_one)
+    P = SimpleNamespace(neb_n_images=1, neb_fmax_eV_A=0.05, neb_max_steps=10, neb_n_cells=[2],
+                        neb_large_cell_all_models=False, neb_mechanisms=["knockoff-collinear"],
+                        neb_large_cell_mechanisms=None, neb_own_lattice=False,
+                        neb_slow_models=[], neb_slow_mechanisms=None, neb_slow_n_images=None,
+                        neb_large_cell_n_images=None, neb_committed=True,
+                        neb_dtype="float64", device="cpu")
+    m = ModelEntry("sevennet-0", "sevennet-0", "extra",
+                   {"name": "sevennet-0", "sha256": CHECKPOINT_SHA256})
+    key = {"model_sha256": m.sha256, "mechanism": "knockoff-collinear", "n_cells": 2,
+           "a_A": round(4.083428, 6), "settings": vars(wb._settings(P, m, 2)),
+           "dtype": "float64"}
+    result = {"numbers": [3] * 65, "barrier_eV": 0.245, "reverse_barrier_eV": 0.245,
+              "endpoint_asymmetry_eV": 0.0, "converged": True, "climbing_fmax_eV_A": 0.04,
+              "n_steps": 50}
+    src = tmp_path / f"{m.key}-{key_hash(key)[:12]}.json"
+    src.write_text(json.dumps({"key": key, "key_sha256": key_hash(key), "result": result}))
+    (copy,) = wb.commit([src])
+    assert copy.parent == committed
+    row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run1"), [m],
+                     progress=False).table.iloc[0]
+    assert row["barrier_eV"] == 0.245 and row["source"].startswith("committed: ")
+    assert computed == []
+    P.neb_committed = False   # the flag off: computed in a fresh run folder
+    row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run2"), [m],
+                     progress=False).table.iloc[0]
+    assert row["barrier_eV"] == 0.3 and row["source"] == "computed" and computed
+    P.neb_committed, P.neb_fmax_eV_A = True, 0.03   # another key: not the committed file
+    row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run3"), [m],
+                     progress=False).table.iloc[0]
+    assert row["source"] == "computed"
+    foreign = tmp_path / "x.json"
+    foreign.write_text(json.dumps({"key": {**key, "model_sha256": "f" * 64}, "result": {}}))
+    with pytest.raises(ValueError, match="not a committed model file"):
+        wb.commit([foreign])
+    foreign.write_text(json.dumps({"key": {"what": "relaxed a0"}, "result": {}}))
+    with pytest.raises(ValueError, match="not an NEB result"):
+        wb.commit([foreign])

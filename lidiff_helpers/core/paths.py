@@ -27,6 +27,15 @@ def read_result(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def display(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when it lies below it, else as given."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
 def data_dir() -> Path | None:
     """The local copy of the study data named by ``LIDIFF_DATA_DIR``, or None."""
     d = os.environ.get("LIDIFF_DATA_DIR")

@@ -5,18 +5,30 @@ Each function is one step of the notebook. NEB results are cached per model SHA2
 mechanism, cell, lattice constant and settings (``<out>/work/barriers/``), so a rerun or
 another profile with the same settings costs nothing; the harmonic Hessians are cached
 by ASE's ``Vibrations`` (one file per displacement: an interrupted run resumes).
+
+With ``neb_committed`` (quick), an NEB whose cache file is committed under
+:data:`COMMITTED_NEB` (same model SHA256, mechanism, cell, lattice, settings and dtype:
+the file name holds the key's hash, and the key is checked again on reading) is read from
+there instead of recomputed, and its row says so (``source``). quick uses it for the
+slow NEBs of fixed models (SevenNet-0's knock-off, the embedded foundation's 217-atom
+check: about 7 of its 25 minutes); ``-p neb_committed false`` recomputes them. The files
+are the notebook's own cache files, copied by
+``python -m lidiff_helpers.workflows.barriers --commit FILE ...``.
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lidiff_helpers.analysis import tst
-from lidiff_helpers.core import reference
+from lidiff_helpers.core import paths, reference
 from lidiff_helpers.core.cache import cached_json, key_hash
 from lidiff_helpers.core.units import LIF_A_STUDY_A
 from lidiff_helpers.simulation import neb
@@ -28,7 +40,10 @@ from lidiff_helpers.workflows.dft_neb import study_level_barrier
 #: within this (eV), else the row says ``endpoints_equivalent = False``
 ENDPOINT_TOLERANCE_EV = 0.005
 
-__all__ = ["BarrierSet", "models", "slow", "compute", "finite_size", "best_per_model", "saddle_of",
+#: committed NEB cache files of fixed models (read with ``neb_committed``)
+COMMITTED_NEB = paths.DATA / "barriers" / "neb"
+
+__all__ = ["COMMITTED_NEB", "BarrierSet", "models", "slow", "compute", "commit", "finite_size", "best_per_model", "saddle_of",
            "harmonic", "htst_diffusivity", "comparison_table", "dft_referee",
            "summary_values"]
 
@@ -130,8 +145,15 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
                 key = {"model_sha256": m.sha256, "mechanism": mech, "n_cells": n_cells,
                        "a_A": round(a, 6), "settings": vars(s), "dtype": P.neb_dtype}
                 path = run.work("barriers") / f"{m.key}-{key_hash(key)[:12]}.json"
+                seed = COMMITTED_NEB / path.name
+                if P.neb_committed and seed.is_file() and not path.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(seed, path)
                 res = cached_json(path, key, lambda: _one(calc(), mech, n_cells, a, s,
                                                          relaxed))
+                source = ("committed: " + paths.display(seed)
+                          if P.neb_committed and seed.is_file()
+                          and path.read_bytes() == seed.read_bytes() else "computed")
                 paths_[(m.label, mech, n_cells, lat)] = res
                 rows.append({"model": m.label, "role": m.role, "mechanism": mech,
                              "n_atoms": len(res["numbers"]), "lattice": lat, "a_A": a,
@@ -139,7 +161,7 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
                                                     "endpoint_asymmetry_eV", "converged",
                                                     "climbing_fmax_eV_A", "n_steps")},
                              "endpoints_equivalent": abs(res["endpoint_asymmetry_eV"])
-                             <= ENDPOINT_TOLERANCE_EV})
+                             <= ENDPOINT_TOLERANCE_EV, "source": source})
     return BarrierSet(pd.DataFrame(rows), paths_)
 
 
@@ -317,3 +339,50 @@ def summary_values(comparison, htst=None, finite=None) -> dict:
     for r in ([] if htst is None else htst.to_dict("records")):
         out[f"{r['model']}: htst_prefactor_THz"] = float(r["prefactor_THz"])
     return out
+
+
+def commit(files: Sequence[str], out: Path | None = None) -> list[Path]:
+    """Copy NEB cache files (``<results>/<tag>/work/barriers/*.json`` of a notebook-05 run)
+    to ``out`` for ``neb_committed``. Refuses a file that is not an NEB result of this
+    module (no key with model SHA256, mechanism, cells and settings) and one whose model
+    file is not committed here (its numbers could not be reproduced): returns the copies."""
+    import json
+
+    from lidiff_helpers.core.provenance import git_commit, package_versions
+    from lidiff_helpers.simulation.md_files import now_utc
+    from lidiff_helpers.simulation.models import committed_spec
+    from lidiff_helpers.simulation.sevennet import CHECKPOINT_SHA256
+
+    out = Path(out or COMMITTED_NEB)
+    done = []
+    for f in map(Path, files):
+        body = json.loads(f.read_text())
+        key = body.get("key") or {}
+        if not {"model_sha256", "mechanism", "n_cells", "settings"} <= set(key):
+            raise ValueError(f"{f}: not an NEB result of lidiff_helpers.workflows.barriers")
+        sha = key["model_sha256"]
+        if committed_spec(sha) is None and sha != CHECKPOINT_SHA256:
+            raise ValueError(f"{f}: model {sha[:12]} is not a committed model file")
+        out.mkdir(parents=True, exist_ok=True)
+        # the cache file as the notebook wrote it, plus where it came from (read by
+        # cached_json as the same result: only "key_sha256" and "result" are used)
+        body["committed"] = {"from": str(f), "committed_utc": now_utc(),
+                             "git": git_commit(), "versions": package_versions()}
+        (out / f.name).write_text(json.dumps(body, indent=1) + "\n")
+        done.append(out / f.name)
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lidiff_helpers.workflows.barriers",
+                                 description="commit notebook-05 NEB results for neb_committed")
+    ap.add_argument("--commit", nargs="+", required=True, metavar="FILE",
+                    help="NEB cache files of a notebook-05 run (work/barriers/*.json)")
+    a = ap.parse_args(argv)
+    for p in commit(a.commit):
+        print(p.relative_to(paths.ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
