@@ -203,7 +203,7 @@ def card_embedded_v2(model: Path | None = None) -> dict[str, Any]:
                     "not measured yet: python -m lidiff_helpers.workflows.embedded_v2_metrics"),
         "targets_vs_teacher": m.get("targets"),
         "nvt_checks": [{k: r.get(k) for k in ("temperature_K", "simulated_ps", "status",
-                                               "min_distance_A")}
+                                               "done_ps", "min_distance_A")}
                        for r in m.get("stability_long", [])],
         "licence": LICENCE + "; also trained on labels computed by SevenNet-0, whose "
                              "weights are GPL-3.0 (whether a distilled model inherits that "
