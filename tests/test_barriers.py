@@ -394,6 +394,10 @@ def test_committed_neb_is_read_only_for_its_own_key_and_says_so(tmp_path, monkey
     row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run2"), [m],
                      progress=False).table.iloc[0]
     assert row["barrier_eV"] == 0.3 and row["source"] == "computed" and computed
+    P.neb_committed = True    # the flag on again: run2's own computed file is kept and named so
+    row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run2"), [m],
+                     progress=False).table.iloc[0]
+    assert row["barrier_eV"] == 0.3 and row["source"] == "computed"
     P.neb_committed, P.neb_fmax_eV_A = True, 0.03   # another key: not the committed file
     row = wb.compute(P, SimpleNamespace(work=lambda name: tmp_path / "run3"), [m],
                      progress=False).table.iloc[0]

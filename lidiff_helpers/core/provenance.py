@@ -23,6 +23,7 @@ from lidiff_helpers.core import paths
 __all__ = [
     "TRACKED_PACKAGES",
     "git_commit",
+    "now_utc",
     "package_versions",
     "record",
     "sha256_file",
@@ -33,6 +34,11 @@ __all__ = [
 #: packages whose versions change results
 TRACKED_PACKAGES = ("lidiff", "mace-torch", "torch", "ase", "numpy", "scipy", "e3nn",
                     "phonopy", "chgnet", "sevenn", "papermill", "matplotlib", "pooch")
+
+
+def now_utc() -> str:
+    """The current UTC time, ISO 8601 to the second (every record's timestamp)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -97,7 +103,7 @@ def record(*, notebook: str | None = None, profile: str | None = None,
     extra : anything else worth keeping (e.g. run timings)
     """
     return {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": now_utc(),
         "notebook": notebook,
         "profile": profile,
         "parameters": dict(parameters or {}),

@@ -19,15 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from lidiff_helpers.core.errors import CheckpointError, ParameterError
+from lidiff_helpers.core.provenance import now_utc
 from lidiff_helpers.simulation.md_definition import MUTABLE_FIELDS, MDRun
 
 __all__ = ["now_utc", "write_json", "read_status", "read_thermo", "owner", "busy_reason",
            "check_definition", "save_checkpoint", "load_checkpoint"]
-
-
-def now_utc() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_json(path: Path, obj) -> None:

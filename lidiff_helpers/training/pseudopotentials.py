@@ -98,7 +98,6 @@ back ("xmlr_opentag: severe error, line too long"); :func:`lidiff_helpers.io.upf
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -114,6 +113,7 @@ from pathlib import Path
 from typing import Any
 
 from lidiff_helpers.core.errors import LabellingError
+from lidiff_helpers.core.provenance import now_utc
 from lidiff_helpers.io.upf import upf_content_sha256, upf_header, wrap_upf_lines
 
 __all__ = [
@@ -475,7 +475,7 @@ def _generate_one(ds: PawDataset, folder: Path, ld1: str) -> dict[str, Any]:
     return {
         "element": ds.element,
         "origin": "generated",
-        "generated_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_utc": now_utc(),
         "ld1_version": _ld1_version(log),
         "ld1_executable": shutil.which(ld1) or ld1,
         "pslibrary": {"version": PSLIBRARY_VERSION, "repository": PSLIBRARY_REPOSITORY,

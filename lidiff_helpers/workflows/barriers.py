@@ -19,6 +19,7 @@ are the notebook's own cache files, copied by
 from __future__ import annotations
 
 import argparse
+import filecmp
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -151,9 +152,10 @@ def compute(P, run, entries: Sequence[ModelEntry], progress: bool = True) -> Bar
                     shutil.copyfile(seed, path)
                 res = cached_json(path, key, lambda: _one(calc(), mech, n_cells, a, s,
                                                          relaxed))
+                # a cache file identical to the committed one was read, not computed
                 source = ("committed: " + paths.display(seed)
                           if P.neb_committed and seed.is_file()
-                          and path.read_bytes() == seed.read_bytes() else "computed")
+                          and filecmp.cmp(path, seed, shallow=False) else "computed")
                 paths_[(m.label, mech, n_cells, lat)] = res
                 rows.append({"model": m.label, "role": m.role, "mechanism": mech,
                              "n_atoms": len(res["numbers"]), "lattice": lat, "a_A": a,
@@ -348,8 +350,7 @@ def commit(files: Sequence[str], out: Path | None = None) -> list[Path]:
     file is not committed here (its numbers could not be reproduced): returns the copies."""
     import json
 
-    from lidiff_helpers.core.provenance import git_commit, package_versions
-    from lidiff_helpers.simulation.md_files import now_utc
+    from lidiff_helpers.core.provenance import git_commit, now_utc, package_versions
     from lidiff_helpers.simulation.models import committed_spec
     from lidiff_helpers.simulation.sevennet import CHECKPOINT_SHA256
 

@@ -44,7 +44,7 @@ from lidiff_helpers.training.mace_train import newest_epoch
 from lidiff_helpers.workflows import reference_metrics as rm
 
 __all__ = ["PROGRESS", "STABILITY_DIR", "STABILITY_PS", "STABILITY_TEMPERATURES_K", "main",
-           "measure", "measure_state", "record_stability"]
+           "measure", "measure_state", "write_stability_progress"]
 
 
 #: the issue's NVT stability runs: 3x3x3 LiF + 1 Li, 20 ps at each temperature (K)
@@ -91,7 +91,7 @@ def _set_stability(m: dict, runs: list[dict]) -> None:
                                     for p in embedded.stability_problems(r)]
 
 
-def record_stability(model: Path = MODEL, stability_ps: float = STABILITY_PS,
+def write_stability_progress(model: Path = MODEL, stability_ps: float = STABILITY_PS,
                      temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
                      stability_dir: Path = STABILITY_DIR) -> list[dict]:
     """Write the stability runs of ``model`` as far as they got (finished or not; nothing
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedded.stability_check(Path(a.model), STABILITY_DIR, tuple(a.temperatures),
                                  a.stability_ps, progress=True)
     if a.stability_only or a.stability_record:
-        runs = record_stability(Path(a.model), a.stability_ps)
+        runs = write_stability_progress(Path(a.model), a.stability_ps)
         print(json.dumps(runs, indent=1, default=str))
         return 0
     m = measure(Path(a.model), a.stability_ps, tuple(a.temperatures))
