@@ -5,6 +5,7 @@ line, and the problem. Also: the deprecated ``timestep_ps`` keyword warns."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -260,3 +261,31 @@ def test_a_tuple_of_positions_and_interval_is_refused_with_what_is_accepted():
         diffusion_coefficient((pos, 0.1))
     with pytest.raises(InputError, match="list of nothing"):
         diffusion_coefficient([])
+
+
+def test_writer_notices_a_file_replaced_under_it_and_resume_refuses_missing_frames(tmp_path):
+    """`git stash`/`git checkout` in a running folder replaces the trajectory files: the
+    writer's frames then go to a deleted file. The next flush (every checkpoint) says so
+    instead of letting a checkpoint count frames the directory does not hold; a resume
+    whose checkpoint counts more frames than the files hold is refused, not padded."""
+    path = tmp_path / "t"
+    x = _walk(6)
+    w = TrajectoryWriter(path, NUMBERS, CELL, 0.1)
+    for i in range(3):
+        w.append(x[i], 0.1 * i)
+    w.flush()
+    old = (path / "positions.bin").read_bytes()
+    w.append(x[3], 0.3)
+    (path / "stash.tmp").write_bytes(old)
+    os.replace(path / "stash.tmp", path / "positions.bin")   # what git does to a tracked file
+    with pytest.raises(TrajectoryError, match=r"positions\.bin: replaced or deleted while this "
+                       r"run was writing"):
+        w.flush()
+    w._fpos.close(), w._ftime.close()
+    with pytest.raises(TrajectoryError, match=r"3 complete frames on disk but the checkpoint "
+                       r"was written after frame 4"):
+        TrajectoryWriter(path, NUMBERS, CELL, 0.1, n_frames=4)
+    w = TrajectoryWriter(path, NUMBERS, CELL, 0.1, n_frames=2)   # fewer: truncated, as before
+    assert w.n_frames == 2
+    w.close()
+    assert open_trajectory(path).n_frames == 2

@@ -490,3 +490,21 @@ def test_a_run_killed_with_sigkill_and_resumed_equals_the_uninterrupted_run_bitw
     b = np.asarray(open_trajectory(tmp_path / "b" / "r" / "trajectory").positions_A)
     assert a.shape == b.shape == (16, 65, 3)
     np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_thermo_log_shorter_than_its_checkpoint(tmp_path):
+    """A thermo log cut or replaced since the checkpoint (e.g. `git stash` in a running
+    folder) would be padded with zero bytes by the truncation to the checkpoint's length:
+    the resume refuses instead, naming the file."""
+    from lidiff_helpers.core.errors import CheckpointError
+
+    r = cu_run(production_ps=1.0, equilibration_ps=0.25, checkpoint_every_s=0)
+    with pytest.raises(KeyboardInterrupt):
+        md.run_md(r, tmp_path, calculator=MorseSF(interrupt_at_call=157), atoms=cu(),
+                  progress=False)
+    thermo = tmp_path / r.name / "thermo.csv"
+    lines = thermo.read_text().splitlines(keepends=True)
+    thermo.write_text("".join(lines[: len(lines) // 2]))
+    with pytest.raises(CheckpointError, match=r"thermo\.csv: \d+ bytes but the checkpoint was "
+                       r"written after \d+"):
+        md.run_md(r, tmp_path, calculator=MorseSF(), atoms=cu(), progress=False)

@@ -56,6 +56,7 @@ __all__ = [
     "IncompleteFrameWarning",
     "Trajectory",
     "TrajectoryWriter",
+    "ensure_same_file",
     "is_trajectory",
     "open_trajectory",
 ]
@@ -218,6 +219,21 @@ def open_trajectory(path: str | os.PathLike, *, strict: bool = False) -> Traject
                       info=dict(meta.get("info", {})), n_incomplete_frames=partial)
 
 
+def ensure_same_file(f, error: type[Exception]) -> None:
+    """Raise ``error`` if the open file ``f`` is no longer the file at its path (deleted
+    or replaced, e.g. by ``git stash``/``git checkout`` while a run appends to it: what
+    is written goes to a file nobody can read)."""
+    try:
+        same = os.path.samestat(os.fstat(f.fileno()), os.stat(f.name))
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise error(f"{f.name}: replaced or deleted while this run was writing to it (e.g. by "
+                    "`git stash` or `git checkout`); the output since then is lost: stop "
+                    "touching the run folder while it runs, then restart the run (it resumes "
+                    "from its last checkpoint)")
+
+
 class TrajectoryWriter:
     """Append-only writer for the trajectory directory format.
 
@@ -255,7 +271,13 @@ class TrajectoryWriter:
         for name in (_POS, _TIME):
             (self.path / name).touch()
         current, _ = _frame_counts(self.path, self.n_atoms)
-        keep = current if n_frames is None else min(int(n_frames), current)
+        if n_frames is not None and current < int(n_frames):
+            raise TrajectoryError(
+                f"{self.path}: {current} complete frames on disk but the checkpoint was "
+                f"written after frame {int(n_frames)}: the files were cut or replaced since "
+                "(e.g. by `git stash` or `git checkout` while the run was writing); restore "
+                "them or move the run folder away and start it afresh")
+        keep = current if n_frames is None else int(n_frames)
         self._truncate(keep)
         self.n_frames = keep
         self._fpos = open(self.path / _POS, "ab")  # noqa: SIM115 - closed by close()
@@ -279,10 +301,13 @@ class TrajectoryWriter:
         self.n_frames += 1
 
     def flush(self) -> None:
-        """Flush to disk (call at checkpoints)."""
+        """Flush to disk (call at checkpoints). Raises :class:`TrajectoryError` when a
+        file was replaced under the writer (its frames since then went to a deleted file),
+        so that no checkpoint claims frames the directory does not hold."""
         for f in (self._fpos, self._ftime):
             f.flush()
             os.fsync(f.fileno())
+            ensure_same_file(f, TrajectoryError)
 
     def close(self) -> None:
         if not self._fpos.closed:

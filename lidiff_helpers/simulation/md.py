@@ -68,9 +68,9 @@ from pathlib import Path
 import numpy as np
 
 from lidiff_helpers.core import paths, provenance
-from lidiff_helpers.core.errors import MDGuardError, ParameterError
+from lidiff_helpers.core.errors import CheckpointError, MDGuardError, ParameterError
 from lidiff_helpers.core.units import KB_EV_PER_K
-from lidiff_helpers.io.trajectory import TrajectoryWriter
+from lidiff_helpers.io.trajectory import TrajectoryWriter, ensure_same_file
 from lidiff_helpers.simulation.md_definition import THERMO_COLUMNS, GuardSettings, MDRun
 from lidiff_helpers.simulation.md_files import (
     busy_reason,
@@ -397,6 +397,12 @@ class _Session:
         if self.thermo_bytes == 0 or not thermo_path.is_file():
             thermo_path.write_text(",".join(THERMO_COLUMNS) + "\n")
         else:
+            if thermo_path.stat().st_size < self.thermo_bytes:
+                raise CheckpointError(
+                    f"{thermo_path}: {thermo_path.stat().st_size} bytes but the checkpoint "
+                    f"was written after {self.thermo_bytes}: the file was cut or replaced "
+                    "since (e.g. by `git stash` or `git checkout` while the run was writing); "
+                    "restore it or move the run folder away and start it afresh")
             with open(thermo_path, "r+b") as f:
                 f.truncate(self.thermo_bytes)
         self.thermo = open(thermo_path, "ab")
@@ -539,6 +545,7 @@ class _Session:
         self.writer.flush()
         self.thermo.flush()
         os.fsync(self.thermo.fileno())
+        ensure_same_file(self.thermo, CheckpointError)
         save_checkpoint(self.folder, {
             "numbers": at.numbers, "positions": at.positions, "momenta": at.get_momenta(),
             "masses": at.get_masses(), "cell": at.cell.array, "pbc": at.pbc,
