@@ -289,3 +289,18 @@ def test_writer_notices_a_file_replaced_under_it_and_resume_refuses_missing_fram
     assert w.n_frames == 2
     w.close()
     assert open_trajectory(path).n_frames == 2
+
+
+def test_writer_opened_by_relative_path_survives_a_change_of_directory(tmp_path, monkeypatch):
+    """The replacement check compares the open files with their absolute paths: a run
+    started in a relative folder may change directory (notebooks do) and still flush."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    x = _walk(2)
+    w = TrajectoryWriter("t", NUMBERS, CELL, 0.1)
+    w.append(x[0], 0.0)
+    monkeypatch.chdir(tmp_path / "b")
+    w.append(x[1], 0.1)
+    w.close()
+    assert open_trajectory(tmp_path / "a" / "t").n_frames == 2

@@ -280,8 +280,9 @@ class TrajectoryWriter:
         keep = current if n_frames is None else int(n_frames)
         self._truncate(keep)
         self.n_frames = keep
-        self._fpos = open(self.path / _POS, "ab")  # noqa: SIM115 - closed by close()
-        self._ftime = open(self.path / _TIME, "ab")  # noqa: SIM115 - closed by close()
+        # absolute names: ensure_same_file compares them with the open files at checkpoints
+        self._fpos = open((self.path / _POS).absolute(), "ab")  # noqa: SIM115 - closed by close()
+        self._ftime = open((self.path / _TIME).absolute(), "ab")  # noqa: SIM115 - closed by close()
 
     def _truncate(self, n: int) -> None:
         frame_bytes = self.n_atoms * 3 * _POS_DTYPE.itemsize

@@ -405,7 +405,7 @@ class _Session:
                     "restore it or move the run folder away and start it afresh")
             with open(thermo_path, "r+b") as f:
                 f.truncate(self.thermo_bytes)
-        self.thermo = open(thermo_path, "ab")
+        self.thermo = open(thermo_path.absolute(), "ab")
 
     def close(self) -> None:
         self.writer.close()
