@@ -67,7 +67,7 @@ from lidiff_helpers.training import mace_train as training
 __all__ = ["MAX_FORCE_EV_A", "EMBEDDED_MODEL", "build_pretraining_set",
            "pretraining_options", "train_embedded", "close_contact_frames",
            "build_short_range_set", "dimer_curves", "stability_check", "stability_problems",
-           "stability_record", "stability_progress",
+           "stability_record", "stability_progress", "stability_outcome", "STABILITY_CRITERIA",
            "measure", "record_stability", "metrics_table"]
 
 #: replay frames with any |F| above this (eV/A) are excluded from pretraining
@@ -485,14 +485,23 @@ def metrics_table(metrics_path: Path = EMBEDDED_METRICS):
                  " / ".join(f"{d[k]['1']:.1f}" for k in ("Li-Li", "Li-F", "F-F")),
                  "repulsive wall"))
     for r in rec.get("stability_runs", []):
-        bad = stability_problems(r)
         rows.append((f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K, "
-                     f"{r['n_atoms']} atoms", ("ok" if not bad else "FAILED: " + "; ".join(bad))
-                     + f" (closest pair {r['min_distance_A']:.2f} A, mean T "
-                     f"{r['mean_T_second_half_K']:.0f} K)",
-                     f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
-                     f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %"))
+                     f"{r['n_atoms']} atoms", stability_outcome(r), STABILITY_CRITERIA))
     return pd.DataFrame(rows, columns=["quantity", "value", "target / note"])
+
+
+#: the stability criteria in words (metrics tables)
+STABILITY_CRITERIA = (f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
+                      f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %")
+
+
+def stability_outcome(run: dict) -> str:
+    """A finished stability run in words: ``ok`` or ``FAILED: <problems>``, with its
+    closest pair (A) and the mean temperature of its second half (K)."""
+    bad = stability_problems(run)
+    return (("ok" if not bad else "FAILED: " + "; ".join(bad))
+            + f" (closest pair {run['min_distance_A']:.2f} A, mean T "
+            f"{run['mean_T_second_half_K']:.0f} K)")
 
 
 def record_stability(metrics_path: Path, runs: list[dict], model: Path = EMBEDDED_MODEL) -> dict:

@@ -284,8 +284,7 @@ def metrics_table(metrics_path: Path = METRICS):
     it runs on the embedded model."""
     import pandas as pd
 
-    from lidiff_helpers.core import units
-    from lidiff_helpers.training.embedded import stability_problems
+    from lidiff_helpers.training import embedded
 
     rec = json.loads(Path(metrics_path).read_text())
     rows = [("model SHA256", rec["model_sha256"][:12], "", "", "")]
@@ -301,17 +300,14 @@ def metrics_table(metrics_path: Path = METRICS):
                          "", ""))
     for r in rec.get("stability", []) + rec.get("stability_long", []):
         atoms = f", {r['n_atoms']} atoms" if r.get("n_atoms") else ", 217 atoms (3x3x3 + Li)"
-        crit = (f"no pair < {units.STABILITY_MIN_PAIR_DISTANCE_A} A, mean T within "
-                f"{100 * units.STABILITY_MAX_TEMPERATURE_DEVIATION:.0f} %")
+        crit = embedded.STABILITY_CRITERIA
         name = f"NVT {r['simulated_ps']:g} ps at {r['temperature_K']:g} K{atoms}"
         if r.get("status") == "running":   # unfinished (continues from its checkpoint)
             rows.append((name, f"in progress: {r['done_ps']:.1f} of {r['simulated_ps']:g} ps "
                          f"run, closest pair so far {r['min_distance_A']:.2f} A", "", crit, ""))
             continue
-        bad = stability_problems(r)
-        rows.append((name, ("ok" if not bad else "FAILED: " + "; ".join(bad))
-                     + f" (closest pair {r['min_distance_A']:.2f} A)", "", crit,
-                     "yes" if not bad else "no"))
+        rows.append((name, embedded.stability_outcome(r), "", crit,
+                     "no" if embedded.stability_problems(r) else "yes"))
     return pd.DataFrame(rows, columns=["quantity", "value", f"{distillation.TEACHER} "
                                        "(teacher)", "target", "met"])
 
