@@ -137,8 +137,10 @@ def _notebooks(d: dict) -> str:
 
 
 def _force_calls(d: dict) -> str:
-    calls = "; ".join(f"{r['model']} {r['n_atoms']} atoms {r['median_s']:.2f} s"
-                      for r in d["rows"])
+    from lidiff_helpers.simulation.models import committed_spec
+
+    calls = "; ".join(f"{committed_spec(r.get('sha256')) or r['model']} {r['n_atoms']} atoms "
+                      f"{r['median_s']:.2f} s" for r in d["rows"])
     return (f"- **force calls** (`{d['command'].strip()}`, {d['date']}, {d['threads']} "
             f"threads, commit {str(d.get('commit'))[:7]}; median of "
             f"{d['rows'][0]['repeats']} calls, energy + forces + stress, float64 inputs): "
