@@ -92,8 +92,8 @@ def _set_stability(m: dict, runs: list[dict]) -> None:
 
 
 def write_stability_progress(model: Path = MODEL, stability_ps: float = STABILITY_PS,
-                     temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
-                     stability_dir: Path = STABILITY_DIR) -> list[dict]:
+                             temperatures_K: Sequence[float] = STABILITY_TEMPERATURES_K,
+                             stability_dir: Path = STABILITY_DIR) -> list[dict]:
     """Write the stability runs of ``model`` as far as they got (finished or not; nothing
     is run) into ``<model>.metrics.json``. Refuses a metrics file of another model file."""
     from lidiff_helpers.core.provenance import sha256_file
